@@ -1,0 +1,91 @@
+// Reverse-mode automatic differentiation. Every differentiable op, when grad mode is on and an
+// input requires grad, records one Node holding what its backward needs. Nodes get a global,
+// increasing sequence number at creation, so the recorded graph is a tape: backward visits nodes
+// in decreasing sequence order, which guarantees every consumer of a value ran before its
+// producer, without dependency counting. Saved tensors are stored detached so a result never
+// keeps itself alive through its own node.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace kiln {
+
+struct OpInfo;
+
+// Grad mode is per thread. NoGradGuard turns recording off for its scope: ops then allocate no
+// nodes and save nothing.
+bool grad_enabled();
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+class Node;
+struct Edge {
+  std::shared_ptr<Node> node;  // null: that input needs no gradient
+};
+
+class Node {
+ public:
+  explicit Node(const OpInfo* op);
+  virtual ~Node();
+  // Gradients w.r.t. each input (same order as next_edges); undefined tensors mean "none".
+  virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
+  // Drops saved tensors after a backward without retain_graph.
+  virtual void release() {}
+
+  const OpInfo* op() const { return op_; }
+  const char* name() const;
+  uint64_t sequence_nr() const { return seq_; }
+  std::vector<Edge> next_edges;
+  bool released = false;
+
+  // Live node count: lets tests prove that no-grad inference builds no graph.
+  static int64_t live_count();
+
+ protected:
+  Node(const OpInfo* op, uint64_t seq);
+
+ private:
+  const OpInfo* op_;
+  uint64_t seq_;
+};
+
+// Backward as a closure: the common way ops record themselves.
+class LambdaNode final : public Node {
+ public:
+  using Fn = std::function<std::vector<Tensor>(const Tensor&)>;
+  LambdaNode(const OpInfo* op, Fn fn) : Node(op), fn_(std::move(fn)) {}
+  std::vector<Tensor> apply(const Tensor& g) override { return fn_(g); }
+  void release() override { fn_ = nullptr; }
+
+ private:
+  Fn fn_;
+};
+
+// True when an op with these inputs must record a node.
+bool needs_grad(std::initializer_list<const Tensor*> inputs);
+bool needs_grad(const std::vector<Tensor>& inputs);
+
+// Records `out` as produced by `op` from `inputs`, with `backward` mapping d out to d inputs.
+// No-op when recording is not needed. Returns out for chaining.
+Tensor record(const OpInfo& op, const Tensor& out, const std::vector<Tensor>& inputs,
+              LambdaNode::Fn backward);
+
+// Runs backward from `roots` with the given seed gradients (same length). Gradients of leaves are
+// accumulated into their .grad(); intermediate gradients are not kept.
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
+                  bool retain_graph);
+
+}  // namespace kiln

@@ -1,0 +1,162 @@
+// matmul (batched, broadcasting) and linear, both on GEMM. A 2-D operand whose rows or columns are
+// unit-stride goes to GEMM as is (transposed if needed), so x @ w.T never copies w.
+#include <algorithm>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/gemm.h"
+#include "core/op_registry.h"
+#include "core/ops.h"
+
+namespace kiln {
+
+KILN_OP(kMatmulOp, "matmul", true);
+KILN_OP(kLinearOp, "linear", true);
+
+namespace {
+
+struct MatArg {
+  const void* data;
+  bool trans;
+  int64_t ld;
+};
+
+// Describes a 2-D view [rows, cols] for GEMM; `holder` keeps a contiguous copy alive if needed.
+MatArg mat_arg(const Tensor& t, Tensor& holder) {
+  const int64_t rows = t.shape()[0], cols = t.shape()[1];
+  int64_t rs = t.strides()[0], cs = t.strides()[1];
+  if (rows == 1) rs = std::max<int64_t>(cols, 1) * cs;  // any stride works for a single row
+  if (cols == 1) cs = 1;
+  if (cs == 1 && rs >= std::max<int64_t>(cols, 1)) return {t.raw_data(), false, rs};
+  if (rs == 1 && cs >= std::max<int64_t>(rows, 1)) return {t.raw_data(), true, cs};
+  NoGradGuard ng;
+  holder = clone(t);
+  return {holder.raw_data(), false, std::max<int64_t>(cols, 1)};
+}
+
+// c[M,N] = a[M,K] @ b[K,N] + beta * c, c contiguous.
+void gemm2d(const Tensor& a, const Tensor& b, const Tensor& c, double beta) {
+  Tensor ha, hb;
+  const MatArg A = mat_arg(a, ha), B = mat_arg(b, hb);
+  const int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
+  if (k == 0 && beta == 0) {
+    fill_(c, 0.0);
+    return;
+  }
+  dispatch_floating(a.dtype(), "matmul", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, float>) {
+      gemm::sgemm(A.trans, B.trans, m, n, k, 1.0f, static_cast<const float*>(A.data), A.ld,
+                  static_cast<const float*>(B.data), B.ld, static_cast<float>(beta),
+                  static_cast<float*>(c.raw_data()), std::max<int64_t>(n, 1));
+    } else {
+      gemm::dgemm(A.trans, B.trans, m, n, k, 1.0, static_cast<const double*>(A.data), A.ld,
+                  static_cast<const double*>(B.data), B.ld, beta,
+                  static_cast<double*>(c.raw_data()), std::max<int64_t>(n, 1));
+    }
+  });
+}
+
+// Batched product of a[..., M, K] and b[..., K, N] (both at least 2-D), no autograd.
+Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dtype() == b.dtype(), "matmul: dtype mismatch, ", a.describe(), " vs ",
+             b.describe());
+  const int64_t m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
+  KILN_CHECK(k == k2, "matmul: inner dimensions differ: ", a.describe(), " @ ", b.describe());
+  const Shape batch_a(a.shape().begin(), a.shape().end() - 2);
+  const Shape batch_b(b.shape().begin(), b.shape().end() - 2);
+  const Shape batch = broadcast_shapes(batch_a, batch_b);
+  Shape out_shape = batch;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor out = Tensor::empty(out_shape, a.dtype());
+  NoGradGuard ng;
+  // Common case: b is a single matrix and a's leading dims flatten into rows.
+  if (batch_b.empty() && !batch_a.empty() && a.is_contiguous()) {
+    gemm2d(reshape(a, {-1, k}), b, reshape(out, {-1, n}), 0.0);
+    return out;
+  }
+  Shape full_a = batch, full_b = batch;
+  full_a.insert(full_a.end(), {m, k});
+  full_b.insert(full_b.end(), {k, n});
+  Tensor ea = expand(a, full_a), eb = expand(b, full_b);
+  const int64_t nb = shape_numel(batch);
+  for (int64_t i = 0; i < nb; ++i) {
+    // Select batch i by unravelling its index over the batch dims.
+    Tensor ai = ea, bi = eb, oi = out;
+    int64_t rem = i;
+    std::vector<int64_t> idx(batch.size());
+    for (size_t d = batch.size(); d-- > 0;) {
+      idx[d] = rem % batch[d];
+      rem /= batch[d];
+    }
+    for (size_t d = 0; d < batch.size(); ++d) {
+      ai = select(ai, 0, idx[d]);
+      bi = select(bi, 0, idx[d]);
+      oi = select(oi, 0, idx[d]);
+    }
+    gemm2d(ai, bi, oi, 0.0);
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must be at least 1-D, got ",
+             a.describe(), " and ", b.describe());
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+  Tensor out = matmul_kernel(a, b);
+  const bool ga = a.requires_grad(), gb = b.requires_grad();
+  Tensor ad = gb ? a.detach() : Tensor(), bd = ga ? b.detach() : Tensor();
+  const Shape sa = a.shape(), sb = b.shape();
+  return record(kMatmulOp, out, {a, b}, [=](const Tensor& g) -> std::vector<Tensor> {
+    Tensor da, db;
+    if (ga) da = sum_to(matmul_kernel(g, transpose(bd, -1, -2)), sa);
+    if (gb) db = sum_to(matmul_kernel(transpose(ad, -1, -2), g), sb);
+    return {da, db};
+  });
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  KILN_CHECK(w.dim() == 2, "linear: weight must be 2-D [out, in], got ", w.describe());
+  KILN_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input ", x.describe(),
+             " does not match weight ", w.describe());
+  KILN_CHECK(x.dtype() == w.dtype(), "linear: dtype mismatch, ", x.describe(), " vs ",
+             w.describe());
+  const int64_t in = w.size(1), outf = w.size(0);
+  Shape out_shape = x.shape();
+  out_shape.back() = outf;
+  Tensor out = Tensor::empty(out_shape, x.dtype());
+  Tensor x2;
+  {
+    NoGradGuard ng;
+    x2 = reshape(contiguous(x), {-1, in});
+    Tensor o2 = reshape(out, {-1, outf});
+    double beta = 0.0;
+    if (bias.defined()) {
+      KILN_CHECK(bias.dim() == 1 && bias.size(0) == outf, "linear: bias ", bias.describe(),
+                 " does not match ", outf, " outputs");
+      copy_(o2, bias);  // GEMM then accumulates onto the broadcast bias
+      beta = 1.0;
+    }
+    gemm2d(x2, transpose(w, 0, 1), o2, beta);
+  }
+  const bool gx = x.requires_grad(), gw = w.requires_grad();
+  Tensor xd = gw ? x2.detach() : Tensor(), wd = gx ? w.detach() : Tensor();
+  const Shape sx = x.shape();
+  std::vector<Tensor> inputs = {x, w};
+  if (bias.defined()) inputs.push_back(bias);
+  const bool has_bias = bias.defined();
+  return record(kLinearOp, out, inputs, [=](const Tensor& g) -> std::vector<Tensor> {
+    Tensor g2 = reshape(contiguous(g), {-1, outf});
+    std::vector<Tensor> grads(has_bias ? 3 : 2);
+    if (gx) grads[0] = reshape(matmul_kernel(g2, wd), sx);
+    if (gw) grads[1] = matmul_kernel(transpose(g2, 0, 1), xd);
+    if (has_bias) grads[2] = sum(g2, {0});
+    return grads;
+  });
+}
+
+}  // namespace kiln

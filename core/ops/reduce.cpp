@@ -1,0 +1,223 @@
+// Reductions: sum, mean, max, argmax, and sum_to (the adjoint of broadcasting).
+// Every output element is reduced sequentially by one thread, in index order, with an f64
+// accumulator for f32 inputs; a full reduction of a large tensor sums fixed 4096-element blocks in
+// parallel and then adds the block sums in order. Either way the bits do not depend on threads.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/op_registry.h"
+#include "core/ops.h"
+#include "core/thread_pool.h"
+
+namespace kiln {
+
+KILN_OP(kSumOp, "sum", true);
+KILN_OP(kMeanOp, "mean", true);
+KILN_OP(kMaxOp, "max", true);
+KILN_OP(kArgmaxOp, "argmax", false);
+
+namespace {
+
+struct ReducePlan {
+  std::vector<int64_t> dims;  // sorted, unique, wrapped
+  Shape out_shape;            // keepdim shape
+  Shape squeezed_shape;       // without reduced dims
+  int64_t out_n = 1, red_n = 1;
+  Tensor arranged;  // contiguous [out_n, red_n] layout of the input
+};
+
+ReducePlan plan_reduce(const Tensor& a, std::vector<int64_t> dims, const char* op) {
+  ReducePlan p;
+  const int64_t r = a.dim();
+  for (auto& d : dims) d = wrap_dim(d, r, op);
+  std::sort(dims.begin(), dims.end());
+  dims.erase(std::unique(dims.begin(), dims.end()), dims.end());
+  p.dims = dims;
+  std::vector<int64_t> order;
+  for (int64_t d = 0; d < r; ++d) {
+    const bool reduced = std::binary_search(dims.begin(), dims.end(), d);
+    p.out_shape.push_back(reduced ? 1 : a.shape()[d]);
+    if (!reduced) {
+      order.push_back(d);
+      p.squeezed_shape.push_back(a.shape()[d]);
+      p.out_n *= a.shape()[d];
+    }
+  }
+  for (int64_t d : dims) {
+    order.push_back(d);
+    p.red_n *= a.shape()[d];
+  }
+  NoGradGuard ng;
+  p.arranged = r == 0 ? a.contiguous() : permute(a, order).contiguous();
+  return p;
+}
+
+template <typename T>
+using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
+
+template <typename T>
+Tensor sum_kernel(const ReducePlan& p, DType dt, double scale) {
+  Tensor out = Tensor::empty(p.squeezed_shape, dt);
+  const T* in = static_cast<const T*>(p.arranged.raw_data());
+  T* o = static_cast<T*>(out.raw_data());
+  const int64_t red = p.red_n;
+  if (p.out_n == 1 && red > 8192) {
+    constexpr int64_t kBlock = 4096;
+    const int64_t nb = (red + kBlock - 1) / kBlock;
+    std::vector<Acc<T>> partial(static_cast<size_t>(nb));
+    parallel_for(0, nb, 1, [&](int64_t b, int64_t e) {
+      for (int64_t blk = b; blk < e; ++blk) {
+        Acc<T> s = 0;
+        const int64_t lo = blk * kBlock, hi = std::min(red, lo + kBlock);
+        for (int64_t i = lo; i < hi; ++i) s += in[i];
+        partial[blk] = s;
+      }
+    });
+    Acc<T> s = 0;
+    for (auto v : partial) s += v;
+    o[0] = static_cast<T>(s * scale);
+    return out;
+  }
+  parallel_for(0, p.out_n, std::max<int64_t>(1, 16384 / std::max<int64_t>(red, 1)),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t i = b; i < e; ++i) {
+                   Acc<T> s = 0;
+                   const T* row = in + i * red;
+                   for (int64_t j = 0; j < red; ++j) s += row[j];
+                   o[i] = static_cast<T>(s * scale);
+                 }
+               });
+  return out;
+}
+
+Tensor reduce_sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim, bool is_mean,
+                  const OpInfo& op) {
+  ReducePlan p = plan_reduce(a, dims, op.name);
+  const double scale = is_mean ? 1.0 / static_cast<double>(p.red_n) : 1.0;
+  Tensor out = dispatch_floating(a.dtype(), op.name, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return sum_kernel<T>(p, a.dtype(), is_mean && p.red_n == 0 ? NAN : scale);
+  });
+  if (keepdim) {
+    NoGradGuard ng;
+    out = reshape(out, p.out_shape);
+  }
+  const Shape in_shape = a.shape(), keep_shape = p.out_shape;
+  return record(op, out, {a}, [=](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gg = expand(reshape(g, keep_shape), in_shape);
+    return {is_mean ? mul(gg, scale) : contiguous(gg)};
+  });
+}
+
+std::vector<int64_t> all_dims(const Tensor& a) {
+  std::vector<int64_t> d(a.dim());
+  std::iota(d.begin(), d.end(), 0);
+  return d;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& a) {
+  return reduce_sum(a, all_dims(a), false, false, kSumOp);
+}
+Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  return reduce_sum(a, dims, keepdim, false, kSumOp);
+}
+Tensor mean(const Tensor& a) {
+  return reduce_sum(a, all_dims(a), false, true, kMeanOp);
+}
+Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  return reduce_sum(a, dims, keepdim, true, kMeanOp);
+}
+
+Tensor sum_to(const Tensor& a, const Shape& shape) {
+  if (a.shape() == shape) return a;
+  const int64_t lead = a.dim() - static_cast<int64_t>(shape.size());
+  KILN_CHECK(lead >= 0, "sum_to: cannot reduce ", a.describe(), " to ", shape_str(shape));
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (d < lead) {
+      dims.push_back(d);
+    } else if (shape[d - lead] == 1 && a.shape()[d] != 1) {
+      dims.push_back(d);
+    } else {
+      KILN_CHECK(shape[d - lead] == a.shape()[d], "sum_to: cannot reduce ", a.describe(), " to ",
+                 shape_str(shape));
+    }
+  }
+  return reshape(sum(a, dims, false), shape);
+}
+
+namespace {
+
+// Values and first-max indices along one dim. NaN counts as the maximum (as in torch).
+std::pair<Tensor, Tensor> max_kernel(const Tensor& a, int64_t dim, const char* op) {
+  ReducePlan p = plan_reduce(a, {dim}, op);
+  KILN_CHECK(p.red_n > 0, op, ": cannot reduce over an empty dimension of ", a.describe());
+  Tensor vals = Tensor::empty(p.squeezed_shape, a.dtype());
+  Tensor idx = Tensor::empty(p.squeezed_shape, DType::I64);
+  dispatch_floating(a.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = static_cast<const T*>(p.arranged.raw_data());
+    T* v = static_cast<T*>(vals.raw_data());
+    int64_t* ix = static_cast<int64_t*>(idx.raw_data());
+    const int64_t red = p.red_n;
+    parallel_for(0, p.out_n, 256, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const T* row = in + i * red;
+        int64_t best = 0;
+        for (int64_t j = 1; j < red; ++j) {
+          if (std::isnan(row[best])) break;
+          if (row[j] > row[best] || std::isnan(row[j])) best = j;
+        }
+        v[i] = row[best];
+        ix[i] = best;
+      }
+    });
+  });
+  return {vals, idx};
+}
+
+}  // namespace
+
+Tensor max(const Tensor& a, int64_t dim, bool keepdim) {
+  dim = wrap_dim(dim, a.dim(), "max");
+  auto [vals, idx] = max_kernel(a, dim, "max");
+  Tensor out = vals;
+  if (keepdim) {
+    NoGradGuard ng;
+    out = unsqueeze(vals, dim).contiguous();
+  }
+  const Shape in_shape = a.shape();
+  return record(kMaxOp, out, {a}, [=](const Tensor& g) -> std::vector<Tensor> {
+    // Route each output gradient to the input position that won.
+    Tensor dx = Tensor::zeros(in_shape, g.dtype());
+    Tensor gc = (keepdim ? squeeze(g, dim) : g).contiguous();
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < dim; ++d) outer *= in_shape[d];
+    for (size_t d = dim + 1; d < in_shape.size(); ++d) inner *= in_shape[d];
+    const int64_t n = in_shape.empty() ? 1 : in_shape[dim];
+    const int64_t* ix = static_cast<const int64_t*>(idx.raw_data());
+    dispatch_floating(g.dtype(), "max_backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* gp = static_cast<const T*>(gc.raw_data());
+      T* dp = static_cast<T*>(dx.raw_data());
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t i = 0; i < inner; ++i)
+          dp[(o * n + ix[o * inner + i]) * inner + i] = gp[o * inner + i];
+    });
+    return {dx};
+  });
+}
+
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) {
+  dim = wrap_dim(dim, a.dim(), "argmax");
+  Tensor idx = max_kernel(a, dim, "argmax").second;
+  return keepdim ? unsqueeze(idx, dim).contiguous() : idx;
+}
+
+}  // namespace kiln

@@ -1,0 +1,131 @@
+#include "core/storage.h"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace kiln {
+namespace allocator {
+namespace {
+
+constexpr size_t kAlign = 64;
+constexpr size_t kHugeThreshold = size_t{2} << 20;
+constexpr size_t kMaxCached = size_t{2} << 30;  // cap on idle cached bytes
+
+// Round up so similar sizes share a bucket: multiples of 64 B below 4 KiB, otherwise the next of
+// four steps per power of two (at most 25% waste).
+size_t bucket_size(size_t n) {
+  if (n <= 4096) return (n + kAlign - 1) / kAlign * kAlign;
+  size_t p = 4096;
+  while (p * 2 < n) p *= 2;
+  const size_t step = p / 4;
+  return (n + step - 1) / step * step;
+}
+
+struct State {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;  // capacity -> block
+  Stats stats;
+};
+
+State& state() {
+  static State* s = new State();  // leaked on purpose: storages may die during static destruction
+  return *s;
+}
+
+void* system_alloc(size_t cap) {
+  void* p = nullptr;
+  const size_t align = cap >= kHugeThreshold ? kHugeThreshold : kAlign;
+  if (posix_memalign(&p, align, cap) != 0) throw std::bad_alloc();
+  if (cap >= kHugeThreshold) madvise(p, cap, MADV_HUGEPAGE);
+  return p;
+}
+
+}  // namespace
+
+void* take(size_t nbytes, size_t* capacity) {
+  const size_t cap = bucket_size(nbytes == 0 ? kAlign : nbytes);
+  State& s = state();
+  {
+    std::lock_guard<std::mutex> lk(s.mu);
+    auto it = s.free_blocks.find(cap);
+    if (it != s.free_blocks.end()) {
+      void* p = it->second;
+      s.free_blocks.erase(it);
+      s.stats.bytes_cached -= cap;
+      s.stats.bytes_in_use += cap;
+      s.stats.cache_hits++;
+      if (s.stats.bytes_in_use > s.stats.peak_bytes_in_use)
+        s.stats.peak_bytes_in_use = s.stats.bytes_in_use;
+      *capacity = cap;
+      return p;
+    }
+  }
+  void* p = system_alloc(cap);
+  std::lock_guard<std::mutex> lk(s.mu);
+  s.stats.allocations++;
+  s.stats.bytes_in_use += cap;
+  if (s.stats.bytes_in_use > s.stats.peak_bytes_in_use)
+    s.stats.peak_bytes_in_use = s.stats.bytes_in_use;
+  *capacity = cap;
+  return p;
+}
+
+void give_back(void* p, size_t cap) {
+  State& s = state();
+  std::lock_guard<std::mutex> lk(s.mu);
+  s.stats.bytes_in_use -= cap;
+  if (s.stats.bytes_cached + cap > kMaxCached) {
+    std::free(p);
+    return;
+  }
+  s.free_blocks.emplace(cap, p);
+  s.stats.bytes_cached += cap;
+}
+
+Stats stats() {
+  State& s = state();
+  std::lock_guard<std::mutex> lk(s.mu);
+  return s.stats;
+}
+
+void release_cached() {
+  State& s = state();
+  std::lock_guard<std::mutex> lk(s.mu);
+  for (auto& [cap, p] : s.free_blocks) std::free(p);
+  s.free_blocks.clear();
+  s.stats.bytes_cached = 0;
+}
+
+}  // namespace allocator
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+  if (device != Device::CPU) throw std::runtime_error("kiln: only CPU storage is built in");
+  std::shared_ptr<Storage> s(new Storage());
+  s->data_ = allocator::take(nbytes, &s->capacity_);
+  s->nbytes_ = nbytes;
+  s->device_ = device;
+  s->owned_ = true;
+  return s;
+}
+
+std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes,
+                                       std::shared_ptr<const void> keepalive, Device device) {
+  std::shared_ptr<Storage> s(new Storage());
+  s->data_ = data;
+  s->nbytes_ = nbytes;
+  s->device_ = device;
+  s->owned_ = false;
+  s->keepalive_ = std::move(keepalive);
+  return s;
+}
+
+Storage::~Storage() {
+  if (owned_ && data_) allocator::give_back(data_, capacity_);
+}
+
+}  // namespace kiln

@@ -1,0 +1,57 @@
+// Storage: one contiguous block of bytes that tensors view. Either owned (allocated through kiln's
+// caching allocator, returned to it on release) or borrowed (e.g. an mmap'd model file, kept alive
+// by a shared keep-alive handle so views can outlive the object that opened the file).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace kiln {
+
+enum class Device : uint8_t { CPU, CUDA };
+
+class Storage {
+ public:
+  // Uninitialised owned memory, 64-byte aligned.
+  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device = Device::CPU);
+  // Borrowed memory: `keepalive` is held as long as the storage lives (may be null for memory the
+  // caller guarantees outlives every view).
+  static std::shared_ptr<Storage> wrap(void* data, size_t nbytes,
+                                       std::shared_ptr<const void> keepalive,
+                                       Device device = Device::CPU);
+
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage();
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+  bool owned() const { return owned_; }
+
+ private:
+  Storage() = default;
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  size_t capacity_ = 0;  // size of the allocator block (owned only)
+  Device device_ = Device::CPU;
+  bool owned_ = false;
+  std::shared_ptr<const void> keepalive_;
+};
+
+// The caching allocator behind Storage::allocate. Freed blocks are kept in size buckets and reused,
+// because first-touching fresh pages costs ~10 µs per 4 KiB here; blocks of 2 MiB and more ask for
+// transparent huge pages. Exposed for stats and tests.
+namespace allocator {
+struct Stats {
+  size_t bytes_in_use = 0;  // handed out to live storages
+  size_t bytes_cached = 0;  // freed, kept for reuse
+  size_t peak_bytes_in_use = 0;
+  size_t allocations = 0;  // calls that reached the system allocator
+  size_t cache_hits = 0;
+};
+Stats stats();
+void release_cached();  // returns every cached block to the system
+}  // namespace allocator
+
+}  // namespace kiln

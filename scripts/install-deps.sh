@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs every Debian package kiln needs to build and test. The build itself never downloads.
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers used by bench/: python3-torch, nodejs/npm)
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PKGS=(
+  build-essential cmake ninja-build pkg-config git
+  libeigen3-dev libopenblas-dev libutf8proc-dev libzstd-dev
+  nlohmann-json3-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  clang libclang-rt-14-dev clang-format
+)
+if [ "${1:-}" = "--bench" ]; then
+  PKGS+=(python3-torch python3-numpy nodejs npm)
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#PKGS[@]} packages present"
