@@ -1,0 +1,42 @@
+// The basic layers, with Hugging Face / torch.nn parameter names (weight, bias).
+#pragma once
+
+#include "core/ops.h"
+#include "core/rng.h"
+#include "nn/module.h"
+
+namespace kiln::nn {
+
+// y = x W^T + b, W [out, in].
+class Linear : public Module {
+ public:
+  Linear(int64_t in, int64_t out, bool bias = true, DType dtype = DType::F32);
+  Tensor forward(const Tensor& x) const { return linear(x, weight, bias); }
+  Tensor& weight;
+  Tensor& bias;  // undefined when constructed without bias
+};
+
+class Embedding : public Module {
+ public:
+  Embedding(int64_t num, int64_t dim, DType dtype = DType::F32);
+  Tensor forward(const Tensor& ids) const { return embedding(weight, ids); }
+  Tensor& weight;
+};
+
+class LayerNorm : public Module {
+ public:
+  LayerNorm(int64_t dim, double eps, DType dtype = DType::F32);
+  Tensor forward(const Tensor& x) const { return layer_norm(x, weight, bias, eps); }
+  Tensor& weight;
+  Tensor& bias;
+  double eps;
+};
+
+// Dropout that is active only in training mode; the generator makes it reproducible.
+Tensor maybe_dropout(const Tensor& x, double p, bool training, Generator* gen);
+
+// Hugging Face initialisation: weights ~ normal(0, std), biases 0, layer norms 1/0, and the
+// padding row of an embedding zeroed.
+void init_normal_(Tensor& t, double std, Generator& gen);
+
+}  // namespace kiln::nn
