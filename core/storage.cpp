@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
@@ -47,7 +48,25 @@ void* system_alloc(size_t cap) {
 
 }  // namespace
 
+// KILN_POISON_ALLOC=1 fills every block handed out with 0xFF bytes (NaN as floats, -1 as ints), so
+// a kernel that reads memory it never wrote produces NaN instead of plausible stale values.
+bool poison_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("KILN_POISON_ALLOC");
+    return e && *e && *e != '0';
+  }();
+  return on;
+}
+
+void* take_block(size_t nbytes, size_t* capacity);
+
 void* take(size_t nbytes, size_t* capacity) {
+  void* p = take_block(nbytes, capacity);
+  if (poison_enabled()) std::memset(p, 0xFF, *capacity);
+  return p;
+}
+
+void* take_block(size_t nbytes, size_t* capacity) {
   const size_t cap = bucket_size(nbytes == 0 ? kAlign : nbytes);
   State& s = state();
   {
