@@ -1,0 +1,51 @@
+#include "nn/model_file.h"
+
+#include "nn/state_dict_io.h"
+
+namespace kiln::nn {
+
+ModelFile read_model_file(const std::string& path) {
+  std::map<std::string, std::string> meta;
+  ModelFile m;
+  m.tensors = load_safetensors(path, &meta);
+  auto take = [&](const std::string& key, bool required) -> std::string {
+    auto it = meta.find(key);
+    if (it == meta.end()) {
+      KILN_CHECK(!required, path, ": not a kiln model file (metadata has no '", key,
+                 "'; convert a Hugging Face checkpoint with 'kiln convert')");
+      return "";
+    }
+    std::string v = it->second;
+    meta.erase(it);
+    return v;
+  };
+  const std::string version = take("kiln.format", true);
+  KILN_CHECK(version == kModelFormatVersion, path, ": kiln model format version '", version,
+             "' is not supported (this kiln reads version ", kModelFormatVersion, ")");
+  m.family = take("kiln.family", true);
+  auto parse = [&](const std::string& key, const std::string& text) {
+    try {
+      return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(path + ": metadata '" + key + "' is not valid JSON (" + e.what() + ")");
+    }
+  };
+  m.config = parse("kiln.config", take("kiln.config", true));
+  m.tokenizer_json = take("kiln.tokenizer", false);
+  const std::string prov = take("kiln.provenance", false);
+  if (!prov.empty()) m.provenance = parse("kiln.provenance", prov);
+  m.extra_metadata = std::move(meta);
+  return m;
+}
+
+void write_model_file(const std::string& path, const ModelFile& m) {
+  std::map<std::string, std::string> meta = m.extra_metadata;
+  meta["kiln.format"] = kModelFormatVersion;
+  meta["kiln.family"] = m.family;
+  meta["kiln.config"] = m.config.dump();
+  if (!m.tokenizer_json.empty()) meta["kiln.tokenizer"] = m.tokenizer_json;
+  meta["kiln.provenance"] = m.provenance.dump();
+  save_safetensors(path, m.tensors, meta);
+}
+
+}  // namespace kiln::nn

@@ -1,0 +1,77 @@
+// kiln convert HF_DIR -o MODEL.kiln [--dtype f32|bf16|f16]
+// Builds the model the checkpoint's config.json describes, loads every tensor by name (strictly:
+// missing and unexpected names are listed), and writes one kiln model file with the config, the
+// tokenizer and provenance in its metadata.
+#include <filesystem>
+#include <iostream>
+
+#include "core/ops.h"
+#include "core/version.h"
+#include "nn/bert.h"
+#include "nn/hf_checkpoint.h"
+#include "nn/model_file.h"
+#include "tokenizer/tokenizer.h"
+#include "tools/args.h"
+#include "tools/command.h"
+
+namespace kiln::cli {
+namespace {
+
+int run_convert(const std::vector<std::string>& args) {
+  ArgParser p("convert", "HF_DIR -o MODEL.kiln [options]");
+  p.positional("HF_DIR",
+               "Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer files)")
+      .option("output", "where to write the kiln model file", "-o")
+      .option("dtype", "storage dtype of floating-point weights: f32, bf16 or f16", "", "f32")
+      .flag("no-tokenizer",
+            "convert without a tokenizer (tag/classify will then refuse the model)");
+  p.parse(args);
+  if (p.help_requested()) {
+    std::cout << p.help_text();
+    return 0;
+  }
+  const std::string dir = p.get("HF_DIR"), out = p.get("output");
+  const std::string dtype_name = p.get("dtype");
+  const auto dtype = parse_dtype(dtype_name);
+  if (!dtype || (*dtype != DType::F32 && *dtype != DType::BF16 && *dtype != DType::F16))
+    throw UsageError("--dtype must be f32, bf16 or f16, got '" + dtype_name + "'");
+
+  nn::HfCheckpoint ck = nn::read_hf_checkpoint(dir);
+  const std::string model_type = ck.config.value("model_type", "");
+  if (model_type != "bert" && model_type != "distilbert" && model_type != "roberta")
+    throw Error(dir + "/config.json: model_type '" + model_type +
+                "' is not supported by kiln convert (supported: bert, distilbert, roberta)");
+  const auto config = nn::BertConfig::from_json(ck.config, dir + "/config.json");
+  nn::BertModel model(config);
+  model.load_state_dict(ck.tensors, /*strict=*/true, dir);
+
+  nn::ModelFile mf;
+  mf.family = "bert";
+  mf.config = ck.config;
+  for (auto& [name, t] : model.named_parameters())
+    mf.tensors[name] = is_floating(t->dtype()) ? t->to(*dtype) : *t;
+  if (!p.get_flag("no-tokenizer")) {
+    try {
+      mf.tokenizer_json = tok::Tokenizer::from_path(dir).to_json_string();
+    } catch (const Error& e) {
+      throw Error(
+          std::string(e.what()) +
+          "\n(no usable tokenizer in the checkpoint; pass --no-tokenizer to convert anyway)");
+    }
+  }
+  mf.provenance = {{"source", std::filesystem::absolute(dir).lexically_normal().string()},
+                   {"files", ck.file_sha256},
+                   {"kiln_version", kVersion},
+                   {"storage_dtype", dtype_name},
+                   {"architecture", config.architecture}};
+  nn::write_model_file(out, mf);
+  std::cerr << "kiln convert: " << config.architecture << " (" << model.parameter_count()
+            << " parameters, " << dtype_name << ") -> " << out << "\n";
+  return 0;
+}
+
+KILN_COMMAND("convert", "convert a Hugging Face checkpoint directory into a kiln model file",
+             run_convert);
+
+}  // namespace
+}  // namespace kiln::cli
