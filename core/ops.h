@@ -54,8 +54,8 @@ Tensor softmax(const Tensor& a, int64_t dim);
 Tensor log_softmax(const Tensor& a, int64_t dim);
 
 // ---- normalisation over the last dimension ----
-// weight/bias may be undefined (no affine part). Statistics are computed in the input precision
-// with a two-pass variance.
+// weight/bias may be undefined (no affine part). Statistics use a two-pass variance, accumulated
+// in f64 for f32 inputs.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps);
 

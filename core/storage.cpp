@@ -133,12 +133,14 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
 }
 
 std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes,
-                                       std::shared_ptr<const void> keepalive, Device device) {
+                                       std::shared_ptr<const void> keepalive, Device device,
+                                       bool is_writable) {
   std::shared_ptr<Storage> s(new Storage());
   s->data_ = data;
   s->nbytes_ = nbytes;
   s->device_ = device;
   s->owned_ = false;
+  s->writable_ = is_writable;
   s->keepalive_ = std::move(keepalive);
   return s;
 }

@@ -16,9 +16,11 @@ class Storage {
   static std::shared_ptr<Storage> allocate(size_t nbytes, Device device = Device::CPU);
   // Borrowed memory: `keepalive` is held as long as the storage lives (may be null for memory the
   // caller guarantees outlives every view).
+  // Borrowed memory is read-only unless `is_writable`: model files are mapped PROT_READ, so an
+  // in-place write must be refused with an error, not allowed to fault.
   static std::shared_ptr<Storage> wrap(void* data, size_t nbytes,
                                        std::shared_ptr<const void> keepalive,
-                                       Device device = Device::CPU);
+                                       Device device = Device::CPU, bool is_writable = false);
 
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -28,6 +30,7 @@ class Storage {
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
   bool owned() const { return owned_; }
+  bool writable() const { return owned_ || writable_; }
 
  private:
   Storage() = default;
@@ -36,6 +39,7 @@ class Storage {
   size_t capacity_ = 0;  // size of the allocator block (owned only)
   Device device_ = Device::CPU;
   bool owned_ = false;
+  bool writable_ = false;
   std::shared_ptr<const void> keepalive_;
 };
 

@@ -93,6 +93,8 @@ Shape infer_shape(const Shape& requested, int64_t numel, const Tensor& a) {
 void copy_(const Tensor& dst, const Tensor& src) {
   KILN_CHECK(!(grad_enabled() && dst.requires_grad()),
              "copy_: in-place write into a tensor that requires grad");
+  KILN_CHECK(dst.storage()->writable(), "in-place write into read-only ", dst.describe(),
+             " (a view of a mapped file); clone() it first");
   const Shape& shape = dst.shape();
   const Shape sst = broadcast_strides(src, shape);
   auto view = make_strided_view<2>(

@@ -97,6 +97,9 @@ TEST(Tensor, FromBlobIsZeroCopyAndKeepsOwnerAlive) {
   owner.reset();
   EXPECT_FALSE(w.expired());
   EXPECT_EQ(t.at({1, 0}), 3.0);
+  EXPECT_FALSE(t.storage()->writable());
+  EXPECT_THROW(fill_(t, 0.0), Error);  // borrowed memory may be a read-only mapping
+  EXPECT_TRUE(t.clone().storage()->writable());
   t = Tensor();
   EXPECT_TRUE(w.expired());
 }

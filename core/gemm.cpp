@@ -1,0 +1,267 @@
+#include "core/gemm.h"
+
+#include <cblas.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/dtype.h"
+#include "core/kernels/sgemm_kernels.h"
+#include "core/thread_pool.h"
+
+namespace kiln::gemm {
+namespace {
+
+// K is cut into fixed blocks of kKc from k = 0, whatever the thread count or shape of the task
+// split: each C element is always sum over block 0, then block 1, ... with the same in-block order,
+// which is what makes results bit-identical across thread counts. 256 keeps an 8-row packed A panel
+// (8 KiB) in L1 and a 256 x 384 packed B block (384 KiB) in L2.
+constexpr int64_t kKc = 256;
+// Target width of one task's column strip (a multiple of kNr); a B block is kKc x strip.
+constexpr int64_t kStripTarget = 480;
+// Below this many flops the pool wake-up costs more than a second core saves.
+constexpr double kParallelFlops = 4e6;
+
+// Per-thread packing buffer, grown on demand and kept: re-touching fresh pages costs ~10 us per
+// 4 KiB on this machine, so buffers are reused across calls and large ones ask for huge pages.
+class PackBuffer {
+ public:
+  ~PackBuffer() { std::free(p_); }
+  template <class T>
+  T* get(int64_t count) {
+    const size_t bytes = static_cast<size_t>(count) * sizeof(T);
+    if (bytes > cap_) {
+      std::free(p_);
+      cap_ = (std::max(bytes, cap_ * 3 / 2) + 4095) / 4096 * 4096;
+      const size_t align = cap_ >= (2u << 20) ? (2u << 20) : 64;
+      p_ = std::aligned_alloc(align, (cap_ + align - 1) / align * align);
+      if (p_ == nullptr) std::abort();
+      if (cap_ >= (2u << 20)) madvise(p_, cap_, MADV_HUGEPAGE);
+    }
+    return static_cast<T*>(p_);
+  }
+
+ private:
+  void* p_ = nullptr;
+  size_t cap_ = 0;
+};
+
+thread_local PackBuffer t_apack;
+thread_local PackBuffer t_bpack;
+
+void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + n, 0.0f);
+    } else {
+      for (int64_t j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
+// Blocked driver shared by every ISA's kernel: pack all of op(A) once, then column strips of C as
+// parallel tasks, each packing its own B block per K block and sweeping all of M.
+template <class T>
+void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                 float alpha, const T* a, int64_t lda, const T* b, int64_t ldb, float beta,
+                 float* c, int64_t ldc) {
+  const int64_t kMr = kern.mr, kNr = kern.nr;
+  if (k == 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  const int64_t m_panels = (m + kMr - 1) / kMr;
+  const int64_t mp = m_panels * kMr;
+  const int64_t k_blocks = (k + kKc - 1) / kKc;
+  const bool parallel = 2.0 * m * n * k >= kParallelFlops && !in_parallel_region();
+  const int threads = parallel ? num_threads() : 1;
+
+  // Phase 1: pack all of op(A) once (block pc starts at pc * kKc * mp; panels of kMr x kc).
+  // kKc is a multiple of kstep, so only the last K block gets padded.
+  const int64_t kpad = (k + kern.kstep - 1) / kern.kstep * kern.kstep;
+  T* apack = t_apack.get<T>(mp * kpad);
+  auto pack_a_range = [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t pc = t / m_panels, ip = t % m_panels;
+      const int64_t p0 = pc * kKc, kc = std::min(kKc, k - p0), i0 = ip * kMr;
+      const int64_t kcp = (kc + kern.kstep - 1) / kern.kstep * kern.kstep;
+      const T* src = ta ? a + p0 * lda + i0 : a + i0 * lda + p0;
+      kern.pack_a(ta, src, lda, std::min(kMr, m - i0), kc, apack + p0 * mp + i0 * kcp);
+    }
+  };
+  if (threads > 1) {
+    parallel_for(0, k_blocks * m_panels, 4, pack_a_range);
+  } else {
+    pack_a_range(0, k_blocks * m_panels);
+  }
+
+  // Phase 2: tasks are column strips of C; each packs its own B block per pc and sweeps its rows.
+  // Strips are a multiple of kNr wide, at least `threads` of them where N allows, so two cores get
+  // equal halves of the BERT shapes. When N is too narrow for that, rows are split as well.
+  const int64_t n_panels = (n + kNr - 1) / kNr;
+  int64_t strips = std::max<int64_t>(threads, (n + kStripTarget - 1) / kStripTarget);
+  strips = std::min(n_panels, (strips + threads - 1) / threads * threads);
+  const int64_t strip_panels = (n_panels + strips - 1) / strips;
+  strips = (n_panels + strip_panels - 1) / strip_panels;
+  const int64_t row_chunks = std::min(m_panels, (threads + strips - 1) / strips);
+  const int64_t chunk_panels = (m_panels + row_chunks - 1) / row_chunks;
+  auto run_tasks = [&](int64_t t0, int64_t t1) {
+    T* bpack = t_bpack.get<T>(kKc * strip_panels * kNr);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t j0 = (t % strips) * strip_panels * kNr;
+      const int64_t nw = std::min(strip_panels * kNr, n - j0);
+      const int64_t ip0 = (t / strips) * chunk_panels;
+      const int64_t ip1 = std::min(m_panels, ip0 + chunk_panels);
+      for (int64_t pc = 0; pc < k_blocks; ++pc) {
+        const int64_t p0 = pc * kKc, kc = std::min(kKc, k - p0);
+        const int64_t kcp = (kc + kern.kstep - 1) / kern.kstep * kern.kstep;
+        const T* src = tb ? b + j0 * ldb + p0 : b + p0 * ldb + j0;
+        kern.pack_b(tb, src, ldb, kc, nw, bpack);
+        const float beff = pc == 0 ? beta : 1.0f;
+        // The 8 x kc A panel stays in L1 while it meets every B panel of the block (in L2).
+        for (int64_t ip = ip0; ip < ip1; ++ip) {
+          const T* ap = apack + p0 * mp + ip * kMr * kcp;
+          const int64_t mr = std::min(kMr, m - ip * kMr);
+          float* crow = c + ip * kMr * ldc + j0;
+          for (int64_t jq = 0; jq * kNr < nw; ++jq) {
+            kern.micro(kcp, ap, bpack + jq * kNr * kcp, crow + jq * kNr, ldc, mr,
+                       std::min(kNr, nw - jq * kNr), alpha, beff);
+          }
+        }
+      }
+    }
+  };
+  const int64_t tasks = strips * row_chunks;
+  if (threads > 1 && tasks > 1) {
+    parallel_for(0, tasks, 1, run_tasks);
+  } else {
+    run_tasks(0, tasks);
+  }
+}
+
+// KILN_GEMM=openblas routes sgemm to OpenBLAS (read once). Off by default: OpenBLAS results vary
+// with the thread count and its speed depends on OPENBLAS_CORETYPE (see bench/results/gemm.md).
+bool use_openblas() {
+  static const bool v = [] {
+    const char* env = std::getenv("KILN_GEMM");
+    return env != nullptr && std::strcmp(env, "openblas") == 0;
+  }();
+  return v;
+}
+
+const SgemmKernel& active_kernel() {
+  switch (active_isa()) {
+    case IsaLevel::kAvx512:
+      return avx512::sgemm_kernel();
+    case IsaLevel::kAvx2:
+      return avx2::sgemm_kernel();
+    case IsaLevel::kGeneric:
+      break;
+  }
+  return generic::sgemm_kernel();
+}
+
+}  // namespace
+
+const char* sgemm_backend() {
+  if (use_openblas()) return "openblas";
+  switch (active_isa()) {
+    case IsaLevel::kAvx512:
+      return "kiln-avx512";
+    case IsaLevel::kAvx2:
+      return "kiln-avx2";
+    case IsaLevel::kGeneric:
+      break;
+  }
+  return "kiln-generic";
+}
+
+void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (use_openblas()) {
+    sgemm_openblas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  gemm_packed(active_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void sgemm_openblas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                    int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+const char* bf16gemm_backend() {
+  return active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_bf16 ? "kiln-avx512-bf16"
+                                                                         : "convert+sgemm";
+}
+
+void bf16gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
+              int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_bf16) {
+    gemm_packed(avx512::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // No vdpbf16ps: widen to f32 (exact) into compact copies and use sgemm, which keeps the
+  // thread-count determinism guarantee.
+  auto widen = [](const uint16_t* src, int64_t rows, int64_t cols, int64_t ld) {
+    std::vector<float> out(static_cast<size_t>(rows * cols));
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) out[i * cols + j] = bf16_to_f32(src[i * ld + j]);
+    }
+    return out;
+  };
+  const std::vector<float> af = ta ? widen(a, k, m, lda) : widen(a, m, k, lda);
+  const std::vector<float> bf = tb ? widen(b, n, k, ldb) : widen(b, k, n, ldb);
+  sgemm(ta, tb, m, n, k, alpha, af.data(), ta ? m : k, bf.data(), tb ? k : n, beta, c, ldc);
+}
+
+void bf16gemm_reference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                        const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta,
+                        float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        const float av = bf16_to_f32(ta ? a[p * lda + i] : a[i * lda + p]);
+        const float bv = bf16_to_f32(tb ? b[j * ldb + p] : b[p * ldb + j]);
+        acc += static_cast<double>(av) * bv;
+      }
+      const float prev = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+      c[i * ldc + j] = static_cast<float>(alpha * acc) + prev;
+    }
+  }
+}
+
+void dgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+           int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
+              k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void sgemm_reference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                     int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (int64_t p = 0; p < k; ++p) {
+        const float av = ta ? a[p * lda + i] : a[i * lda + p];
+        const float bv = tb ? b[j * ldb + p] : b[p * ldb + j];
+        acc += static_cast<double>(av) * bv;
+      }
+      const float prev = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+      c[i * ldc + j] = static_cast<float>(alpha * acc) + prev;
+    }
+  }
+}
+
+}  // namespace kiln::gemm

@@ -1,0 +1,51 @@
+// Dense matrix multiply, row-major: C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C.
+// op(X) is X or X^T. lda/ldb/ldc are row strides in elements of the matrices as stored.
+// sgemm/bf16gemm run kiln's own packed kernels for the ISA detected at run time (AVX-512, AVX2 or
+// portable C++; KILN_ISA=generic|avx2|avx512 caps the level, see core/cpu_features.h). dgemm, and
+// sgemm when KILN_GEMM=openblas, go to OpenBLAS. bench/results/gemm.md has the measurements behind
+// this choice. The *_reference functions are plain loops kept beside them so tests can compare.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::gemm {
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+void dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+           const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+           int64_t ldc);
+
+// Always OpenBLAS (whatever kernel OPENBLAS_CORETYPE selected), for comparisons and benchmarks.
+void sgemm_openblas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                    int64_t ldc);
+
+// Which implementation sgemm uses now: "kiln-avx512", "kiln-avx2", "kiln-generic" (own packed
+// kernels for active_isa()), or "openblas" when KILN_GEMM=openblas. For manifests and benchmarks.
+const char* sgemm_backend();
+
+// Determinism: sgemm (kiln kernels, the default) gives bit-identical C for any
+// kiln::set_num_threads value and task split (K is blocked at fixed offsets, threads only split
+// M and N, and every element runs the same instruction sequence). OpenBLAS does not guarantee this
+// (measured: 1 vs 2 threads differ in the last bits at BERT shapes). Results differ in the last
+// bits between ISA levels, from OpenBLAS, and from sgemm_reference (which sums in double). dgemm is
+// OpenBLAS.
+void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
+                     int64_t ldc);
+
+// bf16 GEMM for mixed precision: A and B hold bf16 bit patterns (kiln::f32_to_bf16), products
+// are accumulated and C is written in f32. Uses vdpbf16ps (AVX512_BF16) when active_isa() is
+// avx512 and the CPU has it, otherwise widens to f32 and calls sgemm. Same thread-count
+// determinism as sgemm. Note vdpbf16ps flushes f32 denormals to zero.
+void bf16gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c,
+              int64_t ldc);
+void bf16gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                        const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta,
+                        float* c, int64_t ldc);
+// "kiln-avx512-bf16" or "convert+sgemm".
+const char* bf16gemm_backend();
+
+}  // namespace kiln::gemm

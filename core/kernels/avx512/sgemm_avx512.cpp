@@ -1,0 +1,139 @@
+// AVX-512 sgemm packing + 8x48 micro-kernel. See core/kernels/sgemm_kernels.h for layouts.
+#include <immintrin.h>
+
+#include "core/kernels/avx512/transpose_avx512.h"
+#include "core/kernels/sgemm_kernels.h"
+
+namespace kiln::gemm::avx512 {
+namespace {
+
+constexpr int64_t kMr = 8;
+constexpr int64_t kNr = 48;
+
+// Loads up to 16 rows x 16 floats (rows >= nrows and columns >= ncols read as zero) and transposes
+// them, so r[t] holds element t of every row: the layout both packers need when the source is
+// contiguous along k.
+inline void load_transposed(const float* src, int64_t ld, int64_t nrows, int64_t ncols,
+                            __m512 r[16]) {
+  const __mmask16 mask = first_n(ncols);
+  for (int i = 0; i < 16; ++i) {
+    r[i] = i < nrows ? _mm512_maskz_loadu_ps(mask, src + i * ld) : _mm512_setzero_ps();
+  }
+  transpose16(r);
+}
+
+void pack_a(bool trans_a, const float* a, int64_t lda, int64_t m, int64_t kc, float* dst) {
+  for (int64_t i0 = 0; i0 < m; i0 += kMr, dst += kMr * kc) {
+    const int64_t rows = m - i0 < kMr ? m - i0 : kMr;
+    if (trans_a) {
+      // op(A)[i][k] = a[k * lda + i]: each k gives `rows` contiguous floats.
+      const __mmask16 mask = first_n(rows);
+      for (int64_t k = 0; k < kc; ++k) {
+        _mm256_storeu_ps(dst + k * kMr, _mm256_maskz_loadu_ps(mask, a + k * lda + i0));
+      }
+    } else {
+      // Rows are contiguous along k: transpose 8 rows x 16 k at a time (upper 8 rows unused).
+      for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+        const int64_t nk = kc - k0 < 16 ? kc - k0 : 16;
+        __m512 r[16];
+        load_transposed(a + i0 * lda + k0, lda, rows, nk, r);
+        for (int64_t t = 0; t < nk; ++t) {
+          _mm256_storeu_ps(dst + (k0 + t) * kMr, _mm512_castps512_ps256(r[t]));
+        }
+      }
+    }
+  }
+}
+
+void pack_b(bool trans_b, const float* b, int64_t ldb, int64_t kc, int64_t n, float* dst) {
+  for (int64_t j0 = 0; j0 < n; j0 += kNr, dst += kNr * kc) {
+    const int64_t cols = n - j0 < kNr ? n - j0 : kNr;
+    if (!trans_b) {
+      // op(B)[k][j] = b[k * ldb + j]: 48 contiguous floats per k, masked at the right edge.
+      const __mmask16 m0 = first_n(cols), m1 = first_n(cols - 16), m2 = first_n(cols - 32);
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* s = b + k * ldb + j0;
+        float* d = dst + k * kNr;
+        _mm512_storeu_ps(d, _mm512_maskz_loadu_ps(m0, s));
+        _mm512_storeu_ps(d + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+        _mm512_storeu_ps(d + 32, _mm512_maskz_loadu_ps(m2, s + 32));
+      }
+    } else {
+      // op(B)[k][j] = b[j * ldb + k]: source rows are contiguous along k; transpose 16 x 16
+      // blocks (columns past n come out as zeros).
+      for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+        const int64_t nk = kc - k0 < 16 ? kc - k0 : 16;
+        for (int64_t g = 0; g < 3; ++g) {
+          __m512 r[16];
+          load_transposed(b + (j0 + 16 * g) * ldb + k0, ldb, cols - 16 * g, nk, r);
+          for (int64_t t = 0; t < nk; ++t) _mm512_storeu_ps(dst + (k0 + t) * kNr + 16 * g, r[t]);
+        }
+      }
+    }
+  }
+}
+
+void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr,
+                  int64_t nr, float alpha, float beta) {
+  // Start pulling the C tile in now: with beta != 0 it is read after the k loop, and for large M it
+  // has usually left L2 since the previous K block.
+  if (beta != 0.0f) {
+    for (int64_t i = 0; i < mr; ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 32), _MM_HINT_T0);
+    }
+  }
+  __m512 acc[kMr][3];
+#pragma GCC unroll 8
+  for (int i = 0; i < kMr; ++i) {
+    acc[i][0] = _mm512_setzero_ps();
+    acc[i][1] = _mm512_setzero_ps();
+    acc[i][2] = _mm512_setzero_ps();
+  }
+  // One k step per iteration, same order for every element: sum_k a[i][k] * b[k][j] ascending.
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(bp);
+    const __m512 b1 = _mm512_loadu_ps(bp + 16);
+    const __m512 b2 = _mm512_loadu_ps(bp + 32);
+#pragma GCC unroll 8
+    for (int i = 0; i < kMr; ++i) {
+      const __m512 av = _mm512_set1_ps(ap[i]);
+      acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+      acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
+    }
+    ap += kMr;
+    bp += kNr;
+  }
+  const __m512 va = _mm512_set1_ps(alpha);
+  const __m512 vb = _mm512_set1_ps(beta);
+  __mmask16 mask[3];
+  for (int j = 0; j < 3; ++j) mask[j] = first_n(nr - 16 * j);
+#pragma GCC unroll 8
+  for (int i = 0; i < kMr; ++i) {
+    if (i >= mr) break;
+    float* row = c + i * ldc;
+#pragma GCC unroll 3
+    for (int j = 0; j < 3; ++j) {
+      __m512 r;
+      if (beta == 0.0f) {
+        r = _mm512_mul_ps(va, acc[i][j]);
+      } else {
+        const __m512 old = _mm512_maskz_loadu_ps(mask[j], row + 16 * j);
+        r = _mm512_fmadd_ps(va, acc[i][j], _mm512_mul_ps(vb, old));
+      }
+      _mm512_mask_storeu_ps(row + 16 * j, mask[j], r);
+    }
+  }
+}
+
+}  // namespace
+
+const SgemmKernel& sgemm_kernel() {
+  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel};
+  return k;
+}
+
+}  // namespace kiln::gemm::avx512

@@ -1,0 +1,54 @@
+// sgemm building blocks per ISA level: packing routines + one register-blocked micro-kernel each.
+// The blocking/parallel driver is core/gemm.cpp; it only calls avx2::/avx512:: kernels after
+// checking active_isa(). Each implementation file is compiled with its ISA's flags.
+//
+// Layouts (row-major C = op(A) op(B)), for a kernel with tile mr x nr:
+//   packed A: panels of mr rows; panel p holds op(A)[p*mr + r][k] at [k * mr + r], rows past m
+//             zero-filled, so the micro-kernel needs no row mask on its inputs.
+//   packed B: panels of nr columns; panel q holds op(B)[k][q*nr + c] at [k * nr + c], columns
+//             past n zero-filled.
+// Micro-kernel contract: c[0:rows, 0:cols] = alpha * (Ap Bp) + beta * c (c not read when
+// beta == 0), summing k in ascending order into one accumulator per element. Every element goes
+// through the same instruction sequence whatever rows/cols are (edges use masks, not another
+// code path), so results never depend on where tile or task boundaries fall.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::gemm {
+
+// T is the packed element type (float, or uint16_t bf16 bits). kstep > 1 means k is packed in
+// groups of kstep consecutive values per row/column (bf16: pairs, as vdpbf16ps consumes them):
+// panel p then holds op(A)[p*mr + r][kg*kstep + e] at [(kg * mr + r) * kstep + e], likewise for B,
+// and k is zero-padded to a multiple of kstep.
+template <class T>
+struct PackedGemmKernel {
+  int64_t mr, nr, kstep;
+  // Packs rows [0, m) x cols [0, kc) of op(A); `a` points at op(A)[0][0].
+  void (*pack_a)(bool trans_a, const T* a, int64_t lda, int64_t m, int64_t kc, T* dst);
+  // Packs rows [0, kc) x cols [0, n) of op(B); `b` points at op(B)[0][0].
+  void (*pack_b)(bool trans_b, const T* b, int64_t ldb, int64_t kc, int64_t n, T* dst);
+  // kc is the padded depth (a multiple of kstep).
+  void (*micro)(int64_t kc, const T* ap, const T* bp, float* c, int64_t ldc, int64_t rows,
+                int64_t cols, float alpha, float beta);
+};
+using SgemmKernel = PackedGemmKernel<float>;
+using Bf16GemmKernel = PackedGemmKernel<uint16_t>;
+
+// 8 x 48: 24 zmm accumulators + 3 B vectors; A is broadcast from memory, so a k step issues
+// 3 vector loads + 8 broadcasts for 24 FMAs.
+namespace avx512 {
+const SgemmKernel& sgemm_kernel();
+// bf16 x bf16 -> f32, 8 x 48 tile with vdpbf16ps (needs avx512_bf16 as well).
+const Bf16GemmKernel& bf16_kernel();
+}  // namespace avx512
+// 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast.
+namespace avx2 {
+const SgemmKernel& sgemm_kernel();
+}
+// Plain C++ 4 x 8 tile for CPUs without AVX2 (baseline x86-64 / other architectures).
+namespace generic {
+const SgemmKernel& sgemm_kernel();
+}
+
+}  // namespace kiln::gemm
