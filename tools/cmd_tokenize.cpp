@@ -95,7 +95,7 @@ void run_batch(const tok::Tokenizer& tok, const std::vector<Line>& batch, bool a
 }
 
 int run_tokenize(const std::vector<std::string>& args) {
-  ArgParser p("tokenize", "kiln tokenize --tokenizer PATH [--input FILE] [options]");
+  ArgParser p("tokenize", "--tokenizer PATH [--input FILE] [options]");
   p.option("tokenizer", "tokenizer.json, vocab.txt, vocab.json (+ merges.txt) or a folder", "-t")
       .option("input", "JSON lines file with {\"text\": ..., \"pair\": ...} (default: stdin)", "-i")
       .flag("add-special-tokens", "add the model's special tokens ([CLS], <s>, ...)", true)
