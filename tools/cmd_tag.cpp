@@ -3,6 +3,7 @@
 // sub-token), and spans merged from IOB2 tags with byte offsets into the input text.
 // Input lines carry "text" (split into words by the model's own pre-tokenizer) or "words" (already
 // split, as in ../shared/data/inspec; the text is then the words joined by single spaces).
+#include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -70,6 +71,26 @@ Doc prepare(const LoadedBert& m, const nlohmann::json& row, const JsonlInput& in
   return d;
 }
 
+// Human-readable output: the start of the text, then each span with its label and score.
+void print_text_summary(size_t index, const std::string& text, const nlohmann::ordered_json& spans,
+                        size_t truncated) {
+  constexpr size_t kPreview = 90;
+  std::string preview = text.substr(0, kPreview);
+  while (!preview.empty() && (static_cast<unsigned char>(preview.back()) & 0xC0) == 0x80)
+    preview.pop_back();  // do not cut a UTF-8 character in half
+  if (text.size() > kPreview) preview += "...";
+  std::cout << "[" << index + 1 << "] " << preview << "\n";
+  if (spans.empty()) std::cout << "    (no spans)\n";
+  for (const auto& s : spans) {
+    char score[16];
+    std::snprintf(score, sizeof score, "%.2f", s["score"].get<double>());
+    std::cout << "    " << s["label"].get<std::string>() << "  " << s["text"].get<std::string>()
+              << "  (" << score << ")\n";
+  }
+  if (truncated)
+    std::cout << "    (" << truncated << " words beyond the model's length not tagged)\n";
+}
+
 int run_tag(const std::vector<std::string>& args) {
   ArgParser p("tag", "-m MODEL [--input FILE] [--probs] [--stride N]");
   p.option("model", "kiln model file with a token-classification head", "-m")
@@ -80,7 +101,9 @@ int run_tag(const std::vector<std::string>& args) {
               "tag long inputs in overlapping windows sharing N tokens (default: truncate)", "",
               "-1")
       .option("batch-size", "windows per forward pass", "", "16")
-      .option("threads", "worker threads (default: all cores)", "", "0");
+      .option("threads", "worker threads (default: all cores)", "", "0")
+      .option("format", "jsonl (one JSON object per input) or text (a short readable summary)", "",
+              "jsonl");
   p.parse(args);
   if (p.help_requested()) {
     std::cout << p.help_text();
@@ -90,6 +113,9 @@ int run_tag(const std::vector<std::string>& args) {
   if (batch < 1) throw UsageError("--batch-size must be at least 1");
   set_num_threads(static_cast<int>(p.get_int("threads")));
   const int64_t stride = p.get_int("stride");
+  const std::string format = p.get("format");
+  if (format != "jsonl" && format != "text")
+    throw UsageError("--format must be jsonl or text, got '" + format + "'");
   LoadedBert m = load_bert(p.get("model"), nn::BertTask::TokenClassification);
   const tok::Encoding specials = m.tokenizer->encode("", true);
   KILN_CHECK(specials.size() >= 1, "the model's tokenizer adds no special tokens");
@@ -193,7 +219,11 @@ int run_tag(const std::vector<std::string>& args) {
     out["spans"] = spans;
     if (want_probs) out["probs"] = word_probs;
     if (truncated) out["truncated_words"] = truncated;
-    std::cout << out.dump() << "\n";
+    if (format == "text") {
+      print_text_summary(d, doc.text, spans, truncated);
+    } else {
+      std::cout << out.dump() << "\n";
+    }
   }
   return 0;
 }
