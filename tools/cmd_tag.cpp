@@ -11,8 +11,8 @@
 #include "tools/args.h"
 #include "tools/bert_runner.h"
 #include "tools/command.h"
-#include "tools/iob.h"
 #include "tools/jsonl_input.h"
+#include "train/iob.h"
 
 namespace kiln::cli {
 namespace {
@@ -206,7 +206,7 @@ int run_tag(const std::vector<std::string>& args) {
     out["words"] = words;
     out["labels"] = tags;
     nlohmann::ordered_json spans = nlohmann::ordered_json::array();
-    for (const auto& s : iob2_spans(tags)) {
+    for (const auto& s : train::iob2_spans(tags)) {
       float score = 0;
       for (size_t i = s.first_word; i < s.end_word; ++i) score += scores[i];
       const size_t start = doc.words[s.first_word].start, end = doc.words[s.end_word - 1].end;

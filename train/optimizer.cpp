@@ -23,8 +23,9 @@ AdamW::AdamW(NamedParams params, AdamWOptions options, bool (*decay)(const std::
     KILN_CHECK(p->dtype() == DType::F32, "AdamW: parameter ", name, " is ", p->describe(),
                "; master weights must be f32");
     KILN_CHECK(p->is_contiguous(), "AdamW: parameter ", name, " is not contiguous");
-    KILN_CHECK(p->storage()->writable(), "AdamW: parameter ", name,
-               " is a read-only view of a mapped model file; clone() the parameters before training");
+    KILN_CHECK(
+        p->storage()->writable(), "AdamW: parameter ", name,
+        " is a read-only view of a mapped model file; clone() the parameters before training");
     decay_.push_back(decay ? decay(name) : true);
   }
   state_.m.resize(params_.size());

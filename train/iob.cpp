@@ -1,6 +1,6 @@
-#include "tools/iob.h"
+#include "train/iob.h"
 
-namespace kiln::cli {
+namespace kiln::train {
 
 std::vector<TagSpan> iob2_spans(const std::vector<std::string>& tags) {
   std::vector<TagSpan> spans;
@@ -22,4 +22,4 @@ std::vector<TagSpan> iob2_spans(const std::vector<std::string>& tags) {
   return spans;
 }
 
-}  // namespace kiln::cli
+}  // namespace kiln::train

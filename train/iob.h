@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace kiln::cli {
+namespace kiln::train {
 
 struct TagSpan {
   std::string type;
@@ -15,4 +15,4 @@ struct TagSpan {
 
 std::vector<TagSpan> iob2_spans(const std::vector<std::string>& tags);
 
-}  // namespace kiln::cli
+}  // namespace kiln::train

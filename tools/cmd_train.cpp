@@ -1,0 +1,509 @@
+// kiln train --task token-classification|sequence-classification --train FILE [--eval FILE]
+//            --output RUN_DIR (--model X.kiln | --config config.json --tokenizer PATH) [options]
+// kiln train --resume RUN_DIR [--threads N] [--stop-after-epochs N] [--stop-after-steps N]
+//            [--logging-steps N]
+// Fine-tunes (or trains from scratch) a BERT-family tagger or classifier. All data is read and
+// checked before the run directory is created, so bad data never leaves a half-made run behind.
+// The run directory layout is described in train/run_dir.h; RUN_DIR/best.kiln works directly with
+// `kiln tag` / `kiln classify`.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/cpu_features.h"
+#include "core/io/atomic_file.h"
+#include "core/sha256.h"
+#include "core/thread_pool.h"
+#include "core/version.h"
+#include "nn/model_file.h"
+#include "tools/args.h"
+#include "tools/command.h"
+#include "train/progress.h"
+#include "train/run_dir.h"
+#include "train/trainer.h"
+
+namespace kiln::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Options that a resumed run may change; everything else comes from the manifest so the resumed
+// run is the same computation.
+const char* const kResumeOverrides[] = {"threads", "stop-after-epochs", "stop-after-steps",
+                                        "logging-steps"};
+
+ArgParser make_parser() {
+  ArgParser p("train",
+              "--task TASK --train FILE [--eval FILE] --output RUN_DIR "
+              "(--model X.kiln | --config config.json --tokenizer PATH) [options]\n"
+              "       kiln train --resume RUN_DIR [--threads N] [--stop-after-epochs N] "
+              "[--stop-after-steps N]");
+  p.option("task", "token-classification or sequence-classification")
+      .option("train", "training data (JSON lines)")
+      .option("eval", "evaluation data, scored after every epoch")
+      .option("output", "run directory to create", "-o")
+      .option("model", "kiln model file to fine-tune (its labels and tokenizer are used)", "-m")
+      .option("config", "Hugging Face config.json of a model trained from scratch")
+      .option("tokenizer", "tokenizer (tokenizer.json, vocab.txt or a directory) for --config")
+      .option("text-field", "input field (default: tokens for tagging, text for classification)")
+      .option("label-field",
+              "label field (default: bio_tags for tagging, label for classification)")
+      .option("max-length",
+              "tokens per example including special tokens (default: min(128, "
+              "model maximum))")
+      .option("learning-rate", "peak learning rate", "", "5e-5")
+      .option("weight-decay", "AdamW decoupled weight decay (not on biases and norms)", "", "0")
+      .option("warmup-steps", "linear warm-up updates (overrides --warmup-ratio)")
+      .option("warmup-ratio", "warm-up as a fraction of all updates", "", "0")
+      .option("lr-scheduler", "decay after warm-up: linear or cosine", "", "linear")
+      .option("per-device-batch-size", "examples per micro-batch", "", "8")
+      .option("gradient-accumulation-steps", "micro-batches per optimizer update", "", "1")
+      .option("max-grad-norm", "clip the gradient 2-norm (0: no clipping)", "", "1.0")
+      .option("class-weights", "loss weights: auto (inverse frequency) or w1,w2,...")
+      .option("label-smoothing", "cross-entropy label smoothing", "", "0")
+      .option("seed", "seed for initialisation, shuffling and dropout", "", "42")
+      .option("epochs", "passes over the training data", "", "3")
+      .option("metric", "eval metric that selects the best model (default: f1 / accuracy)")
+      .option("patience", "stop after N evaluations without improvement (0: never)", "", "0")
+      .option("logging-steps", "log (and print without a terminal) every N updates", "", "10")
+      .option("save-steps", "also checkpoint every N updates (0: at epoch ends only)", "", "0")
+      .option("stop-after-epochs", "end this session after N epochs; continue with --resume", "",
+              "0")
+      .option("stop-after-steps", "end this session after N updates (checkpointed); --resume", "",
+              "0")
+      .option("threads", "worker threads (default: all cores)", "", "0")
+      .option("resume", "continue the run in RUN_DIR from its checkpoint");
+  return p;
+}
+
+const std::vector<std::string> kOptionNames = {"task",
+                                               "train",
+                                               "eval",
+                                               "output",
+                                               "model",
+                                               "config",
+                                               "tokenizer",
+                                               "text-field",
+                                               "label-field",
+                                               "max-length",
+                                               "learning-rate",
+                                               "weight-decay",
+                                               "warmup-steps",
+                                               "warmup-ratio",
+                                               "lr-scheduler",
+                                               "per-device-batch-size",
+                                               "gradient-accumulation-steps",
+                                               "max-grad-norm",
+                                               "class-weights",
+                                               "label-smoothing",
+                                               "seed",
+                                               "epochs",
+                                               "metric",
+                                               "patience",
+                                               "logging-steps",
+                                               "save-steps",
+                                               "stop-after-epochs",
+                                               "stop-after-steps",
+                                               "threads"};
+
+train::Task parse_task(const std::string& s) {
+  if (s == "token-classification") return train::Task::TokenClassification;
+  if (s == "sequence-classification") return train::Task::SequenceClassification;
+  throw UsageError("--task must be token-classification or sequence-classification, got '" + s +
+                   "'");
+}
+
+std::string head_architecture(const std::string& model_type, train::Task task) {
+  const std::string prefix = model_type == "roberta"      ? "Roberta"
+                             : model_type == "distilbert" ? "DistilBert"
+                                                          : "Bert";
+  return prefix + (task == train::Task::TokenClassification ? "ForTokenClassification"
+                                                            : "ForSequenceClassification");
+}
+
+// The config with the task head and label maps a from-scratch model is built from.
+nlohmann::json with_labels(nlohmann::json config, train::Task task,
+                           const std::vector<std::string>& labels) {
+  config["architectures"] = {head_architecture(config.value("model_type", "bert"), task)};
+  nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
+  for (size_t i = 0; i < labels.size(); ++i) {
+    id2label[std::to_string(i)] = labels[i];
+    label2id[labels[i]] = i;
+  }
+  config["id2label"] = id2label;
+  config["label2id"] = label2id;
+  return config;
+}
+
+std::vector<double> parse_weights(const std::string& spec) {
+  std::vector<double> w;
+  std::stringstream ss(spec);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      w.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw UsageError("--class-weights expects auto or comma-separated numbers, got '" + spec +
+                       "'");
+    }
+    if (w.back() < 0) throw UsageError("--class-weights must not be negative");
+  }
+  return w;
+}
+
+int64_t positive(const ArgParser& p, const std::string& name, int64_t min = 1) {
+  const int64_t v = p.get_int(name);
+  if (v < min) throw UsageError("--" + name + " must be at least " + std::to_string(min));
+  return v;
+}
+
+// The model a run starts from: its config (with labels), tokenizer and (for --model) weights.
+struct Start {
+  nlohmann::json config;
+  std::string tokenizer_json;
+  nn::StateDict weights;  // empty: random initialisation
+  bool labels_from_data = false;
+};
+
+Start start_from_options(const ArgParser& p, train::Task task) {
+  Start s;
+  const auto model = p.get_optional("model"), config = p.get_optional("config");
+  if (model.has_value() == config.has_value())
+    throw UsageError("give exactly one of --model (fine-tune) or --config (train from scratch)");
+  if (model) {
+    nn::ModelFile mf = nn::read_model_file(*model);
+    KILN_CHECK(mf.family == "bert", *model, ": model family '", mf.family,
+               "' cannot be trained here (expected a BERT-family model)");
+    s.config = mf.config;
+    const nn::BertConfig c = nn::BertConfig::from_json(mf.config, *model + " (kiln.config)");
+    const bool tagging = task == train::Task::TokenClassification;
+    KILN_CHECK(c.task == (tagging ? nn::BertTask::TokenClassification
+                                  : nn::BertTask::SequenceClassification),
+               *model, ": the model is a ",
+               c.architecture.empty() ? "bare encoder" : c.architecture, ", not a ",
+               head_architecture(c.model_type, task),
+               " (fine-tuning needs a model with the --task head)");
+    s.tokenizer_json = mf.tokenizer_json;
+    if (auto t = p.get_optional("tokenizer"))
+      s.tokenizer_json = tok::Tokenizer::from_path(*t).to_json_string();
+    KILN_CHECK(!s.tokenizer_json.empty(), *model,
+               ": the model file has no tokenizer; pass --tokenizer PATH");
+    // The mapping is read-only and training updates weights in place: take copies.
+    for (const auto& [name, t] : mf.tensors) s.weights[name] = t.clone();
+    return s;
+  }
+  const auto tokenizer = p.get_optional("tokenizer");
+  if (!tokenizer) throw UsageError("--config needs --tokenizer PATH");
+  s.config = train::read_json_file(*config);
+  s.tokenizer_json = tok::Tokenizer::from_path(*tokenizer).to_json_string();
+  s.labels_from_data = true;
+  return s;
+}
+
+// The command line with file arguments made absolute, so --resume works from any directory.
+std::vector<std::string> with_absolute_paths(const std::vector<std::string>& args) {
+  const std::vector<std::string> path_flags = {"--train", "--eval", "--output", "-o",
+                                               "--model", "-m",     "--config", "--tokenizer"};
+  auto abs = [](const std::string& v) { return fs::absolute(v).lexically_normal().string(); };
+  std::vector<std::string> out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const size_t eq = a.find('=');
+    if (eq != std::string::npos &&
+        std::find(path_flags.begin(), path_flags.end(), a.substr(0, eq)) != path_flags.end()) {
+      out.push_back(a.substr(0, eq + 1) + abs(a.substr(eq + 1)));
+    } else if (std::find(path_flags.begin(), path_flags.end(), a) != path_flags.end() &&
+               i + 1 < args.size()) {
+      out.push_back(a);
+      out.push_back(abs(args[++i]));
+    } else {
+      out.push_back(a);
+    }
+  }
+  return out;
+}
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+int run_train(const std::vector<std::string>& cli_args) {
+  ArgParser first = make_parser();
+  first.parse(cli_args);
+  if (first.help_requested()) {
+    std::cout << first.help_text();
+    return 0;
+  }
+  // A resumed run re-parses the original command line, then applies the allowed overrides.
+  std::vector<std::string> args = cli_args;
+  const auto resume_dir = first.get_optional("resume");
+  nlohmann::json manifest;
+  if (resume_dir) {
+    manifest = train::read_json_file(*resume_dir + "/manifest.json");
+    // Session limits belong to the session that set them, not to the whole run.
+    const auto original = manifest.at("args").get<std::vector<std::string>>();
+    args.clear();
+    for (size_t i = 0; i < original.size(); ++i) {
+      const std::string& a = original[i];
+      if (a == "--stop-after-epochs" || a == "--stop-after-steps") {
+        ++i;  // and its value
+        continue;
+      }
+      if (a.rfind("--stop-after-epochs=", 0) == 0 || a.rfind("--stop-after-steps=", 0) == 0)
+        continue;
+      args.push_back(a);
+    }
+    auto given = [&](const std::string& name) {
+      const std::string alias = name == "output" ? "-o" : name == "model" ? "-m" : "";
+      for (const auto& a : cli_args)
+        if (a == "--" + name || a.rfind("--" + name + "=", 0) == 0 ||
+            (!alias.empty() && a == alias))
+          return true;
+      return false;
+    };
+    for (const auto& name : kOptionNames) {
+      const bool allowed = std::find(std::begin(kResumeOverrides), std::end(kResumeOverrides),
+                                     name) != std::end(kResumeOverrides);
+      if (!allowed && given(name))
+        throw UsageError("--" + name +
+                         " cannot change when resuming (only --threads, "
+                         "--stop-after-epochs, --stop-after-steps and --logging-steps can)");
+    }
+    // The parser keeps the last value of a repeated option, so overrides go at the end.
+    for (const char* name : kResumeOverrides)
+      if (auto v = first.get_optional(name); v && given(name))
+        args.push_back(std::string("--") + name + "=" + *v);
+  }
+  ArgParser p = make_parser();
+  p.parse(args);
+  const train::Task task = parse_task(p.get("task"));
+  const bool tagging = task == train::Task::TokenClassification;
+  const std::string run_dir = resume_dir ? *resume_dir : p.get("output");
+  const std::string train_path = p.get("train");
+  const auto eval_path = p.get_optional("eval");
+  set_num_threads(static_cast<int>(p.get_int("threads")));
+
+  train::TrainOptions opt;
+  opt.task = task;
+  opt.learning_rate = p.get_double("learning-rate");
+  opt.weight_decay = p.get_double("weight-decay");
+  opt.schedule = train::parse_schedule(p.get("lr-scheduler"));
+  opt.batch_size = positive(p, "per-device-batch-size");
+  opt.grad_accumulation = positive(p, "gradient-accumulation-steps");
+  opt.max_grad_norm = p.get_double("max-grad-norm");
+  opt.label_smoothing = p.get_double("label-smoothing");
+  if (opt.label_smoothing < 0 || opt.label_smoothing > 1)
+    throw UsageError("--label-smoothing must be in [0, 1]");
+  opt.seed = static_cast<uint64_t>(p.get_int("seed"));
+  opt.epochs = positive(p, "epochs");
+  opt.metric = p.get_optional("metric").value_or("");
+  opt.patience = positive(p, "patience", 0);
+  opt.logging_steps = positive(p, "logging-steps");
+  opt.save_steps = positive(p, "save-steps", 0);
+  opt.stop_after_epochs = positive(p, "stop-after-epochs", 0);
+  opt.stop_after_steps = positive(p, "stop-after-steps", 0);
+  if (opt.metric.size() && !eval_path) throw UsageError("--metric needs --eval");
+
+  if (!resume_dir && fs::exists(run_dir + "/manifest.json"))
+    throw Error(run_dir + " already holds a training run; use --resume " + run_dir +
+                " or choose another --output");
+
+  // ---- the starting model (or the checkpoint) ----
+  Start start;
+  std::optional<train::Checkpoint> ckpt;
+  if (resume_dir) {
+    ckpt = train::read_checkpoint(run_dir);
+    start.config = ckpt->config;
+    start.tokenizer_json = ckpt->tokenizer_json;
+    for (const char* key : {"train", "eval"}) {
+      const auto& d = manifest.at("data");
+      if (!d.contains(key)) continue;
+      const std::string path = d[key].at("path"), hash = d[key].at("sha256");
+      KILN_CHECK(sha256_file(path) == hash, path, ": changed since the run started (sha256 ",
+                 "differs from ", run_dir, "/manifest.json); a resumed run needs the same data");
+    }
+  } else {
+    start = start_from_options(p, task);
+  }
+  const tok::Tokenizer tokenizer = tok::Tokenizer::from_json_string(start.tokenizer_json);
+
+  // ---- data: read and checked before anything is written ----
+  const std::string text_field = p.get_optional("text-field").value_or(tagging ? "tokens" : "text");
+  const std::string label_field =
+      p.get_optional("label-field").value_or(tagging ? "bio_tags" : "label");
+  const train::RawData raw_train =
+      train::read_jsonl(train_path, task, text_field, label_field, &tokenizer);
+  std::optional<train::RawData> raw_eval;
+  if (eval_path)
+    raw_eval = train::read_jsonl(*eval_path, task, text_field, label_field, &tokenizer);
+  if (start.labels_from_data)
+    start.config = with_labels(start.config, task, train::labels_from_data(raw_train, task));
+  const nn::BertConfig config = nn::BertConfig::from_json(start.config, "model config");
+  const nn::BertTask want =
+      tagging ? nn::BertTask::TokenClassification : nn::BertTask::SequenceClassification;
+  KILN_CHECK(config.task == want, "the model is a ", config.architecture, ", not a ",
+             head_architecture(config.model_type, task), " (--task ", p.get("task"), ")");
+  int64_t model_max = config.max_position_embeddings;
+  if (config.family == nn::BertFamily::Roberta) model_max -= config.pad_token_id + 1;
+  train::EncodeOptions enc;
+  enc.task = task;
+  enc.max_length =
+      p.get_optional("max-length") ? p.get_int("max-length") : std::min<int64_t>(128, model_max);
+  if (enc.max_length > model_max)
+    throw UsageError("--max-length " + std::to_string(enc.max_length) +
+                     " exceeds the model maximum of " + std::to_string(model_max));
+  enc.word_prefix_space = config.family == nn::BertFamily::Roberta;
+  const auto train_data = train::encode_examples(raw_train, tokenizer, config.labels, enc);
+  std::vector<train::Example> eval_data;
+  if (raw_eval) eval_data = train::encode_examples(*raw_eval, tokenizer, config.labels, enc);
+
+  if (auto cw = p.get_optional("class-weights"))
+    opt.class_weights = *cw == "auto" ? train::auto_class_weights(train_data, config.num_labels())
+                                      : parse_weights(*cw);
+  // ---- the model ----
+  nn::BertModel model(config);
+  if (ckpt) {
+    model.load_state_dict(ckpt->weights, /*strict=*/true, train::checkpoint_path(run_dir));
+  } else if (!start.weights.empty()) {
+    model.load_state_dict(start.weights, /*strict=*/false, p.get("model"));
+  } else {
+    Generator init(opt.seed);
+    model.init_weights(init);
+  }
+  model.set_requires_grad(true);
+
+  // Warm-up needs the total number of updates, known only once the data is read.
+  opt.warmup_steps = p.get_optional("warmup-steps")
+                         ? positive(p, "warmup-steps", 0)
+                         : train::warmup_from_ratio(p.get_double("warmup-ratio"),
+                                                    train::count_updates(train_data.size(), opt));
+  train::Trainer run(model, train_data, raw_eval ? &eval_data : nullptr, opt);
+  train::TrainState state = run.initial_state();
+  if (ckpt) {
+    state = train::TrainState::from_json(ckpt->state);
+    run.restore(train::optimizer_state(*ckpt, run.optimizer().params()));
+    if (state.finished) {
+      std::cerr << "kiln train: " << run_dir << " has already finished training\n";
+      return 0;
+    }
+  }
+
+  // ---- the run directory ----
+  fs::create_directories(run_dir);
+  if (!resume_dir) {
+    nlohmann::ordered_json options;
+    for (const auto& name : kOptionNames)
+      if (auto v = p.get_optional(name)) options[name] = *v;
+    nlohmann::json data = {{"train",
+                            {{"path", fs::absolute(train_path).string()},
+                             {"sha256", sha256_file(train_path)},
+                             {"examples", train_data.size()}}}};
+    if (eval_path)
+      data["eval"] = {{"path", fs::absolute(*eval_path).string()},
+                      {"sha256", sha256_file(*eval_path)},
+                      {"examples", eval_data.size()}};
+    std::string command = "kiln train";
+    for (const auto& a : cli_args) command += " " + a;
+    manifest = {{"command", command},
+                {"args", with_absolute_paths(cli_args)},
+                {"options", options},
+                {"resolved",
+                 {{"warmup_steps", opt.warmup_steps},
+                  {"max_length", enc.max_length},
+                  {"total_updates", run.total_updates()},
+                  {"class_weights", opt.class_weights},
+                  {"metric", eval_path ? run.metric_name() : ""}}},
+                {"model_config", start.config},
+                {"data", data},
+                {"kiln_version", kVersion},
+                {"cpu_features", cpu_features_string()},
+                {"threads", num_threads()},
+                {"created", now_utc()}};
+    train::write_json_file(run_dir + "/manifest.json", manifest);
+    std::error_code ec;
+    fs::remove(run_dir + "/metrics.jsonl", ec);
+  } else {
+    // Records logged after the checkpoint (before an interruption) are logged again by this run.
+    std::ifstream in(run_dir + "/metrics.jsonl");
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (j.is_object() && j.value("step", int64_t{0}) <= state.global_step) kept += line + "\n";
+    }
+    io::atomic_write_file(run_dir + "/metrics.jsonl", kept);
+  }
+  train::MetricsLog metrics(run_dir + "/metrics.jsonl");
+  const std::string plot_metric = eval_path ? run.metric_name() : "";
+  auto redraw = [&] {
+    io::atomic_write_file(run_dir + "/plot.svg",
+                          train::render_plot(run_dir + "/metrics.jsonl", plot_metric));
+  };
+  train::Progress progress(isatty(fileno(stderr)) != 0, opt.logging_steps);
+  train::TrainHooks hooks;
+  hooks.progress = [&](int64_t done, int64_t total, double loss) {
+    progress.update(done, total, loss);
+  };
+  hooks.log = [&](const nlohmann::json& record) {
+    metrics.append(record);
+    if (record.contains("eval")) {
+      progress.message("epoch " + record["epoch"].dump() + " eval " + record["eval"].dump());
+      redraw();
+    }
+  };
+  hooks.checkpoint = [&](const train::TrainState& s) {
+    train::write_checkpoint(run_dir, model.state_dict(), run.optimizer(), s.to_json(), start.config,
+                            start.tokenizer_json);
+  };
+  hooks.save_best = [&](const train::TrainState& s) {
+    nn::ModelFile mf;
+    mf.family = "bert";
+    mf.config = start.config;
+    mf.tokenizer_json = start.tokenizer_json;
+    mf.provenance = {{"trained_by", "kiln train"},
+                     {"kiln_version", kVersion},
+                     {"run_dir", fs::absolute(run_dir).string()},
+                     {"epoch", s.best_epoch},
+                     {"train_sha256", manifest.at("data").at("train").at("sha256")}};
+    if (eval_path) mf.provenance["metric"] = {{run.metric_name(), s.best_metric}};
+    mf.tensors = model.state_dict();
+    nn::write_model_file(run_dir + "/best.kiln", mf);
+  };
+  // A failure mid-run leaves the directory marked (and resumable from its last checkpoint).
+  const std::string failed_marker = run_dir + "/FAILED";
+  std::error_code ec;
+  fs::remove(failed_marker, ec);
+  train::TrainState end;
+  try {
+    end = run.run(state, hooks);
+  } catch (const std::exception& e) {
+    progress.finish();
+    io::atomic_write_file(failed_marker, std::string(e.what()) + "\n");
+    throw;
+  }
+  progress.finish();
+  redraw();
+  std::ostringstream summary;
+  summary << "kiln train: " << end.global_step << " updates, " << end.epoch << " epochs";
+  if (eval_path && end.best_epoch >= 0)
+    summary << ", best " << run.metric_name() << " " << end.best_metric << " (epoch "
+            << end.best_epoch << ")";
+  if (end.best_epoch >= 0) summary << "; model: " << run_dir << "/best.kiln";
+  if (!end.finished)
+    summary << "; session ended by --stop-after-*, continue with --resume " << run_dir;
+  summary << "\n";
+  std::cerr << summary.str();
+  return 0;
+}
+
+KILN_COMMAND("train", "fine-tune or train a token or sequence classifier", run_train);
+
+}  // namespace
+}  // namespace kiln::cli

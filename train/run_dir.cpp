@@ -1,0 +1,179 @@
+#include "train/run_dir.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/io/atomic_file.h"
+#include "nn/state_dict_io.h"
+
+namespace kiln::train {
+
+void write_json_file(const std::string& path, const nlohmann::json& j) {
+  io::atomic_write_file(path, j.dump(2) + "\n");
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream f(path);
+  KILN_CHECK(f, path, ": cannot open");
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": malformed JSON (" + e.what() + ")");
+  }
+}
+
+MetricsLog::MetricsLog(const std::string& path) : path_(path), f_(std::fopen(path.c_str(), "a")) {
+  KILN_CHECK(f_, path, ": cannot open for appending");
+}
+
+MetricsLog::~MetricsLog() {
+  std::fclose(f_);
+}
+
+void MetricsLog::append(const nlohmann::json& record) {
+  const std::string line = record.dump() + "\n";
+  KILN_CHECK(std::fwrite(line.data(), 1, line.size(), f_) == line.size() && std::fflush(f_) == 0,
+             path_, ": write failed");
+}
+
+namespace {
+
+struct Series {
+  std::vector<double> x, y;
+};
+
+std::string fmt(double v) {
+  std::ostringstream os;
+  os.precision(4);
+  os << v;
+  return os.str();
+}
+
+// One panel: axes, min/max labels, a title, and the series as a polyline with dots.
+void draw_panel(std::ostringstream& svg, double left, double top, double w, double h,
+                const std::string& title, const std::string& x_label, const Series& s,
+                const char* colour) {
+  svg << "<text x='" << left << "' y='" << top - 8 << "' font-size='14'>" << title << "</text>\n";
+  svg << "<rect x='" << left << "' y='" << top << "' width='" << w << "' height='" << h
+      << "' fill='none' stroke='#888'/>\n";
+  svg << "<text x='" << left + w / 2 << "' y='" << top + h + 30
+      << "' font-size='12' text-anchor='middle'>" << x_label << "</text>\n";
+  if (s.x.empty()) {
+    svg << "<text x='" << left + w / 2 << "' y='" << top + h / 2
+        << "' font-size='12' text-anchor='middle' fill='#888'>no data yet</text>\n";
+    return;
+  }
+  const auto [xmin_it, xmax_it] = std::minmax_element(s.x.begin(), s.x.end());
+  const auto [ymin_it, ymax_it] = std::minmax_element(s.y.begin(), s.y.end());
+  const double xmin = *xmin_it, xmax = *xmax_it > *xmin_it ? *xmax_it : *xmin_it + 1;
+  const double ymin = *ymin_it, ymax = *ymax_it > *ymin_it ? *ymax_it : *ymin_it + 1;
+  auto px = [&](double x) { return left + (x - xmin) / (xmax - xmin) * w; };
+  auto py = [&](double y) { return top + h - (y - ymin) / (ymax - ymin) * h; };
+  svg << "<text x='" << left - 4 << "' y='" << top + 4 << "' font-size='11' text-anchor='end'>"
+      << fmt(ymax) << "</text>\n";
+  svg << "<text x='" << left - 4 << "' y='" << top + h << "' font-size='11' text-anchor='end'>"
+      << fmt(ymin) << "</text>\n";
+  svg << "<text x='" << left << "' y='" << top + h + 14 << "' font-size='11'>" << fmt(xmin)
+      << "</text>\n";
+  svg << "<text x='" << left + w << "' y='" << top + h + 14 << "' font-size='11' text-anchor='end'>"
+      << fmt(xmax) << "</text>\n";
+  svg << "<polyline fill='none' stroke='" << colour << "' stroke-width='1.5' points='";
+  for (size_t i = 0; i < s.x.size(); ++i) svg << fmt(px(s.x[i])) << "," << fmt(py(s.y[i])) << " ";
+  svg << "'/>\n";
+  for (size_t i = 0; i < s.x.size(); ++i)
+    svg << "<circle cx='" << fmt(px(s.x[i])) << "' cy='" << fmt(py(s.y[i])) << "' r='2.5' fill='"
+        << colour << "'/>\n";
+}
+
+}  // namespace
+
+std::string render_plot(const std::string& metrics_path, const std::string& metric) {
+  Series loss, score;
+  std::ifstream f(metrics_path);
+  std::string line;
+  while (std::getline(f, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) continue;  // a torn last line after a crash
+    if (j.contains("loss") && j["loss"].is_number() && j.contains("step")) {
+      loss.x.push_back(j["step"].get<double>());
+      loss.y.push_back(j["loss"].get<double>());
+    } else if (j.contains("eval") && j["eval"].contains(metric) && j["eval"][metric].is_number()) {
+      score.x.push_back(j["epoch"].get<double>());
+      score.y.push_back(j["eval"][metric].get<double>());
+    }
+  }
+  std::ostringstream svg;
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='900' height='340' "
+         "font-family='sans-serif'>\n<rect width='900' height='340' fill='white'/>\n";
+  draw_panel(svg, 70, 40, 340, 240, "training loss", "step", loss, "#1f77b4");
+  draw_panel(svg, 520, 40, 340, 240, "eval " + metric, "epoch", score, "#d62728");
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+std::string checkpoint_path(const std::string& run_dir) {
+  return run_dir + "/checkpoint/checkpoint.safetensors";
+}
+
+void write_checkpoint(const std::string& run_dir, const nn::StateDict& weights, const AdamW& opt,
+                      const nlohmann::json& state, const nlohmann::json& config,
+                      const std::string& tokenizer_json) {
+  std::filesystem::create_directories(run_dir + "/checkpoint");
+  nn::StateDict all;
+  for (const auto& [name, t] : weights) all["model." + name] = t;
+  const AdamW::State& s = opt.state();
+  for (size_t i = 0; i < opt.params().size(); ++i) {
+    const std::string& name = opt.params()[i].first;
+    if (i < s.m.size() && s.m[i].defined()) all["adam_m." + name] = s.m[i];
+    if (i < s.v.size() && s.v[i].defined()) all["adam_v." + name] = s.v[i];
+  }
+  nn::save_safetensors(checkpoint_path(run_dir), all,
+                       {{"kiln.train_state", state.dump()},
+                        {"kiln.optimizer_step", std::to_string(s.step)},
+                        {"kiln.config", config.dump()},
+                        {"kiln.tokenizer", tokenizer_json}});
+}
+
+Checkpoint read_checkpoint(const std::string& run_dir) {
+  const std::string path = checkpoint_path(run_dir);
+  KILN_CHECK(std::filesystem::exists(path), run_dir, ": no checkpoint to resume from (", path,
+             " is missing)");
+  std::map<std::string, std::string> meta;
+  const nn::StateDict all = nn::load_safetensors(path, &meta);
+  for (const char* key : {"kiln.train_state", "kiln.optimizer_step", "kiln.config"})
+    KILN_CHECK(meta.count(key), path, ": not a kiln training checkpoint (no ", key, ")");
+  Checkpoint c;
+  c.state = nlohmann::json::parse(meta["kiln.train_state"]);
+  c.config = nlohmann::json::parse(meta["kiln.config"]);
+  c.tokenizer_json = meta["kiln.tokenizer"];
+  c.optimizer_step = std::stoll(meta["kiln.optimizer_step"]);
+  // Tensors come zero-copy from the mapping; training updates them in place, so copy.
+  for (const auto& [name, t] : all) {
+    const size_t dot = name.find('.');
+    const std::string kind = name.substr(0, dot), rest = name.substr(dot + 1);
+    if (kind == "model")
+      c.weights[rest] = t.clone();
+    else if (kind == "adam_m")
+      c.adam_m[rest] = t.clone();
+    else if (kind == "adam_v")
+      c.adam_v[rest] = t.clone();
+  }
+  return c;
+}
+
+AdamW::State optimizer_state(const Checkpoint& c, const NamedParams& params) {
+  AdamW::State s;
+  s.step = c.optimizer_step;
+  for (const auto& [name, p] : params) {
+    auto m = c.adam_m.find(name), v = c.adam_v.find(name);
+    s.m.push_back(m == c.adam_m.end() ? Tensor() : m->second);
+    s.v.push_back(v == c.adam_v.end() ? Tensor() : v->second);
+  }
+  return s;
+}
+
+}  // namespace kiln::train

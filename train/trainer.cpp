@@ -1,0 +1,330 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "train/metrics.h"
+
+namespace kiln::train {
+namespace {
+
+// Padded model inputs for a list of examples: ids/mask/types [B, L] and flattened targets.
+struct Batch {
+  Tensor ids, mask, types, targets;
+  int64_t tokens = 0;  // real (unpadded) tokens
+};
+
+Batch make_batch(const std::vector<Example>& data, const std::vector<size_t>& idx, Task task,
+                 int64_t pad_id) {
+  int64_t len = 1;
+  for (size_t i : idx) len = std::max<int64_t>(len, static_cast<int64_t>(data[i].ids.size()));
+  const int64_t b = static_cast<int64_t>(idx.size());
+  std::vector<int64_t> ids(b * len, pad_id), mask(b * len, 0), types(b * len, 0);
+  std::vector<int64_t> targets(task == Task::TokenClassification ? b * len : b, kIgnoreLabel);
+  Batch out;
+  for (int64_t r = 0; r < b; ++r) {
+    const Example& e = data[idx[r]];
+    for (size_t t = 0; t < e.ids.size(); ++t) {
+      ids[r * len + t] = e.ids[t];
+      mask[r * len + t] = 1;
+      types[r * len + t] = e.type_ids[t];
+      if (task == Task::TokenClassification) targets[r * len + t] = e.labels[t];
+    }
+    if (task == Task::SequenceClassification) targets[r] = e.labels[0];
+    out.tokens += static_cast<int64_t>(e.ids.size());
+  }
+  out.ids = Tensor::from_ints(ids, {b, len});
+  out.mask = Tensor::from_ints(mask, {b, len});
+  out.types = Tensor::from_ints(types, {b, len});
+  out.targets = Tensor::from_ints(targets, {static_cast<int64_t>(targets.size())});
+  return out;
+}
+
+nlohmann::json finite_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nullptr;
+}
+
+}  // namespace
+
+nlohmann::json TrainState::to_json() const {
+  return {{"epoch", epoch},
+          {"position", position},
+          {"global_step", global_step},
+          {"shuffle_seed", shuffle_seed},
+          {"shuffle_offset", shuffle_offset},
+          {"dropout_seed", dropout_seed},
+          {"dropout_offset", dropout_offset},
+          {"best_metric", finite_or_null(best_metric)},
+          {"best_epoch", best_epoch},
+          {"bad_epochs", bad_epochs},
+          {"finished", finished}};
+}
+
+TrainState TrainState::from_json(const nlohmann::json& j) {
+  TrainState s;
+  s.epoch = j.at("epoch").get<int64_t>();
+  s.position = j.at("position").get<int64_t>();
+  s.global_step = j.at("global_step").get<int64_t>();
+  s.shuffle_seed = j.at("shuffle_seed").get<uint64_t>();
+  s.shuffle_offset = j.at("shuffle_offset").get<uint64_t>();
+  s.dropout_seed = j.at("dropout_seed").get<uint64_t>();
+  s.dropout_offset = j.at("dropout_offset").get<uint64_t>();
+  if (!j.at("best_metric").is_null()) s.best_metric = j.at("best_metric").get<double>();
+  s.best_epoch = j.at("best_epoch").get<int64_t>();
+  s.bad_epochs = j.at("bad_epochs").get<int64_t>();
+  s.finished = j.at("finished").get<bool>();
+  return s;
+}
+
+std::vector<double> auto_class_weights(const std::vector<Example>& data, int64_t num_labels) {
+  std::vector<int64_t> counts(num_labels, 0);
+  int64_t total = 0;
+  for (const auto& e : data)
+    for (int64_t t : e.labels)
+      if (t != kIgnoreLabel) ++counts[t], ++total;
+  const auto seen = std::count_if(counts.begin(), counts.end(), [](int64_t c) { return c > 0; });
+  std::vector<double> w(num_labels, 1.0);
+  for (int64_t c = 0; c < num_labels; ++c)
+    if (counts[c] > 0)
+      w[c] =
+          static_cast<double>(total) / (static_cast<double>(seen) * static_cast<double>(counts[c]));
+  return w;
+}
+
+Trainer::Trainer(nn::BertModel& model, const std::vector<Example>& train_data,
+                 const std::vector<Example>* eval_data, TrainOptions options)
+    : model_(model),
+      train_(train_data),
+      eval_(eval_data),
+      options_(std::move(options)),
+      optimizer_(model.named_parameters(),
+                 AdamWOptions{options_.learning_rate, 0.9, 0.999, 1e-8, options_.weight_decay},
+                 default_decay_filter) {
+  KILN_CHECK(!train_.empty(), "no training examples");
+  KILN_CHECK(options_.batch_size >= 1 && options_.grad_accumulation >= 1 && options_.epochs >= 1,
+             "batch size, gradient accumulation steps and epochs must be at least 1");
+  const bool tagging = options_.task == Task::TokenClassification;
+  metric_ = options_.metric.empty() ? (tagging ? "f1" : "accuracy") : options_.metric;
+  const std::vector<std::string> known =
+      tagging ? std::vector<std::string>{"f1", "precision", "recall", "accuracy"}
+              : std::vector<std::string>{"accuracy", "macro_f1"};
+  if (std::find(known.begin(), known.end(), metric_) == known.end()) {
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw Error("--metric '" + metric_ + "' is not computed for this task (expected one of " +
+                list + ")");
+  }
+  const int64_t nl = model_.config().num_labels();
+  if (!options_.class_weights.empty()) {
+    KILN_CHECK(static_cast<int64_t>(options_.class_weights.size()) == nl, "--class-weights has ",
+               options_.class_weights.size(), " values but the model has ", nl, " labels");
+    class_weights_ = Tensor::from_vector(options_.class_weights, {nl});
+  }
+}
+
+TrainState Trainer::initial_state() const {
+  TrainState s;
+  // Distinct Philox keys give independent streams; the init stream uses `seed` itself.
+  s.shuffle_seed = options_.seed + 1;
+  s.dropout_seed = options_.seed + 2;
+  return s;
+}
+
+void Trainer::restore(const AdamW::State& optimizer_state) {
+  optimizer_.load_state(optimizer_state);
+}
+
+int64_t count_updates(size_t examples, const TrainOptions& options) {
+  const int64_t n = static_cast<int64_t>(examples);
+  const int64_t micro = (n + options.batch_size - 1) / options.batch_size;
+  return (micro + options.grad_accumulation - 1) / options.grad_accumulation * options.epochs;
+}
+
+std::vector<size_t> Trainer::epoch_order(Generator& shuffle) const {
+  std::vector<size_t> order(train_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (size_t i = order.size(); i > 1; --i)  // Fisher-Yates
+    std::swap(order[i - 1], order[shuffle.next_u64() % i]);
+  return order;
+}
+
+std::vector<std::vector<std::vector<size_t>>> Trainer::epoch_groups(
+    const std::vector<size_t>& order) const {
+  std::vector<std::vector<std::vector<size_t>>> groups;
+  const size_t bs = static_cast<size_t>(options_.batch_size);
+  for (size_t start = 0; start < order.size(); start += bs) {
+    if (groups.empty() || groups.back().size() == static_cast<size_t>(options_.grad_accumulation))
+      groups.emplace_back();
+    groups.back().emplace_back(order.begin() + start,
+                               order.begin() + std::min(order.size(), start + bs));
+  }
+  return groups;
+}
+
+double Trainer::accumulate(const std::vector<std::vector<size_t>>& group) {
+  const std::vector<float> w =
+      class_weights_.defined() ? class_weights_.to_floats() : std::vector<float>{};
+  double denom = 0;
+  for (const auto& mb : group)
+    for (size_t i : mb)
+      for (int64_t t : train_[i].labels)
+        if (t != kIgnoreLabel) denom += w.empty() ? 1.0 : w[t];
+  if (denom <= 0) return 0.0;  // nothing scored (e.g. every word truncated away)
+  CrossEntropyOptions ce;
+  ce.label_smoothing = options_.label_smoothing;
+  ce.class_weights = class_weights_;
+  ce.reduction = Reduction::Sum;
+  const int64_t nl = model_.config().num_labels();
+  double total = 0;
+  for (const auto& mb : group) {
+    Batch b = make_batch(train_, mb, options_.task, model_.config().pad_token_id);
+    Tensor logits = model_.forward(b.ids, b.mask, b.types).logits.reshape({-1, nl});
+    Tensor loss = cross_entropy(logits, b.targets, ce);
+    total += loss.item();
+    mul(loss, 1.0 / denom).backward();
+  }
+  return total / denom;
+}
+
+nlohmann::json Trainer::evaluate() {
+  KILN_CHECK(eval_ != nullptr, "no evaluation data");
+  const bool was_training = model_.training();
+  model_.eval();
+  NoGradGuard ng;
+  const auto& labels = model_.config().labels;
+  std::vector<std::vector<std::string>> gold_tags, pred_tags;
+  std::vector<int64_t> gold_classes, pred_classes;
+  for (size_t start = 0; start < eval_->size(); start += options_.batch_size) {
+    std::vector<size_t> idx;
+    for (size_t i = start; i < std::min(eval_->size(), start + options_.batch_size); ++i)
+      idx.push_back(i);
+    Batch b = make_batch(*eval_, idx, options_.task, model_.config().pad_token_id);
+    const Tensor pred = argmax(model_.forward(b.ids, b.mask, b.types).logits, -1).contiguous();
+    const std::vector<int64_t> p = pred.to_ints();
+    const int64_t len = b.ids.size(1);
+    for (size_t r = 0; r < idx.size(); ++r) {
+      const Example& e = (*eval_)[idx[r]];
+      if (options_.task == Task::SequenceClassification) {
+        gold_classes.push_back(e.labels[0]);
+        pred_classes.push_back(p[r]);
+        continue;
+      }
+      std::vector<std::string> g, q;
+      for (size_t w = 0; w < e.word_labels.size(); ++w) {
+        g.push_back(labels[e.word_labels[w]]);
+        // A word cut off by truncation gets no prediction; `kiln tag` reports it as "O".
+        q.push_back(e.word_tokens[w] < 0 ? "O" : labels[p[r * len + e.word_tokens[w]]]);
+      }
+      gold_tags.push_back(std::move(g));
+      pred_tags.push_back(std::move(q));
+    }
+  }
+  model_.train(was_training);
+  if (options_.task == Task::SequenceClassification) {
+    const ClassScores s = class_scores(gold_classes, pred_classes);
+    return {{"accuracy", s.accuracy}, {"macro_f1", s.macro_f1}};
+  }
+  const EntityScores s = entity_scores(gold_tags, pred_tags);
+  return {{"precision", s.precision},
+          {"recall", s.recall},
+          {"f1", s.f1},
+          {"accuracy", s.accuracy},
+          {"entities", s.gold_entities}};
+}
+
+TrainState Trainer::run(TrainState state, const TrainHooks& hooks) {
+  using Clock = std::chrono::steady_clock;
+  Schedule schedule{options_.schedule, total_updates(), options_.warmup_steps};
+  dropout_gen_.set_state(state.dropout_seed, state.dropout_offset);
+  model_.set_dropout_generator(&dropout_gen_);
+  model_.train();
+  model_.zero_grad();
+  const double no_clip = std::numeric_limits<double>::infinity();
+  const double clip = options_.max_grad_norm > 0 ? options_.max_grad_norm : no_clip;
+  int64_t session_epochs = 0, session_updates = 0;
+  bool stop = false;
+  while (!state.finished && state.epoch < options_.epochs) {
+    Generator shuffle;
+    shuffle.set_state(state.shuffle_seed, state.shuffle_offset);
+    const auto groups = epoch_groups(epoch_order(shuffle));
+    double loss_sum = 0;
+    int64_t loss_count = 0, tokens = 0;
+    auto window_start = Clock::now();
+    for (size_t g = static_cast<size_t>(state.position); g < groups.size(); ++g) {
+      for (const auto& mb : groups[g])
+        for (size_t i : mb) tokens += static_cast<int64_t>(train_[i].ids.size());
+      const double loss = accumulate(groups[g]);
+      const double grad_norm = clip_grad_norm(optimizer_.params(), clip);
+      const double lr = options_.learning_rate * schedule.factor(state.global_step);
+      optimizer_.set_lr(lr);
+      optimizer_.step();
+      optimizer_.zero_grad();
+      ++state.global_step;
+      state.position = static_cast<int64_t>(g + 1);
+      loss_sum += loss;
+      ++loss_count;
+      if (hooks.progress) hooks.progress(state.global_step, total_updates(), loss);
+      const bool epoch_end = g + 1 == groups.size();
+      if (state.global_step % std::max<int64_t>(1, options_.logging_steps) == 0 || epoch_end) {
+        const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
+        if (hooks.log)
+          hooks.log({{"step", state.global_step},
+                     {"epoch", static_cast<double>(state.epoch) +
+                                   static_cast<double>(g + 1) / static_cast<double>(groups.size())},
+                     {"loss", loss_sum / static_cast<double>(loss_count)},
+                     {"lr", lr},
+                     {"grad_norm", finite_or_null(grad_norm)},
+                     {"tokens_per_s", secs > 0 ? static_cast<double>(tokens) / secs : 0.0}});
+        loss_sum = 0, loss_count = 0, tokens = 0;
+        window_start = Clock::now();
+      }
+      if (options_.save_steps > 0 && state.global_step % options_.save_steps == 0 && !epoch_end &&
+          hooks.checkpoint) {
+        state.dropout_offset = dropout_gen_.offset();
+        hooks.checkpoint(state);
+      }
+      if (options_.stop_after_steps > 0 && ++session_updates >= options_.stop_after_steps) {
+        stop = true;
+        if (epoch_end) break;  // the epoch-end checkpoint below covers it
+        state.dropout_offset = dropout_gen_.offset();
+        if (hooks.checkpoint) hooks.checkpoint(state);
+        break;
+      }
+    }
+    if (state.position < static_cast<int64_t>(groups.size())) break;  // stopped mid-epoch
+    // End of epoch: evaluate, keep the best model, decide on early stopping, checkpoint.
+    if (eval_) {
+      nlohmann::json metrics = evaluate();
+      const double value = metrics.at(metric_).get<double>();
+      if (hooks.log)
+        hooks.log({{"epoch", state.epoch + 1}, {"step", state.global_step}, {"eval", metrics}});
+      if (value > state.best_metric) {
+        state.best_metric = value;
+        state.best_epoch = state.epoch + 1;
+        state.bad_epochs = 0;
+        if (hooks.save_best) hooks.save_best(state);
+      } else if (options_.patience > 0 && ++state.bad_epochs >= options_.patience) {
+        state.finished = true;
+      }
+    } else {
+      state.best_epoch = state.epoch + 1;  // without evaluation the latest model is the one kept
+      if (hooks.save_best) hooks.save_best(state);
+    }
+    ++state.epoch;
+    state.position = 0;
+    state.shuffle_offset = shuffle.offset();
+    state.dropout_offset = dropout_gen_.offset();
+    if (state.epoch >= options_.epochs) state.finished = true;
+    if (hooks.checkpoint) hooks.checkpoint(state);
+    if (stop || (options_.stop_after_epochs > 0 && ++session_epochs >= options_.stop_after_epochs))
+      break;
+  }
+  model_.eval();
+  model_.set_dropout_generator(nullptr);
+  return state;
+}
+
+}  // namespace kiln::train

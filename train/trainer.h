@@ -1,0 +1,118 @@
+// The fine-tuning loop: seeded shuffling, micro-batches with gradient accumulation, AdamW with a
+// warm-up/decay schedule, gradient clipping, per-epoch evaluation with early stopping, and a state
+// (TrainState + optimizer moments) that a checkpoint captures so a resumed run continues
+// bit-exactly. Files (logs, checkpoints, the best model) are the caller's business, through hooks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
+#include "nn/bert.h"
+#include "train/data.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
+
+namespace kiln::train {
+
+struct TrainOptions {
+  Task task = Task::TokenClassification;
+  double learning_rate = 5e-5, weight_decay = 0.0;
+  int64_t warmup_steps = 0;
+  ScheduleKind schedule = ScheduleKind::Linear;
+  int64_t batch_size = 8, grad_accumulation = 1;
+  double max_grad_norm = 1.0;         // <= 0: no clipping
+  std::vector<double> class_weights;  // empty: unweighted
+  double label_smoothing = 0.0;
+  uint64_t seed = 42;
+  int64_t epochs = 3;
+  std::string metric;    // eval metric to select on; empty: f1 / accuracy
+  int64_t patience = 0;  // epochs without improvement before stopping; 0: never
+  int64_t logging_steps = 10;
+  int64_t save_steps = 0;         // extra checkpoints every N updates; 0: epoch ends only
+  int64_t stop_after_epochs = 0;  // end this session after N epochs (resume later); 0: all
+  int64_t stop_after_steps = 0;   // end this session after N updates, checkpointed; 0: all
+};
+
+// Everything besides weights and optimizer moments that a resumed run needs.
+struct TrainState {
+  int64_t epoch = 0;                              // current epoch (0-based)
+  int64_t position = 0;                           // optimizer updates already done in this epoch
+  int64_t global_step = 0;                        // optimizer updates done in all
+  uint64_t shuffle_seed = 0, shuffle_offset = 0;  // shuffle generator at the epoch's start
+  uint64_t dropout_seed = 0, dropout_offset = 0;
+  double best_metric = -std::numeric_limits<double>::infinity();
+  int64_t best_epoch = -1;
+  int64_t bad_epochs = 0;  // evaluations since the last improvement
+  bool finished = false;
+
+  nlohmann::json to_json() const;
+  static TrainState from_json(const nlohmann::json& j);
+};
+
+// What the loop reports; every hook is optional.
+struct TrainHooks {
+  std::function<void(const nlohmann::json&)> log;  // a metrics.jsonl record
+  std::function<void(const TrainState&)> checkpoint;
+  std::function<void(const TrainState&)> save_best;
+  // After each update: updates done, total updates, smoothed loss.
+  std::function<void(int64_t, int64_t, double)> progress;
+};
+
+// "auto" weights for cross-entropy: inverse class frequency over the scored targets, normalised
+// so that they average 1 over the classes seen (n_targets / (n_seen_classes * count)); classes
+// never seen get 1.
+std::vector<double> auto_class_weights(const std::vector<Example>& data, int64_t num_labels);
+
+// Optimizer updates in a whole run over `examples` training examples.
+int64_t count_updates(size_t examples, const TrainOptions& options);
+
+class Trainer {
+ public:
+  // `model` must outlive the trainer; its parameters are trained in place.
+  Trainer(nn::BertModel& model, const std::vector<Example>& train_data,
+          const std::vector<Example>* eval_data, TrainOptions options);
+
+  // Fresh run: seeds the shuffle and dropout generators from options.seed.
+  TrainState initial_state() const;
+  // Restores optimizer moments and generators (for --resume).
+  void restore(const AdamW::State& optimizer_state);
+  const AdamW& optimizer() const { return optimizer_; }
+
+  // Trains from `state` until all epochs are done, early stopping triggers, or
+  // options.stop_after_epochs epochs / stop_after_steps updates have run in this session (with a
+  // checkpoint there). Returns the final state.
+  TrainState run(TrainState state, const TrainHooks& hooks);
+
+  // Computes the gradients of one update over `group` (micro-batches of example indices) without
+  // stepping; returns the big-batch mean loss. Each micro-batch's summed loss is divided by the
+  // target weight of the whole group, so the gradient equals that of one batch holding them all.
+  double accumulate(const std::vector<std::vector<size_t>>& group);
+
+  // Evaluation metrics on the eval set (no dropout, no gradients): tagging: precision, recall,
+  // f1, accuracy; classification: accuracy, macro_f1. Also "loss" is not computed.
+  nlohmann::json evaluate();
+
+  int64_t total_updates() const { return count_updates(train_.size(), options_); }
+  const std::string& metric_name() const { return metric_; }
+
+ private:
+  std::vector<size_t> epoch_order(Generator& shuffle) const;
+  std::vector<std::vector<std::vector<size_t>>> epoch_groups(
+      const std::vector<size_t>& order) const;
+
+  nn::BertModel& model_;
+  const std::vector<Example>& train_;
+  const std::vector<Example>* eval_;
+  TrainOptions options_;
+  std::string metric_;
+  Tensor class_weights_;
+  AdamW optimizer_;
+  Generator dropout_gen_;
+};
+
+}  // namespace kiln::train
