@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/ops.h"
+#include "core/sha256.h"
 #include "core/version.h"
 #include "nn/bert.h"
 #include "nn/hf_checkpoint.h"
@@ -36,6 +37,17 @@ int run_convert(const std::vector<std::string>& args) {
   if (!dtype || (*dtype != DType::F32 && *dtype != DType::BF16 && *dtype != DType::F16))
     throw UsageError("--dtype must be f32, bf16 or f16, got '" + dtype_name + "'");
 
+  if (std::filesystem::is_regular_file(dir)) {
+    // A kiln model file: re-store it in another dtype (e.g. a trained f32 model as bf16).
+    nn::ModelFile mf = nn::read_model_file(dir);
+    for (auto& [name, t] : mf.tensors)
+      if (is_floating(t.dtype())) t = t.to(*dtype);
+    mf.provenance["converted_from"] = {{"file", dir}, {"sha256", sha256_file(dir)}};
+    mf.provenance["storage_dtype"] = dtype_name;
+    nn::write_model_file(out, mf);
+    std::cerr << "kiln convert: " << dir << " -> " << out << " (" << dtype_name << ")\n";
+    return 0;
+  }
   nn::HfCheckpoint ck = nn::read_hf_checkpoint(dir);
   const std::string model_type = ck.config.value("model_type", "");
   if (model_type != "bert" && model_type != "distilbert" && model_type != "roberta")
