@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds the kiln binary and runs its main job on the bundled default.
+# kiln's main job on the bundled default: installs the Debian packages, builds the kiln binary and
+# tags five bundled Inspec abstracts with the keyphrase model kiln trained on Inspec train
+# (examples/README.md says how), printing the keyphrases it found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh >/dev/null
 BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_TESTS=OFF -DKILN_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_TESTS=OFF \
+  -DKILN_BUILD_BENCH=OFF >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target kiln >/dev/null
-exec "$BUILD_DIR/tools/kiln" inspect examples/tiny-bert-keyphrase.safetensors
+KILN="$BUILD_DIR/tools/kiln"
+echo "== kiln inspect --summary examples/keyphrase-bert-mini.kiln"
+"$KILN" inspect --summary examples/keyphrase-bert-mini.kiln
+echo
+echo "== keyphrases in examples/inspec-abstracts.jsonl (kiln tag --format text)"
+exec "$KILN" tag -m examples/keyphrase-bert-mini.kiln -i examples/inspec-abstracts.jsonl --format text

@@ -10,6 +10,7 @@
 
 #include "core/io/safetensors_reader.h"
 #include "core/io/text_escape.h"
+#include "nn/bert.h"
 #include "tools/args.h"
 #include "tools/command.h"
 
@@ -81,11 +82,63 @@ void print_json(const SafetensorsFile& f) {
   std::cout << out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
-void print_table(const SafetensorsFile& f, bool full) {
+// For a kiln model file: what the model is (family, architecture, sizes, labels, tokenizer),
+// read from its kiln.* metadata rather than shown as raw JSON.
+void print_kiln_model(const SafetensorsFile& f) {
+  const auto& meta = f.metadata();
+  auto get = [&](const char* k) -> std::string {
+    auto it = meta.find(k);
+    return it == meta.end() ? "" : it->second;
+  };
+  if (get("kiln.format").empty()) return;
+  std::cout << "kiln model (format " << escape_for_display(get("kiln.format"), 20) << ")\n"
+            << "  family        " << escape_for_display(get("kiln.family"), 40) << "\n";
+  try {
+    const auto cfg = nlohmann::json::parse(get("kiln.config"));
+    if (get("kiln.family") == "bert") {
+      const auto c = kiln::nn::BertConfig::from_json(cfg, "kiln.config");
+      std::cout << "  architecture  " << c.architecture << "\n"
+                << "  size          " << c.num_layers << " layers, hidden " << c.hidden_size << ", "
+                << c.num_heads << " heads, intermediate " << c.intermediate_size << ", vocabulary "
+                << c.vocab_size << ", max positions " << c.max_position_embeddings << "\n";
+      if (!c.labels.empty()) {
+        std::cout << "  labels        ";
+        for (size_t i = 0; i < c.labels.size(); ++i)
+          std::cout << (i ? ", " : "") << i << "=" << escape_for_display(c.labels[i], 40);
+        std::cout << "\n";
+      }
+    }
+  } catch (const std::exception& e) {
+    std::cout << "  config        invalid: " << escape_for_display(e.what(), 200) << "\n";
+  }
+  const std::string tok = get("kiln.tokenizer");
+  std::cout << "  tokenizer     "
+            << (tok.empty() ? std::string("none")
+                            : "embedded (" + std::to_string(tok.size()) + " bytes)")
+            << "\n";
+  try {
+    const auto prov = nlohmann::json::parse(get("kiln.provenance"));
+    if (prov.contains("storage_dtype"))
+      std::cout << "  storage       " << escape_for_display(prov.value("storage_dtype", ""), 20)
+                << "\n";
+  } catch (const std::exception&) {
+  }
+  std::cout << "\n";
+}
+
+void print_table(const SafetensorsFile& f, bool full, bool summary) {
   const auto& h = f.header();
   std::cout << "file: " << escape_for_display(f.path()) << "\n"
             << "size: " << h.file_size << " bytes (header " << h.header_size
             << " bytes, data from byte " << h.data_offset << ")\n\n";
+  print_kiln_model(f);
+  if (summary) {
+    Totals all;
+    totals_by_dtype(f, all);
+    std::cout << all.tensors << " tensors, " << all.parameters << " parameters, " << all.bytes
+              << " bytes of tensor data\n";
+    return;
+  }
 
   std::cout << "metadata (" << f.metadata().size() << (f.metadata().size() == 1 ? " key" : " keys")
             << ")\n";
@@ -140,14 +193,15 @@ void print_table(const SafetensorsFile& f, bool full) {
 }
 
 int run_inspect(const std::vector<std::string>& args) {
-  kiln::cli::ArgParser p("inspect", "[--json] [--full] FILE");
+  kiln::cli::ArgParser p("inspect", "[--json] [--full] [--summary] FILE");
   p.positional("FILE", "a safetensors file (a kiln model or any Hugging Face .safetensors)")
       .flag("json",
             "print one JSON object instead of a table: file, file_size, header_size, data_offset, "
             "metadata (values in full), tensors [{name, dtype, kiln_dtype, shape, parameters, "
             "bytes, data_offsets}], totals {tensors, parameters, bytes, by_dtype}")
       .flag("full", "in the table, print metadata values in full (by default values longer than " +
-                        std::to_string(kMetadataPreview) + " bytes are cut, with their length)");
+                        std::to_string(kMetadataPreview) + " bytes are cut, with their length)")
+      .flag("summary", "print the file and model summary and the totals, without the tables");
   p.parse(args);
   if (p.help_requested()) {
     std::cout << "kiln inspect: list the metadata and tensors of a safetensors file.\n"
@@ -161,7 +215,7 @@ int run_inspect(const std::vector<std::string>& args) {
   if (p.get_flag("json")) {
     print_json(file);
   } else {
-    print_table(file, p.get_flag("full"));
+    print_table(file, p.get_flag("full"), p.get_flag("summary"));
   }
   return 0;
 }
