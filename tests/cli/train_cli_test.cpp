@@ -212,7 +212,9 @@ TEST(TrainCli, ResumeContinuesBitExactly) {
   // metrics.jsonl has no duplicated steps from the interrupted sessions.
   std::set<int64_t> steps;
   for (const auto& j : read_jsonl(tmp / "c/metrics.jsonl"))
-    if (!j.contains("eval")) EXPECT_TRUE(steps.insert(j["step"].get<int64_t>()).second) << j;
+    if (!j.contains("eval")) {
+      EXPECT_TRUE(steps.insert(j["step"].get<int64_t>()).second) << j;
+    }
 }
 
 TEST(TrainCli, EarlyStoppingKeepsTheBestEpoch) {

@@ -300,8 +300,9 @@ TEST(OpHarnessCoverage, EveryDifferentiableOpChecksBackwardSomewhere) {
   for (const auto& c : op_cases())
     if (c.check_backward) with_backward.insert(c.op);
   for (const OpInfo* op : OpRegistry::all())
-    if (op->differentiable)
+    if (op->differentiable) {
       EXPECT_TRUE(with_backward.count(op->name)) << "op '" << op->name << "' never checks backward";
+    }
 }
 
 }  // namespace kiln::testing

@@ -68,7 +68,9 @@ TEST(SafetensorsRoundTrip, EveryDTypeWithMetadata) {
     EXPECT_EQ(got.kiln_dtype(), to_kiln_dtype(want.dtype));
     ASSERT_NE(got.data, nullptr);
     // (memcmp's pointers must be non-null even for 0 bytes; the empty tensor's buffer has none.)
-    if (want.nbytes) EXPECT_EQ(std::memcmp(got.data, want.data, want.nbytes), 0);
+    if (want.nbytes) {
+      EXPECT_EQ(std::memcmp(got.data, want.data, want.nbytes), 0);
+    }
     // Every tensor starts at a multiple of its element size, so typed access in place is aligned.
     EXPECT_EQ(reinterpret_cast<uintptr_t>(got.data) % file_dtype_size(got.dtype), 0u);
     EXPECT_EQ(f.find(want.name), &got);

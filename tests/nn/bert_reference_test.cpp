@@ -74,10 +74,12 @@ TEST_P(BertReference, LogitsHiddenStatesLossAndGradientsMatchTransformers) {
     ASSERT_TRUE(f.ref.count(key)) << key;
     EXPECT_LE(max_abs_diff(out.hidden_states[i], f.ref.at(key)), 1e-4) << key;
   }
-  if (f.ref.count("pooler_output"))
+  if (f.ref.count("pooler_output")) {
     EXPECT_LE(max_abs_diff(out.pooled, f.ref.at("pooler_output")), 1e-4);
-  if (f.ref.count("last_hidden_state"))
+  }
+  if (f.ref.count("last_hidden_state")) {
     EXPECT_LE(max_abs_diff(out.last_hidden_state, f.ref.at("last_hidden_state")), 1e-4);
+  }
   if (!f.ref.count("logits")) return;  // bare encoder fixture
 
   EXPECT_LE(max_abs_diff(out.logits, f.ref.at("logits")), 1e-4);
