@@ -3,9 +3,11 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/kernels/elementwise_gelu.h"
 #include "core/op_registry.h"
 #include "core/ops.h"
 #include "core/ops/map.h"
+#include "core/thread_pool.h"
 
 namespace kiln {
 
@@ -103,7 +105,44 @@ Tensor relu(const Tensor& a) {
       [](auto x, auto) { return x > decltype(x)(0) ? decltype(x)(1) : decltype(x)(0); });
 }
 
+namespace {
+
+// f32 exact GELU on the vectorised kernels (core/kernels/elementwise_gelu.h): forward, and a
+// backward that is one fused pass g * gelu'(x) from the saved input, like unary()'s.
+Tensor gelu_f32(const Tensor& a) {
+  Tensor x;
+  {
+    NoGradGuard ng;
+    x = a.contiguous();
+  }
+  Tensor out = Tensor::empty(a.shape(), DType::F32);
+  const float* xp = x.data<float>();
+  float* op = out.data<float>();
+  parallel_for(0, a.numel(), 32768,
+               [&](int64_t b, int64_t e) { kernels::gelu_f32(xp + b, op + b, e - b); });
+  if (!needs_grad({&a})) return out;
+  Tensor xd = x.detach();
+  return record(kGeluOp, out, {a}, [xd](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gc;
+    {
+      NoGradGuard ng;
+      gc = g.contiguous();
+    }
+    Tensor dx = Tensor::empty(xd.shape(), DType::F32);
+    const float *gp = gc.data<float>(), *xp2 = xd.data<float>();
+    float* dp = dx.data<float>();
+    parallel_for(0, xd.numel(), 32768, [&](int64_t b, int64_t e) {
+      kernels::gelu_backward_f32(gp + b, xp2 + b, dp + b, e - b);
+    });
+    return {dx};
+  });
+}
+
+}  // namespace
+
 Tensor gelu(const Tensor& a, GeluApprox approx) {
+  // f32 takes the vectorised kernels; f64 keeps libm's erf as the reference precision.
+  if (approx == GeluApprox::None && a.dtype() == DType::F32) return gelu_f32(a);
   if (approx == GeluApprox::None) {
     // x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2; d/dx = Phi(x) + x * phi(x).
     return unary(

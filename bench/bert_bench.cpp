@@ -1,0 +1,197 @@
+// BERT-base-shaped speed and memory: forward latency at batch x 128 under NoGradGuard, and one
+// training step (forward + cross-entropy + backward + clip_grad_norm + AdamW) at 8 x 128, with
+// seeded random weights (no checkpoint needed). One configuration per process so that the peak RSS
+// printed (getrusage ru_maxrss) belongs to that configuration alone; bench/bert/run.sh runs each
+// configuration and the PyTorch / ONNX Runtime peers side by side.
+//
+//   bench_bert_bench --mode infer|train [--batch 8] [--seq 128] [--runs 10] [--warmup 2]
+//                    [--threads 2] [--layers 12] [--verbose]   (verbose: allocator stats per step)
+// Output: one line "kiln mode=<m> batch=<b> seq=<l> ... median_ms=<x> min_ms=<y> peak_rss_mb=<z>
+// setup_peak_mb=<w>": peak_rss_mb is the peak RSS of the warm-up + timed loop (getrusage
+// ru_maxrss, which Linux resets together with VmHWM when clear_refs "5" is written after model
+// set-up), setup_peak_mb the peak while building the model with random weights.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/gemm.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "core/storage.h"
+#include "core/thread_pool.h"
+#include "nn/bert.h"
+#include "train/optimizer.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Peak RSS since the last reset_peak_rss() (VmHWM), in MiB; -1 where /proc is unavailable.
+double hwm_mb() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  double kb = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %lf kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb / 1024.0;
+}
+
+// Resets the kernel's peak-RSS mark to the current RSS (Linux clear_refs "5"), so the peak seen
+// afterwards belongs to the measured loop, not to building the model with random weights.
+void reset_peak_rss() {
+  if (FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
+  }
+}
+
+// ru_maxrss: since the process started, or since the last reset_peak_rss().
+double peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is KiB on Linux
+}
+
+kiln::nn::BertConfig base_config(int64_t layers) {
+  nlohmann::json j = {{"model_type", "bert"},
+                      {"hidden_size", 768},
+                      {"num_hidden_layers", layers},
+                      {"num_attention_heads", 12},
+                      {"intermediate_size", 3072},
+                      {"vocab_size", 30522},
+                      {"max_position_embeddings", 512},
+                      {"type_vocab_size", 2},
+                      {"architectures", {"BertForSequenceClassification"}},
+                      {"id2label", {{"0", "a"}, {"1", "b"}}}};
+  return kiln::nn::BertConfig::from_json(j, "bert_bench");
+}
+
+// Deterministic token ids in [1000, vocab) (the same recipe as torch_bert.py is not needed: the
+// cost does not depend on the ids) and an all-ones attention mask.
+kiln::Tensor make_ids(int64_t b, int64_t l, int64_t vocab) {
+  std::vector<int64_t> v(static_cast<size_t>(b * l));
+  uint64_t s = 12345;
+  for (auto& x : v) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    x = 1000 + static_cast<int64_t>((s >> 33) % static_cast<uint64_t>(vocab - 1000));
+  }
+  return kiln::Tensor::from_ints(v, {b, l});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = "infer";
+  int64_t batch = 8, seq = 128, layers = 12;
+  int runs = 10, warmup = 2, threads = 2;
+  bool verbose = false;
+  for (int i = 1; i < argc; ++i) {
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "missing value for %s\n", argv[i]);
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (!std::strcmp(argv[i], "--mode"))
+      mode = next();
+    else if (!std::strcmp(argv[i], "--batch"))
+      batch = std::atoll(next());
+    else if (!std::strcmp(argv[i], "--seq"))
+      seq = std::atoll(next());
+    else if (!std::strcmp(argv[i], "--runs"))
+      runs = std::atoi(next());
+    else if (!std::strcmp(argv[i], "--warmup"))
+      warmup = std::atoi(next());
+    else if (!std::strcmp(argv[i], "--threads"))
+      threads = std::atoi(next());
+    else if (!std::strcmp(argv[i], "--verbose"))
+      verbose = true;
+    else if (!std::strcmp(argv[i], "--layers"))
+      layers = std::atoll(next());
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  if (mode != "infer" && mode != "train") {
+    std::fprintf(stderr, "--mode must be infer or train\n");
+    return 2;
+  }
+  kiln::set_num_threads(threads);
+
+  const auto cfg = base_config(layers);
+  kiln::nn::BertModel model(cfg);
+  kiln::Generator init_gen(42);
+  model.init_weights(init_gen);
+  const kiln::Tensor ids = make_ids(batch, seq, cfg.vocab_size);
+  const kiln::Tensor mask = kiln::Tensor::ones({batch, seq}, kiln::DType::I64);
+
+  // Random initialisation leaves f64 temporaries in the allocator cache; a model loaded from a
+  // checkpoint would not have them. Their peak is reported apart (setup_peak_mb); peak_rss_mb
+  // covers the measured loop only.
+  kiln::allocator::release_cached();
+  const double setup_peak = hwm_mb();
+  reset_peak_rss();
+  std::vector<double> ms;
+  if (mode == "infer") {
+    model.eval();
+    kiln::NoGradGuard ng;
+    for (int r = 0; r < warmup + runs; ++r) {
+      const auto t0 = Clock::now();
+      auto out = model.forward(ids, mask);
+      const double dt = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      if (r >= warmup) ms.push_back(dt);
+    }
+  } else {
+    model.train();
+    model.set_requires_grad(true);
+    kiln::Generator drop_gen(7);
+    model.set_dropout_generator(&drop_gen);
+    auto params = model.named_parameters();
+    kiln::train::AdamW opt(params, {.lr = 2e-5});
+    std::vector<int64_t> lab(static_cast<size_t>(batch));
+    for (int64_t i = 0; i < batch; ++i) lab[i] = i % 2;
+    const kiln::Tensor labels = kiln::Tensor::from_ints(lab, {batch});
+    for (int r = 0; r < warmup + runs; ++r) {
+      const auto t0 = Clock::now();
+      opt.zero_grad();
+      auto out = model.forward(ids, mask);
+      kiln::Tensor loss = kiln::cross_entropy(out.logits, labels);
+      loss.backward();
+      kiln::train::clip_grad_norm(params, 1.0);
+      opt.step();
+      const double dt = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      if (r >= warmup) ms.push_back(dt);
+      if (verbose) {
+        const auto st = kiln::allocator::stats();
+        std::fprintf(stderr,
+                     "step %d: %.1f ms, in use %.0f MB, cached %.0f MB, peak %.0f MB, system "
+                     "allocations %zu\n",
+                     r, dt, st.bytes_in_use / 1048576.0, st.bytes_cached / 1048576.0,
+                     st.peak_bytes_in_use / 1048576.0, st.allocations);
+      }
+    }
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median =
+      ms.empty()
+          ? 0.0
+          : (ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]));
+  std::printf(
+      "kiln mode=%s batch=%lld seq=%lld threads=%d runs=%d median_ms=%.2f min_ms=%.2f "
+      "peak_rss_mb=%.0f setup_peak_mb=%.0f gemm=%s\n",
+      mode.c_str(), static_cast<long long>(batch), static_cast<long long>(seq), threads, runs,
+      median, ms.empty() ? 0.0 : ms.front(), peak_rss_mb(), setup_peak,
+      kiln::gemm::sgemm_backend());
+  return 0;
+}
