@@ -6,26 +6,10 @@
 #include <bit>
 #include <cstdint>
 
+#include "core/kernels/fast_exp.h"
+
 namespace kiln::kernels::KILN_GELU_NS {
 namespace {
-
-// exp(x) for x <= 0; x below -87 (where f32 underflows) gives exactly 0.
-inline float exp_nonpos(float x) {
-  const int32_t keep = -static_cast<int32_t>(x >= -87.0f);
-  const float xc = std::bit_cast<float>((std::bit_cast<int32_t>(x) & keep) |
-                                        (std::bit_cast<int32_t>(-87.0f) & ~keep));
-  const int32_t n = static_cast<int32_t>(xc * 1.44269504088896341f - 0.5f);
-  const float fn = static_cast<float>(n);
-  const float r = (xc - fn * 0.693359375f) + fn * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = (p * r * r + r + 1.0f) * std::bit_cast<float>((n + 127) << 23);
-  return std::bit_cast<float>(std::bit_cast<int32_t>(y) & keep);
-}
 
 // Phi(x), the standard normal CDF; `e` receives exp(-x^2 / 2) for the backward.
 inline float normal_cdf(float x, float& e) {
