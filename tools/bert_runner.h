@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,5 +30,11 @@ std::vector<std::vector<std::vector<float>>> run_token_probs(const LoadedBert& m
 std::vector<std::vector<float>> run_sequence_probs(const LoadedBert& m,
                                                    const std::vector<tok::Encoding>& encs,
                                                    int batch_size);
+
+// Index of the most probable label (first one on ties), and the {label: probability} map that the
+// task commands print with --probs, in label-id order.
+size_t argmax_label(const std::vector<float>& probs);
+nlohmann::ordered_json label_probs(const std::vector<std::string>& labels,
+                                   const std::vector<float>& probs);
 
 }  // namespace kiln::cli

@@ -48,18 +48,13 @@ int run_classify(const std::vector<std::string>& args) {
   const auto probs = run_sequence_probs(m, encs, batch);
   const bool want_probs = p.get_flag("probs");
   for (size_t i = 0; i < rows.size(); ++i) {
-    size_t best = 0;
-    for (size_t c = 1; c < probs[i].size(); ++c)
-      if (probs[i][c] > probs[i][best]) best = c;
-    nlohmann::json out = {{"text", inputs[i].text}};
+    const size_t best = argmax_label(probs[i]);
+    nlohmann::ordered_json out;
+    out["text"] = inputs[i].text;
     if (inputs[i].pair) out["pair"] = *inputs[i].pair;
     out["label"] = m.config.labels[best];
     out["score"] = probs[i][best];
-    if (want_probs) {
-      nlohmann::json pm = nlohmann::json::object();
-      for (size_t c = 0; c < probs[i].size(); ++c) pm[m.config.labels[c]] = probs[i][c];
-      out["probs"] = pm;
-    }
+    if (want_probs) out["probs"] = label_probs(m.config.labels, probs[i]);
     std::cout << out.dump() << "\n";
   }
   return 0;

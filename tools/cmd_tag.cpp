@@ -192,16 +192,10 @@ int run_tag(const std::vector<std::string>& args) {
         if (want_probs) word_probs.push_back(nullptr);
         continue;
       }
-      size_t arg = 0;
-      for (size_t c = 1; c < pr->size(); ++c)
-        if ((*pr)[c] > (*pr)[arg]) arg = c;
+      const size_t arg = argmax_label(*pr);
       tags.push_back(labels[arg]);
       scores.push_back((*pr)[arg]);
-      if (want_probs) {
-        nlohmann::ordered_json pm;
-        for (size_t c = 0; c < pr->size(); ++c) pm[labels[c]] = (*pr)[c];
-        word_probs.push_back(pm);
-      }
+      if (want_probs) word_probs.push_back(label_probs(labels, *pr));
     }
     out["words"] = words;
     out["labels"] = tags;
