@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -144,6 +145,13 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
   }
 }
 
+// Column-strip width (in panels) for a pre-packed B: at least two strips per thread so the dynamic
+// schedule can even out, at most 8 panels (a 256 x 384 block, 384 KiB) so a strip's block stays
+// in L2 while every row panel meets it.
+int64_t prepacked_strip_panels(int64_t n_panels, int threads) {
+  return std::clamp<int64_t>(n_panels / (2 * threads), 1, 8);
+}
+
 // KILN_GEMM=openblas routes sgemm to OpenBLAS (read once). Off by default: OpenBLAS results vary
 // with the thread count and its speed depends on OPENBLAS_CORETYPE (see bench/results/gemm.md).
 bool use_openblas() {
@@ -167,6 +175,95 @@ const SgemmKernel& active_kernel() {
 }
 
 }  // namespace
+
+PackedB::PackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb)
+    : kern_(&active_kernel()), k_(k), n_(n) {
+  const int64_t nr = kern_->nr;
+  n_panels_ = (n + nr - 1) / nr;
+  bytes_ = static_cast<size_t>(std::max<int64_t>(1, k * n_panels_ * nr)) * sizeof(float);
+  const size_t align = bytes_ >= (2u << 20) ? (2u << 20) : 64;
+  data_ = static_cast<float*>(std::aligned_alloc(align, (bytes_ + align - 1) / align * align));
+  if (data_ == nullptr) throw std::bad_alloc();
+  if (bytes_ >= (2u << 20)) madvise(data_, bytes_, MADV_HUGEPAGE);
+  for (int64_t p0 = 0; p0 < k; p0 += kKc) {
+    const int64_t kc = std::min(kKc, k - p0);
+    kern_->pack_b(trans_b, trans_b ? b + p0 : b + p0 * ldb, ldb, kc, n,
+                  data_ + p0 * n_panels_ * nr);
+  }
+}
+
+PackedB::~PackedB() {
+  std::free(data_);
+}
+
+void PackedB::unpack_transposed(float* dst) const {
+  const int64_t nr = kern_->nr;
+  for (int64_t p0 = 0; p0 < k_; p0 += kKc) {
+    const int64_t kc = std::min(kKc, k_ - p0);
+    const float* block = data_ + p0 * n_panels_ * nr;
+    for (int64_t j = 0; j < n_; ++j) {
+      const float* panel = block + (j / nr) * nr * kc + j % nr;
+      for (int64_t p = 0; p < kc; ++p) dst[j * k_ + p0 + p] = panel[p * nr];
+    }
+  }
+}
+
+void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda, const PackedB& b,
+                    float beta, float* c, int64_t ldc) {
+  const PackedGemmKernel<float>& kern = *b.kern_;
+  const int64_t n = b.n_, k = b.k_, kMr = kern.mr, kNr = kern.nr;
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  const int64_t m_panels = (m + kMr - 1) / kMr;
+  const bool parallel = 2.0 * m * n * k >= kParallelFlops && !in_parallel_region();
+  const int threads = parallel ? num_threads() : 1;
+  const int64_t strip_panels = prepacked_strip_panels(b.n_panels_, threads);
+  const int64_t strips = (b.n_panels_ + strip_panels - 1) / strip_panels;
+  // Narrow N (fewer strips than 2 per thread): split rows too.
+  const int64_t row_chunks = std::min(m_panels, (2 * threads + strips - 1) / strips);
+  const int64_t chunk_panels = (m_panels + row_chunks - 1) / row_chunks;
+  // Reading A in place needs rows contiguous along k; otherwise each task packs its own row panel
+  // (8 x kc, stays in L1) before meeting the strip's B panels.
+  const bool rows_a = !ta && kern.micro_rows_a != nullptr;
+  auto run_tasks = [&](int64_t t0, int64_t t1) {
+    float* apanel = rows_a ? nullptr : t_apack.get<float>(kMr * kKc);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t q0 = (t % strips) * strip_panels;
+      const int64_t q1 = std::min(b.n_panels_, q0 + strip_panels);
+      const int64_t ip0 = (t / strips) * chunk_panels;
+      const int64_t ip1 = std::min(m_panels, ip0 + chunk_panels);
+      for (int64_t p0 = 0; p0 < k; p0 += kKc) {
+        const int64_t kc = std::min(kKc, k - p0);
+        const float* block = b.data_ + p0 * b.n_panels_ * kNr;
+        const float beff = p0 == 0 ? beta : 1.0f;
+        for (int64_t ip = ip0; ip < ip1; ++ip) {
+          const int64_t i0 = ip * kMr, mr = std::min(kMr, m - i0);
+          const float* arow = a + i0 * lda + p0;
+          if (!rows_a) kern.pack_a(ta, ta ? a + p0 * lda + i0 : arow, lda, mr, kc, apanel);
+          float* crow = c + i0 * ldc;
+          for (int64_t q = q0; q < q1; ++q) {
+            const int64_t j0 = q * kNr, nr = std::min(kNr, n - j0);
+            const float* bp = block + q * kNr * kc;
+            if (rows_a) {
+              kern.micro_rows_a(kc, arow, lda, bp, crow + j0, ldc, mr, nr, alpha, beff);
+            } else {
+              kern.micro(kc, apanel, bp, crow + j0, ldc, mr, nr, alpha, beff);
+            }
+          }
+        }
+      }
+    }
+  };
+  const int64_t tasks = strips * row_chunks;
+  if (threads > 1 && tasks > 1) {
+    parallel_for(0, tasks, 1, run_tasks);
+  } else {
+    run_tasks(0, tasks);
+  }
+}
 
 const char* sgemm_backend() {
   if (use_openblas()) return "openblas";

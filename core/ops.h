@@ -10,6 +10,9 @@
 #include "core/tensor.h"
 
 namespace kiln {
+namespace gemm {
+class PackedB;
+}
 
 class Generator;
 
@@ -65,6 +68,9 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps);
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x[..., in] @ w[out, in]^T + bias[out] (bias may be undefined), as in torch.nn.Linear.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias);
+// The same with w^T pre-packed for the GEMM (f32; inference only: not recorded by autograd, so x
+// must not require grad). Bit-identical to linear(x, w, bias).
+Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor& bias);
 
 // ---- indexing ----
 Tensor embedding(const Tensor& weight, const Tensor& indices);  // weight[V, D], indices int

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -14,6 +15,12 @@ extern "C" void openblas_set_num_threads(int);
 namespace kiln {
 namespace {
 
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 thread_local bool t_in_region = false;
 
 int default_threads() {
@@ -24,8 +31,36 @@ int default_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Workers sleep on a condition variable between jobs (no spinning), so they never steal cycles
-// from OpenBLAS or from each other while idle.
+// How long an idle worker (and the caller waiting for workers) polls before blocking on a
+// condition variable. Waking a blocked thread costs tens of microseconds in this VM (a futex
+// round trip through the hypervisor), and a BERT forward runs a few hundred parallel regions a
+// few microseconds apart, so a short bounded poll removes that latency; after it, threads sleep
+// and steal nothing. KILN_SPIN_US=0 turns polling off (e.g. on an oversubscribed machine).
+int64_t spin_ns() {
+  static const int64_t v = [] {
+    if (const char* env = std::getenv("KILN_SPIN_US")) return std::max(0L, std::atol(env)) * 1000;
+    return 200L * 1000;
+  }();
+  return v;
+}
+
+// Polls `ready` for up to spin_ns(); true if it became true.
+template <class Pred>
+bool spin_until(Pred ready) {
+  const int64_t budget = spin_ns();
+  if (budget == 0) return ready();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 &&
+        std::chrono::steady_clock::now() - start > std::chrono::nanoseconds(budget)) {
+      return ready();
+    }
+  }
+}
+
+// Workers poll briefly (see spin_ns) and then sleep on a condition variable between jobs.
 class Pool {
  public:
   explicit Pool(int n) { resize(n); }
@@ -51,13 +86,14 @@ class Pool {
       chunk_ = chunk;
       next_.store(begin);
       error_ = nullptr;
-      active_ = n_threads_ - 1;
-      ++generation_;
+      active_.store(n_threads_ - 1);
+      generation_.store(generation_.load() + 1);
     }
     cv_.notify_all();
     work();
+    spin_until([&] { return active_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lk(m_);
-    done_cv_.wait(lk, [&] { return active_ == 0; });
+    done_cv_.wait(lk, [&] { return active_.load() == 0; });
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -83,16 +119,17 @@ class Pool {
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return shutdown_ || generation_ != seen; });
+        cv_.wait(lk, [&] { return shutdown_ || generation_.load() != seen; });
         if (shutdown_) return;
-        seen = generation_;
+        seen = generation_.load();
       }
       work();
       {
         std::lock_guard<std::mutex> lk(m_);
-        if (--active_ == 0) done_cv_.notify_all();
+        if (active_.fetch_sub(1) == 1) done_cv_.notify_all();
       }
     }
   }
@@ -114,8 +151,9 @@ class Pool {
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t begin_ = 0, end_ = 0, chunk_ = 1;
   std::atomic<int64_t> next_{0};
-  int active_ = 0;
-  uint64_t generation_ = 0;
+  // Written under m_; atomic so spinning threads can read them without the lock.
+  std::atomic<int> active_{0};
+  std::atomic<uint64_t> generation_{0};
   bool shutdown_ = false;
   std::exception_ptr error_;
 };

@@ -9,6 +9,40 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias, DType dtype)
       bias(has_bias ? register_parameter("bias", Tensor::zeros({out}, dtype))
                     : register_parameter("bias", Tensor())) {}
 
+Tensor Linear::forward(const Tensor& x) const {
+  // Released weights leave only the packed copy (linear_prepacked refuses autograd inputs).
+  if (packed_ && (weights_released_ || (!grad_enabled() && weight.raw_data() == packed_from_ &&
+                                        x.dtype() == DType::F32))) {
+    return linear_prepacked(x, *packed_, bias);
+  }
+  return linear(x, weight, bias);
+}
+
+void Linear::pack_self(bool release_weights) {
+  if (packed_ || weight.dtype() != DType::F32 || weight.dim() != 2 || !weight.is_contiguous() ||
+      weight.requires_grad()) {
+    return;
+  }
+  // w [out, in] row-major is op(B) = w^T transposed: k = in, n = out, ldb = in.
+  packed_ = std::make_shared<const gemm::PackedB>(true, weight.size(1), weight.size(0),
+                                                  weight.data<float>(), weight.size(1));
+  packed_from_ = weight.raw_data();
+  if (release_weights) {
+    weight = Tensor();
+    weights_released_ = true;
+  }
+}
+
+void Linear::drop_packed_self() {
+  if (weights_released_) {
+    weight = Tensor::empty({packed_->n(), packed_->k()}, DType::F32);
+    packed_->unpack_transposed(weight.data<float>());
+    weights_released_ = false;
+  }
+  packed_.reset();
+  packed_from_ = nullptr;
+}
+
 Embedding::Embedding(int64_t num, int64_t dim, DType dtype)
     : weight(register_parameter("weight", Tensor::zeros({num, dim}, dtype))) {}
 

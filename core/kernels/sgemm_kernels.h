@@ -31,6 +31,13 @@ struct PackedGemmKernel {
   // kc is the padded depth (a multiple of kstep).
   void (*micro)(int64_t kc, const T* ap, const T* bp, float* c, int64_t ldc, int64_t rows,
                 int64_t cols, float alpha, float beta);
+  // Optional (may be null): the same micro-kernel reading A unpacked, straight from op(A) rows
+  // that are contiguous along k (`a` points at op(A)[row0][k0], rows `lda` apart). Rows past
+  // `rows` re-read the last valid row and are not stored. Same instruction sequence per element as
+  // `micro`, so results are bit-identical. Used with a pre-packed B (gemm::PackedB), where packing
+  // A would be the only packing left.
+  void (*micro_rows_a)(int64_t kc, const T* a, int64_t lda, const T* bp, float* c, int64_t ldc,
+                       int64_t rows, int64_t cols, float alpha, float beta);
 };
 using SgemmKernel = PackedGemmKernel<float>;
 using Bf16GemmKernel = PackedGemmKernel<uint16_t>;

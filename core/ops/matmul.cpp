@@ -121,6 +121,51 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   });
 }
 
+namespace {
+
+// Fills out2 [rows, outf] with the bias broadcast over rows (the GEMM then accumulates onto it
+// with beta = 1); returns the beta to use (0 without bias).
+double prefill_bias(const Tensor& o2, const Tensor& bias, const Tensor& x, int64_t outf) {
+  if (!bias.defined()) return 0.0;
+  KILN_CHECK(bias.dim() == 1 && bias.size(0) == outf, "linear: bias ", bias.describe(),
+             " does not match ", outf, " outputs");
+  if (bias.dtype() == x.dtype() && bias.is_contiguous() && outf > 0) {
+    // Row-by-row memcpy: the generic broadcast copy_ walks element by element in a baseline
+    // (SSE2) loop and showed up at ~2% of a BERT training step.
+    const size_t row_bytes = static_cast<size_t>(outf) * dtype_size(x.dtype());
+    const char* src = static_cast<const char*>(bias.raw_data());
+    char* dst = static_cast<char*>(o2.raw_data());
+    parallel_for(0, o2.size(0), std::max<int64_t>(1, 65536 / outf), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) std::memcpy(dst + r * row_bytes, src, row_bytes);
+    });
+  } else {
+    copy_(o2, bias);
+  }
+  return 1.0;
+}
+
+}  // namespace
+
+Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor& bias) {
+  KILN_CHECK(!x.requires_grad() || !grad_enabled(),
+             "linear: a weight packed for inference cannot take part in autograd (input ",
+             x.describe(), " requires grad)");
+  KILN_CHECK(x.dtype() == DType::F32, "linear: packed weights are f32, input is ", x.describe());
+  const int64_t in = w_t.k(), outf = w_t.n();
+  KILN_CHECK(x.dim() >= 1 && x.size(-1) == in, "linear: input ", x.describe(),
+             " does not match packed weight [", outf, ", ", in, "]");
+  Shape out_shape = x.shape();
+  out_shape.back() = outf;
+  Tensor out = Tensor::empty(out_shape, x.dtype());
+  NoGradGuard ng;
+  const Tensor x2 = reshape(contiguous(x), {-1, in});
+  const Tensor o2 = reshape(out, {-1, outf});
+  const double beta = prefill_bias(o2, bias, x, outf);
+  gemm::sgemm_packed_b(false, x2.size(0), 1.0f, x2.data<float>(), std::max<int64_t>(in, 1), w_t,
+                       static_cast<float>(beta), o2.data<float>(), std::max<int64_t>(outf, 1));
+  return out;
+}
+
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   KILN_CHECK(w.dim() == 2, "linear: weight must be 2-D [out, in], got ", w.describe());
   KILN_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input ", x.describe(),
@@ -136,26 +181,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
     NoGradGuard ng;
     x2 = reshape(contiguous(x), {-1, in});
     Tensor o2 = reshape(out, {-1, outf});
-    double beta = 0.0;
-    if (bias.defined()) {
-      KILN_CHECK(bias.dim() == 1 && bias.size(0) == outf, "linear: bias ", bias.describe(),
-                 " does not match ", outf, " outputs");
-      // GEMM then accumulates onto the broadcast bias.
-      if (bias.dtype() == x.dtype() && bias.is_contiguous() && outf > 0) {
-        // Row-by-row memcpy: the generic broadcast copy_ walks element by element in a baseline
-        // (SSE2) loop and showed up at ~2% of a BERT training step.
-        const size_t row_bytes = static_cast<size_t>(outf) * dtype_size(x.dtype());
-        const char* src = static_cast<const char*>(bias.raw_data());
-        char* dst = static_cast<char*>(o2.raw_data());
-        parallel_for(0, o2.size(0), std::max<int64_t>(1, 65536 / outf), [&](int64_t b, int64_t e) {
-          for (int64_t r = b; r < e; ++r) std::memcpy(dst + r * row_bytes, src, row_bytes);
-        });
-      } else {
-        copy_(o2, bias);
-      }
-      beta = 1.0;
-    }
-    gemm2d(x2, transpose(w, 0, 1), o2, beta);
+    gemm2d(x2, transpose(w, 0, 1), o2, prefill_bias(o2, bias, x, outf));
   }
   const bool gx = x.requires_grad(), gw = w.requires_grad();
   Tensor xd = gw ? x2.detach() : Tensor(), wd = gx ? w.detach() : Tensor();

@@ -110,6 +110,29 @@ TEST_P(BertReference, LogitsHiddenStatesLossAndGradientsMatchTransformers) {
   EXPECT_EQ(checked, grads.size());
 }
 
+// Inference with weights packed for the GEMM (and the row-major copies released, as kiln tag and
+// classify run) gives the same bits as the plain forward, which matches the reference above.
+TEST_P(BertReference, PackedInferenceIsBitIdentical) {
+  if (!std::filesystem::exists(kRefs + GetParam())) GTEST_SKIP() << "fixtures not present";
+  Fixture f = load(GetParam());
+  NoGradGuard ng;
+  const StateDict before = f.model->state_dict();
+  const Tensor tt = f.ref.count("token_type_ids") ? f.ref.at("token_type_ids") : Tensor();
+  const BertOutput plain = f.model->forward(f.ref.at("input_ids"), f.ref.at("attention_mask"), tt);
+  f.model->pack_for_inference(/*release_weights=*/true);
+  const BertOutput packed = f.model->forward(f.ref.at("input_ids"), f.ref.at("attention_mask"), tt);
+  const Tensor& a = plain.logits.defined() ? plain.logits : plain.last_hidden_state;
+  const Tensor& b = packed.logits.defined() ? packed.logits : packed.last_hidden_state;
+  EXPECT_EQ(a.to_vector(), b.to_vector());
+  EXPECT_LE(max_abs_diff(a, f.ref.at(plain.logits.defined() ? "logits" : "last_hidden_state")),
+            1e-4);
+  EXPECT_THROW(f.model->state_dict(), Error);  // released weights are not silently missing
+  f.model->unpack_weights();                   // restores them exactly
+  const StateDict after = f.model->state_dict();
+  ASSERT_EQ(after.size(), before.size());
+  for (const auto& [name, t] : before) EXPECT_EQ(after.at(name).to_vector(), t.to_vector()) << name;
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, BertReference,
                          ::testing::Values("bert-tokcls", "bert-seqcls", "distilbert-seqcls",
                                            "roberta-seqcls", "roberta-model"),

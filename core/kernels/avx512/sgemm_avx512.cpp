@@ -73,8 +73,11 @@ void pack_b(bool trans_b, const float* b, int64_t ldb, int64_t kc, int64_t n, fl
   }
 }
 
-void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr,
-                  int64_t nr, float alpha, float beta) {
+// kRowsA: A is read from op(A) rows (stride lda) instead of a packed panel; otherwise identical,
+// so both variants produce the same bits.
+template <bool kRowsA>
+inline void micro_impl(int64_t kc, const float* a, int64_t lda, const float* bp, float* c,
+                       int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
   // Start pulling the C tile in now: with beta != 0 it is read after the k loop, and for large M it
   // has usually left L2 since the previous K block.
   if (beta != 0.0f) {
@@ -83,6 +86,10 @@ void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_
       _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 32), _MM_HINT_T0);
     }
+  }
+  const float* rows[kMr];
+  if constexpr (kRowsA) {
+    for (int i = 0; i < kMr; ++i) rows[i] = a + (i < mr ? i : mr - 1) * lda;
   }
   __m512 acc[kMr][3];
 #pragma GCC unroll 8
@@ -99,12 +106,11 @@ void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_
     const __m512 b2 = _mm512_loadu_ps(bp + 32);
 #pragma GCC unroll 8
     for (int i = 0; i < kMr; ++i) {
-      const __m512 av = _mm512_set1_ps(ap[i]);
+      const __m512 av = _mm512_set1_ps(kRowsA ? rows[i][k] : a[k * kMr + i]);
       acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
       acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
     }
-    ap += kMr;
     bp += kNr;
   }
   const __m512 va = _mm512_set1_ps(alpha);
@@ -129,10 +135,20 @@ void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_
   }
 }
 
+void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr,
+                  int64_t nr, float alpha, float beta) {
+  micro_impl<false>(kc, ap, 0, bp, c, ldc, mr, nr, alpha, beta);
+}
+
+void micro_kernel_rows_a(int64_t kc, const float* a, int64_t lda, const float* bp, float* c,
+                         int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
+  micro_impl<true>(kc, a, lda, bp, c, ldc, mr, nr, alpha, beta);
+}
+
 }  // namespace
 
 const SgemmKernel& sgemm_kernel() {
-  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel};
+  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, micro_kernel_rows_a};
   return k;
 }
 

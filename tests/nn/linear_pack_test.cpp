@@ -1,0 +1,75 @@
+// nn::Linear with its weight packed for the GEMM: same bits as the plain layer, autograd still
+// uses the plain path, released weights refuse to be read and come back exactly.
+#include <gtest/gtest.h>
+
+#include "core/autograd.h"
+#include "core/error.h"
+#include "core/ops.h"
+#include "core/rng.h"
+#include "nn/layers.h"
+
+namespace kiln::nn {
+namespace {
+
+std::unique_ptr<Linear> make_linear(int64_t in, int64_t out) {
+  auto l = std::make_unique<Linear>(in, out);
+  Generator g(3);
+  NoGradGuard ng;
+  copy_(l->weight, Tensor::randn({out, in}, g, DType::F32));
+  copy_(l->bias, Tensor::randn({out}, g, DType::F32));
+  return l;
+}
+
+TEST(LinearPack, PackedForwardIsBitIdentical) {
+  for (auto [in, out] : {std::pair<int64_t, int64_t>{37, 100}, {768, 48}, {5, 2}, {300, 97}}) {
+    auto lp = make_linear(in, out);
+    Linear& l = *lp;
+    Generator g(4);
+    const Tensor x = Tensor::randn({3, 11, in}, g, DType::F32);
+    NoGradGuard ng;
+    const std::vector<double> plain = l.forward(x).to_vector();
+    l.pack_for_inference();
+    EXPECT_EQ(l.forward(x).to_vector(), plain) << in << "x" << out;
+    l.unpack_weights();
+    l.pack_for_inference(/*release_weights=*/true);
+    EXPECT_FALSE(l.weight.defined());
+    EXPECT_EQ(l.forward(x).to_vector(), plain) << in << "x" << out;
+  }
+}
+
+TEST(LinearPack, AutogradUsesThePlainWeight) {
+  auto lp = make_linear(16, 8);
+  Linear& l = *lp;
+  l.set_requires_grad(true);
+  l.pack_for_inference();  // a trainable weight is not packed
+  Generator g(5);
+  const Tensor x = Tensor::randn({4, 16}, g, DType::F32);
+  Tensor loss = sum(l.forward(x));
+  loss.backward();
+  ASSERT_TRUE(l.weight.grad().defined());
+}
+
+TEST(LinearPack, ReleasedWeightsRefuseAndRestoreExactly) {
+  auto lp = make_linear(40, 60);
+  Linear& l = *lp;
+  const std::vector<double> w = l.weight.to_vector();
+  l.pack_for_inference(/*release_weights=*/true);
+  try {
+    (void)l.named_parameters();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unpack_weights"), std::string::npos) << e.what();
+  }
+  // Autograd through a released layer is refused with a clear error, not a wrong gradient.
+  Generator g(6);
+  Tensor x = Tensor::randn({2, 40}, g, DType::F32);
+  x.set_requires_grad(true);
+  EXPECT_THROW(l.forward(x), Error);
+  l.train();  // training restores the row-major weight
+  ASSERT_TRUE(l.weight.defined());
+  EXPECT_EQ(l.weight.to_vector(), w);
+  EXPECT_EQ(l.named_parameters().size(), 2u);
+}
+
+}  // namespace
+}  // namespace kiln::nn
