@@ -125,16 +125,20 @@ std::vector<Timing> time_interleaved(const std::vector<std::function<void()>>& f
 int main(int argc, char** argv) {
   int threads = kiln::num_threads();
   double min_time = 1.0;
+  bool kiln_only = false;
   std::string trans = "nn";
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--threads") && i + 1 < argc)
       threads = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--min-time") && i + 1 < argc)
       min_time = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--kiln-only"))
+      kiln_only = true;
     else if (!std::strcmp(argv[i], "--trans") && i + 1 < argc)
       trans = argv[++i];
     else {
-      std::fprintf(stderr, "usage: %s [--threads N] [--min-time S] [--trans nn|nt|tn|all]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--threads N] [--min-time S] [--trans nn|nt|tn|all] [--kiln-only]\n",
                    argv[0]);
       return 2;
     }
@@ -170,28 +174,37 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < b.size(); ++i) b16[i] = kiln::f32_to_bf16(b[i]);
       const int64_t lda = ta ? m : k, ldb = tb ? k : n;
       const double flops = 2.0 * m * n * k;
-      const std::vector<Timing> t =
-          time_interleaved({[&] {
-                              kiln::gemm::sgemm(ta, tb, m, n, k, 1.f, a.data(), lda, b.data(), ldb,
-                                                0.f, c.data(), n);
-                            },
-                            [&] {
-                              kiln::gemm::sgemm_openblas(ta, tb, m, n, k, 1.f, a.data(), lda,
-                                                         b.data(), ldb, 0.f, c.data(), n);
-                            },
-                            [&] {
-                              kiln::gemm::bf16gemm(ta, tb, m, n, k, 1.f, a16.data(), lda,
-                                                   b16.data(), ldb, 0.f, c.data(), n);
-                            }},
-                           min_time);
-      const Timing &tk = t[0], &to = t[1], &tb16 = t[2];
+      // B pre-packed once, as inference does with weights (kiln::nn::Linear::pack_for_inference).
+      const kiln::gemm::PackedB packed(tb, k, n, b.data(), ldb);
+      std::vector<std::function<void()>> fns = {
+          [&] {
+            kiln::gemm::sgemm(ta, tb, m, n, k, 1.f, a.data(), lda, b.data(), ldb, 0.f, c.data(), n);
+          },
+          [&] { kiln::gemm::sgemm_packed_b(ta, m, 1.f, a.data(), lda, packed, 0.f, c.data(), n); }};
+      // OpenBLAS's own threads spin after each call and steal the core from kiln's second thread
+      // on a 2-core machine; --kiln-only leaves them out.
+      if (!kiln_only) {
+        fns.push_back([&] {
+          kiln::gemm::sgemm_openblas(ta, tb, m, n, k, 1.f, a.data(), lda, b.data(), ldb, 0.f,
+                                     c.data(), n);
+        });
+        fns.push_back([&] {
+          kiln::gemm::bf16gemm(ta, tb, m, n, k, 1.f, a16.data(), lda, b16.data(), ldb, 0.f,
+                               c.data(), n);
+        });
+      }
+      const std::vector<Timing> t = time_interleaved(fns, min_time);
+      const Timing &tk = t[0], &tp = t[1];
+      const Timing to = kiln_only ? Timing{0, 0} : t[2], tb16 = kiln_only ? Timing{0, 0} : t[3];
+      auto gf = [&](double s) { return s > 0 ? flops / s / 1e9 : 0.0; };
       std::printf(
-          "RESULT %s %lld %lld %lld kiln=%.1f kiln_med=%.1f openblas=%.1f openblas_med=%.1f "
-          "bf16=%.1f bf16_med=%.1f kiln_peak=%.3f kiln/openblas=%.3f\n",
-          layout.c_str(), (long long)m, (long long)n, (long long)k, flops / tk.best_s / 1e9,
-          flops / tk.median_s / 1e9, flops / to.best_s / 1e9, flops / to.median_s / 1e9,
-          flops / tb16.best_s / 1e9, flops / tb16.median_s / 1e9,
-          peak > 0 ? flops / tk.best_s / 1e9 / peak : 0.0, to.best_s / tk.best_s);
+          "RESULT %s %lld %lld %lld kiln=%.1f kiln_med=%.1f packed=%.1f packed_med=%.1f "
+          "openblas=%.1f openblas_med=%.1f bf16=%.1f bf16_med=%.1f kiln_peak=%.3f "
+          "packed_peak=%.3f kiln/openblas=%.3f\n",
+          layout.c_str(), (long long)m, (long long)n, (long long)k, gf(tk.best_s), gf(tk.median_s),
+          gf(tp.best_s), gf(tp.median_s), gf(to.best_s), gf(to.median_s), gf(tb16.best_s),
+          gf(tb16.median_s), peak > 0 ? gf(tk.best_s) / peak : 0.0,
+          peak > 0 ? gf(tp.best_s) / peak : 0.0, kiln_only ? 0.0 : to.best_s / tk.best_s);
       std::fflush(stdout);
     }
   }

@@ -107,6 +107,12 @@ struct AttentionOptions {
   Tensor key_padding_mask;  // optional U8/I64 [B, Lk]: non-zero = attend, 0 = padding
   bool causal = false;      // query i attends to keys j <= i + (Lk - Lq)
   double scale = 0.0;       // 0 means 1/sqrt(head_dim)
+  // Dropout on the probabilities (as Hugging Face's attention_probs_dropout_prob), active when
+  // dropout_p > 0 and dropout_generator is set: exactly dropout(P, p, true, gen) on the
+  // [B, H, Lq, Lk] probabilities, same counters, but the mask is regenerated in backward instead
+  // of being stored.
+  double dropout_p = 0.0;
+  Generator* dropout_generator = nullptr;
 };
 // q[B, H, Lq, D], k[B, H, Lk, D], v[B, H, Lk, Dv] -> [B, H, Lq, Dv]. One fused op: the backward
 // recomputes nothing it saved (it keeps the probabilities). Fully masked rows give zeros.

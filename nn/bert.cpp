@@ -153,6 +153,7 @@ class BertLayer : public Group {
       norm2_ = out->add("LayerNorm", std::make_shared<LayerNorm>(h, c.layer_norm_eps));
     }
     hidden_dropout_ = c.hidden_dropout;
+    attention_dropout_ = c.attention_dropout;
   }
 
   Tensor activation(const Tensor& x) const {
@@ -168,6 +169,10 @@ class BertLayer : public Group {
     };
     AttentionOptions opt;
     opt.key_padding_mask = key_mask;
+    if (training) {  // attention_probs_dropout_prob (DistilBERT: attention_dropout)
+      opt.dropout_p = attention_dropout_;
+      opt.dropout_generator = gen;
+    }
     Tensor ctx = scaled_dot_product_attention(
         split_heads(q_->forward(x)), split_heads(k_->forward(x)), split_heads(v_->forward(x)), opt);
     ctx = reshape(permute(ctx, {0, 2, 1, 3}), {b, l, hdim});
@@ -180,7 +185,7 @@ class BertLayer : public Group {
  private:
   int64_t heads_;
   std::string act_;
-  double hidden_dropout_ = 0.0;
+  double hidden_dropout_ = 0.0, attention_dropout_ = 0.0;
   std::shared_ptr<Linear> q_, k_, v_, o_, up_, down_;
   std::shared_ptr<LayerNorm> norm1_, norm2_;
 };

@@ -88,6 +88,8 @@ std::string ArgParser::help_text() const {
     if (!s.is_flag) os << " VALUE";
     os << "\n      " << s.help;
     if (!s.is_flag && s.default_value) os << " (default: " << *s.default_value << ")";
+    if (s.is_flag && s.default_value && *s.default_value == "true")
+      os << " (on by default; --" << s.name << "=false turns it off)";
     os << "\n";
   }
   return os.str();

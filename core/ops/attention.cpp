@@ -12,6 +12,10 @@
 // visible key gets P = 0, hence a zero output row and zero gradients, never NaN.
 // Backward: dV = P^T dO; dP = dO V^T; dS = P * (dP - rowsum(dP * P)); dQ = dS K * scale;
 // dK = dS^T Q * scale.
+// Dropout on P (options.dropout_p): O = D V with D = P * keep / (1 - p), keep from Philox as in
+// dropout() (core/ops/dropout_keep.h, counters in [B, H, Lq, Lk] row-major order). Backward
+// regenerates keep rather than storing D or a mask: dV = D^T dO; dP = (dO V^T) * keep / (1 - p);
+// dS as above with the undropped P.
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -23,6 +27,8 @@
 #include "core/kernels/fast_exp.h"
 #include "core/op_registry.h"
 #include "core/ops.h"
+#include "core/ops/dropout_keep.h"
+#include "core/rng.h"
 #include "core/thread_pool.h"
 
 namespace kiln {
@@ -53,6 +59,22 @@ using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
 struct AttnDims {
   int64_t B, H, Lq, Lk, D, Dv;
+};
+
+// Dropout on the probabilities: off when p == 0. Head bh uses counters from
+// start + bh * Lq * Lk.
+struct ProbDropout {
+  double p = 0.0;  // the keep test compares in float, the 1 / (1 - p) scale is taken in double
+  uint64_t seed = 0, start = 0;
+  bool on() const { return p > 0.0; }
+  // dst[idx] = keep ? src[idx] * scale : 0 over one head's Lq x Lk probabilities.
+  template <typename T>
+  void apply(int64_t bh, const AttnDims& s, const T* src, T* dst) const {
+    const T scale = p >= 1.0 ? T(0) : static_cast<T>(1.0 / (1.0 - p));
+    const int64_t n = s.Lq * s.Lk;
+    for_each_dropout_keep(seed, start + static_cast<uint64_t>(bh * n), n, static_cast<float>(p),
+                          [&](int64_t i, bool keep) { dst[i] = keep ? src[i] * scale : T(0); });
+  }
 };
 
 // Per-batch visibility of each key [B, Lk]: 1 = attend; empty when every key is visible.
@@ -92,7 +114,8 @@ inline T exp_row(T x) {
 // `vis` is null when no key is padded. The mask, exp and scaling loops vectorise.
 template <typename T>
 void attn_forward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T* v, int64_t ldv,
-                       const uint8_t* vis, bool causal, T scale, const AttnDims& s, T* p, T* o) {
+                       const uint8_t* vis, bool causal, T scale, const AttnDims& s, T* p, T* o,
+                       const ProbDropout& drop, int64_t bh, std::vector<T>& scratch) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   gemm_t<T>(false, true, s.Lq, s.Lk, s.D, scale, q, ldq, k, ldk, T(0), p, s.Lk);
   const int64_t shift = s.Lk - s.Lq;
@@ -115,19 +138,33 @@ void attn_forward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T
     const T inv = static_cast<T>(Acc<T>(1) / sum);
     for (int64_t j = 0; j < jend; ++j) row[j] *= inv;
   }
-  gemm_t<T>(false, false, s.Lq, s.Dv, s.Lk, T(1), p, s.Lk, v, ldv, T(0), o, s.Dv);
+  const T* pv = p;
+  if (drop.on()) {
+    scratch.resize(static_cast<size_t>(s.Lq * s.Lk));
+    drop.apply(bh, s, p, scratch.data());
+    pv = scratch.data();
+  }
+  gemm_t<T>(false, false, s.Lq, s.Dv, s.Lk, T(1), pv, s.Lk, v, ldv, T(0), o, s.Dv);
 }
 
 // One (b, h) backward. dq/dk/dv may be null when that input needs no gradient.
 template <typename T>
 void attn_backward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T* v, int64_t ldv,
                         const T* p, const T* dout, T scale, const AttnDims& s, T* dq, T* dk, T* dv,
-                        std::vector<T>& ds) {
-  if (dv) gemm_t<T>(true, false, s.Lk, s.Dv, s.Lq, T(1), p, s.Lk, dout, s.Dv, T(0), dv, s.Dv);
+                        std::vector<T>& ds, const ProbDropout& drop, int64_t bh,
+                        std::vector<T>& dropped) {
+  const T* pv = p;  // the probabilities that multiplied V
+  if (drop.on()) {
+    dropped.resize(static_cast<size_t>(s.Lq * s.Lk));
+    drop.apply(bh, s, p, dropped.data());
+    pv = dropped.data();
+  }
+  if (dv) gemm_t<T>(true, false, s.Lk, s.Dv, s.Lq, T(1), pv, s.Lk, dout, s.Dv, T(0), dv, s.Dv);
   if (!dq && !dk) return;
   ds.resize(static_cast<size_t>(s.Lq * s.Lk));
   T* d = ds.data();
-  gemm_t<T>(false, true, s.Lq, s.Lk, s.Dv, T(1), dout, s.Dv, v, ldv, T(0), d, s.Lk);  // dP
+  gemm_t<T>(false, true, s.Lq, s.Lk, s.Dv, T(1), dout, s.Dv, v, ldv, T(0), d, s.Lk);  // dD
+  if (drop.on()) drop.apply(bh, s, d, d);  // dP = dD * keep / (1 - p)
   for (int64_t i = 0; i < s.Lq; ++i) {
     T* dr = d + i * s.Lk;
     const T* pr = p + i * s.Lk;
@@ -186,6 +223,16 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                              : 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(s.D, 1)));
   const auto vis = key_visibility(options, s);
   const bool causal = options.causal;
+  KILN_CHECK(options.dropout_p >= 0.0 && options.dropout_p <= 1.0, op,
+             ": dropout_p must be in [0, 1], got ", options.dropout_p);
+  ProbDropout drop;
+  if (options.dropout_p > 0.0) {
+    KILN_CHECK(options.dropout_generator != nullptr, op,
+               ": dropout_p > 0 needs a dropout_generator (for reproducible masks)");
+    drop.p = options.dropout_p;
+    drop.seed = options.dropout_generator->seed();
+    drop.start = options.dropout_generator->reserve(static_cast<uint64_t>(s.B * s.H * s.Lq * s.Lk));
+  }
 
   const HeadMat qm = head_mat(q), km = head_mat(k), vm = head_mat(v);
   Tensor out = Tensor::empty({s.B, s.H, s.Lq, s.Dv}, q.dtype());
@@ -199,11 +246,12 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     T* pp = static_cast<T*>(probs.raw_data());
     T* op_ = static_cast<T*>(out.raw_data());
     parallel_for(0, BH, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<T> scratch;
       for (int64_t bh = b0; bh < b1; ++bh) {
         attn_forward_head<T>(
             qp + qm.at(bh, s.H), qm.ld, kp + km.at(bh, s.H), km.ld, vp + vm.at(bh, s.H), vm.ld,
             vis.empty() ? nullptr : vis.data() + (bh / s.H) * s.Lk, causal, static_cast<T>(scale_d),
-            s, pp + bh * s.Lq * s.Lk, op_ + bh * s.Lq * s.Dv);
+            s, pp + bh * s.Lq * s.Lk, op_ + bh * s.Lq * s.Dv, drop, bh, scratch);
       }
     });
   });
@@ -225,14 +273,14 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
       T* dkp = gk ? static_cast<T*>(dk.raw_data()) : nullptr;
       T* dvp = gv ? static_cast<T*>(dv.raw_data()) : nullptr;
       parallel_for(0, BH, 1, [&](int64_t b0, int64_t b1) {
-        std::vector<T> scratch;
+        std::vector<T> scratch, dropped;
         for (int64_t bh = b0; bh < b1; ++bh) {
           const int64_t oq = bh * s.Lq * s.D, ok = bh * s.Lk * s.D, ov = bh * s.Lk * s.Dv;
           attn_backward_head<T>(qp + qm.at(bh, s.H), qm.ld, kp + km.at(bh, s.H), km.ld,
                                 vp + vm.at(bh, s.H), vm.ld, pp + bh * s.Lq * s.Lk,
                                 gp + bh * s.Lq * s.Dv, static_cast<T>(scale_d), s,
                                 dqp ? dqp + oq : nullptr, dkp ? dkp + ok : nullptr,
-                                dvp ? dvp + ov : nullptr, scratch);
+                                dvp ? dvp + ov : nullptr, scratch, drop, bh, dropped);
         }
       });
     });

@@ -14,6 +14,7 @@
 #include "core/dispatch.h"
 #include "core/op_registry.h"
 #include "core/ops.h"
+#include "core/ops/dropout_keep.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
 
@@ -29,14 +30,11 @@ template <typename T>
 void dropout_kernel(const T* x, T* y, uint8_t* mask, int64_t n, uint64_t seed, uint64_t start,
                     float p, T scale) {
   parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
-    std::array<uint32_t, 4> block{};
-    for (int64_t i = b; i < e; ++i) {
-      const uint64_t c = start + static_cast<uint64_t>(i);
-      if (i == b || (c & 3) == 0) block = philox4x32(seed, 0, c >> 2);
-      const bool keep = u32_to_unit_float(block[c & 3]) >= p;
-      mask[i] = keep;
-      y[i] = keep ? x[i] * scale : T(0);
-    }
+    for_each_dropout_keep(seed, start + static_cast<uint64_t>(b), e - b, p,
+                          [&](int64_t i, bool keep) {
+                            mask[b + i] = keep;
+                            y[b + i] = keep ? x[b + i] * scale : T(0);
+                          });
   });
 }
 

@@ -1,11 +1,13 @@
 // Harness cases for scaled_dot_product_attention: no mask, key padding masks (u8/i64/i32, strided),
 // a fully masked row, causal masks with Lq == Lk, Lq < Lk (KV-cache decode) and Lq > Lk, custom
-// scale, D != Dv and empty keys. Gradients are checked for q, k and v.
+// scale, D != Dv, empty keys and dropout on the probabilities. Gradients are checked for q, k, v.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
 
+#include "core/ops/dropout_keep.h"
+#include "core/rng.h"
 #include "tests/core/op_harness.h"
 
 namespace kiln::testing {
@@ -40,8 +42,20 @@ Tensor make_mask(const Tensor& raw, MaskMode mode, DType dt) {
   return slice(Tensor::from_vector(big, {B, 2 * Lk}, dt), 1, 0, 2 * Lk, 2);
 }
 
+// Dropout on the probabilities as the op defines it: counter ((b * H + h) * Lq + i) * Lk + j of a
+// generator seeded kDropSeed at offset 0 (the cases build a fresh one per call, so every
+// finite-difference evaluation sees the same mask).
+constexpr uint64_t kDropSeed = 1234;
+
+double keep_scale(double p, uint64_t counter) {
+  bool kept = false;
+  for_each_dropout_keep(kDropSeed, counter, 1, static_cast<float>(p),
+                        [&](int64_t, bool keep) { kept = keep; });
+  return kept ? 1.0 / (1.0 - p) : 0.0;
+}
+
 Ref ref_attention(const Ref& q, const Ref& k, const Ref& v, const Ref* mask, MaskMode mode,
-                  bool causal, double scale) {
+                  bool causal, double scale, double drop_p = 0.0) {
   const int64_t B = q.shape[0], H = q.shape[1], Lq = q.shape[2], D = q.shape[3];
   const int64_t Lk = k.shape[2], Dv = v.shape[3];
   if (scale == 0) scale = 1.0 / std::sqrt(static_cast<double>(D));
@@ -66,8 +80,13 @@ Ref ref_attention(const Ref& q, const Ref& k, const Ref& v, const Ref* mask, Mas
         if (z == 0) continue;  // fully masked: zero row
         for (int64_t e = 0; e < Dv; ++e) {
           double acc = 0;
-          for (int64_t j = 0; j < Lk; ++j)
-            if (ok[j]) acc += std::exp(s[j] - mx) / z * v.at({b, h, j, e});
+          for (int64_t j = 0; j < Lk; ++j) {
+            const double d =
+                drop_p > 0
+                    ? keep_scale(drop_p, static_cast<uint64_t>(((b * H + h) * Lq + i) * Lk + j))
+                    : 1.0;
+            if (ok[j]) acc += std::exp(s[j] - mx) / z * d * v.at({b, h, j, e});
+          }
           out.at({b, h, i, e}) = acc;
         }
       }
@@ -81,6 +100,7 @@ struct AttnCase {
   DType mask_dt;
   bool causal;
   double scale;
+  double dropout = 0.0;
 };
 
 KILN_OP_CASES(attention_cases) {
@@ -98,6 +118,8 @@ KILN_OP_CASES(attention_cases) {
       {"custom_scale", 1, 2, 3, 4, 4, 4, MaskMode::None, DType::U8, false, 0.7},
       {"d_ne_dv", 2, 1, 3, 4, 3, 5, MaskMode::AtLeastOne, DType::U8, false, 0.0},
       {"empty_keys", 1, 2, 3, 0, 3, 2, MaskMode::None, DType::U8, false, 0.0},
+      {"dropout_padding", 2, 2, 3, 5, 4, 4, MaskMode::AtLeastOne, DType::U8, false, 0.0, 0.3},
+      {"dropout_causal", 1, 2, 4, 4, 3, 3, MaskMode::None, DType::U8, true, 0.0, 0.5},
   };
   for (const auto& c : acs) {
     std::vector<InputSpec> ins = {F({c.B, c.H, c.Lq, c.D}), F({c.B, c.H, c.Lk, c.D}),
@@ -107,18 +129,23 @@ KILN_OP_CASES(attention_cases) {
     const MaskMode mode = c.mask;
     const DType mdt = c.mask_dt;
     const bool causal = c.causal;
-    const double scale = c.scale;
+    const double scale = c.scale, drop_p = c.dropout;
     cases.push_back({"scaled_dot_product_attention", c.name, ins,
                      [=](const std::vector<Tensor>& x) {
                        AttentionOptions o;
                        o.causal = causal;
                        o.scale = scale;
                        if (has_mask) o.key_padding_mask = make_mask(x[3], mode, mdt);
+                       Generator gen(kDropSeed);
+                       if (drop_p > 0) {
+                         o.dropout_p = drop_p;
+                         o.dropout_generator = &gen;
+                       }
                        return scaled_dot_product_attention(x[0], x[1], x[2], o);
                      },
                      [=](const std::vector<Ref>& r) {
                        return ref_attention(r[0], r[1], r[2], has_mask ? &r[3] : nullptr, mode,
-                                            causal, scale);
+                                            causal, scale, drop_p);
                      }});
   }
   // q/k/v as views used in place by GEMM (unit-stride rows, non-contiguous): heads permuted out of

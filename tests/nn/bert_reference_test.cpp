@@ -133,6 +133,33 @@ TEST_P(BertReference, PackedInferenceIsBitIdentical) {
   for (const auto& [name, t] : before) EXPECT_EQ(after.at(name).to_vector(), t.to_vector()) << name;
 }
 
+// attention_probs_dropout_prob is applied in training mode (and only there): with every other
+// dropout off, training-mode logits equal eval-mode logits exactly when it is 0 and differ when
+// it is not.
+TEST(BertModel, AttentionDropoutActsInTrainingOnly) {
+  const std::string dir = kRefs + "bert-tokcls";
+  if (!std::filesystem::exists(dir)) GTEST_SKIP() << "fixtures not present";
+  std::ifstream in(dir + "/config.json");
+  BertConfig c = BertConfig::from_json(nlohmann::json::parse(in), dir + "/config.json");
+  c.hidden_dropout = 0.0;
+  c.classifier_dropout = 0.0;
+  const StateDict weights = load_safetensors(dir + "/model.safetensors");
+  const StateDict ref = load_safetensors(dir + "/reference.safetensors");
+  auto logits = [&](double attention_dropout, bool training) {
+    c.attention_dropout = attention_dropout;
+    BertModel m(c);
+    m.load_state_dict(weights, true, dir);
+    m.train(training);
+    Generator gen(3);
+    m.set_dropout_generator(&gen);
+    NoGradGuard ng;
+    return m.forward(ref.at("input_ids"), ref.at("attention_mask")).logits.to_vector();
+  };
+  const auto eval = logits(0.5, false);
+  EXPECT_EQ(logits(0.0, true), eval);
+  EXPECT_NE(logits(0.5, true), eval);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, BertReference,
                          ::testing::Values("bert-tokcls", "bert-seqcls", "distilbert-seqcls",
                                            "roberta-seqcls", "roberta-model"),
