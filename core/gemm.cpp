@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -209,12 +210,36 @@ void PackedB::unpack_transposed(float* dst) const {
 }
 
 void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda, const PackedB& b,
-                    float beta, float* c, int64_t ldc) {
+                    float beta, float* c, int64_t ldc, const Epilogue& ep) {
   const PackedGemmKernel<float>& kern = *b.kern_;
   const int64_t n = b.n_, k = b.k_, kMr = kern.mr, kNr = kern.nr;
   if (m == 0 || n == 0) return;
+  if (ep.bias != nullptr) {
+    if (beta != 0.0f) throw std::invalid_argument("sgemm_packed_b: a bias needs beta == 0");
+    beta = 1.0f;  // the tile is pre-filled with the bias (below), then accumulated onto
+  }
+  // Bias fill before the first K block; activation and residual after the last one.
+  auto fill_bias = [&](float* ct, int64_t rows, int64_t j0, int64_t cols) {
+    for (int64_t i = 0; i < rows; ++i)
+      std::memcpy(ct + i * ldc, ep.bias + j0, cols * sizeof(float));
+  };
+  auto finish = [&](float* ct, int64_t i0, int64_t rows, int64_t j0, int64_t cols) {
+    for (int64_t i = 0; i < rows; ++i) {
+      float* row = ct + i * ldc;
+      if (ep.activation != nullptr) ep.activation(row, row, cols);
+      if (ep.residual != nullptr) {
+        const float* r = ep.residual + (i0 + i) * ep.ldr + j0;
+        for (int64_t j = 0; j < cols; ++j) row[j] += r[j];
+      }
+    }
+  };
+  const bool has_finish = ep.activation != nullptr || ep.residual != nullptr;
   if (k == 0 || alpha == 0.0f) {
     scale_c(m, n, beta, c, ldc);
+    for (int64_t i = 0; i < m; ++i) {
+      if (ep.bias != nullptr) fill_bias(c + i * ldc, 1, 0, n);
+      if (has_finish) finish(c + i * ldc, i, 1, 0, n);
+    }
     return;
   }
   const int64_t m_panels = (m + kMr - 1) / kMr;
@@ -247,11 +272,13 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
           for (int64_t q = q0; q < q1; ++q) {
             const int64_t j0 = q * kNr, nr = std::min(kNr, n - j0);
             const float* bp = block + q * kNr * kc;
+            if (p0 == 0 && ep.bias != nullptr) fill_bias(crow + j0, mr, j0, nr);
             if (rows_a) {
               kern.micro_rows_a(kc, arow, lda, bp, crow + j0, ldc, mr, nr, alpha, beff);
             } else {
               kern.micro(kc, apanel, bp, crow + j0, ldc, mr, nr, alpha, beff);
             }
+            if (has_finish && p0 + kKc >= k) finish(crow + j0, i0, mr, j0, nr);
           }
         }
       }

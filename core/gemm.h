@@ -69,16 +69,31 @@ class PackedB {
 
  private:
   friend void sgemm_packed_b(bool, int64_t, float, const float*, int64_t, const PackedB&, float,
-                             float*, int64_t);
+                             float*, int64_t, const struct Epilogue&);
   const PackedGemmKernel<float>* kern_;
   int64_t k_, n_, n_panels_;
   size_t bytes_;
   float* data_;  // K block pc starts at pc * kKc * n_panels * nr; panel q at q * nr * kc within
 };
 
-// C[m, n] = alpha * op(A) B + beta * C with B pre-packed. Bit-identical to sgemm with the same
-// operands (same kernel, same K blocking, same per-element order) on any thread count.
+// Work fused into sgemm_packed_b on each C tile while it is in L1, instead of separate passes
+// over C: with bias, C = alpha op(A) B + bias (beta must be 0); then activation(C) if set; then
+// C += residual (row stride ldr). Each step is the same float operation the separate ops do, in
+// the same order, so the result has the same bits as linear -> activation -> add. `activation`
+// must be elementwise with results independent of where an array starts (see
+// kernels::gelu_f32).
+struct Epilogue {
+  const float* bias = nullptr;
+  void (*activation)(const float* x, float* out, int64_t n) = nullptr;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+};
+
+// C[m, n] = alpha * op(A) B + beta * C with B pre-packed, then the epilogue. Bit-identical to
+// sgemm with the same operands (same kernel, same K blocking, same per-element order) on any
+// thread count.
 void sgemm_packed_b(bool trans_a, int64_t m, float alpha, const float* a, int64_t lda,
-                    const PackedB& b, float beta, float* c, int64_t ldc);
+                    const PackedB& b, float beta, float* c, int64_t ldc,
+                    const Epilogue& epilogue = {});
 
 }  // namespace kiln::gemm

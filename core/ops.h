@@ -69,8 +69,13 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // x[..., in] @ w[out, in]^T + bias[out] (bias may be undefined), as in torch.nn.Linear.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias);
 // The same with w^T pre-packed for the GEMM (f32; inference only: not recorded by autograd, so x
-// must not require grad). Bit-identical to linear(x, w, bias).
-Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor& bias);
+// must not require grad), optionally fused with what follows it in a transformer layer:
+// activation(x w^T + bias) + residual, computed per C tile inside the GEMM. Same bits as
+// linear -> gelu -> add.
+enum class LinearActivation { kNone, kGelu };
+Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor& bias,
+                        LinearActivation activation = LinearActivation::kNone,
+                        const Tensor& residual = Tensor());
 
 // ---- indexing ----
 Tensor embedding(const Tensor& weight, const Tensor& indices);  // weight[V, D], indices int

@@ -176,6 +176,14 @@ class BertLayer : public Group {
     Tensor ctx = scaled_dot_product_attention(
         split_heads(q_->forward(x)), split_heads(k_->forward(x)), split_heads(v_->forward(x)), opt);
     ctx = reshape(permute(ctx, {0, 2, 1, 3}), {b, l, hdim});
+    if (!training) {
+      // No dropout between the projections and the residual adds: bias, GELU and residual go
+      // into the GEMMs (Linear::forward_fused; same bits as the unfused ops below).
+      Tensor a = norm1_->forward(o_->forward_fused(ctx, LinearActivation::kNone, x));
+      Tensor u = act_ == "gelu" ? up_->forward_fused(a, LinearActivation::kGelu)
+                                : activation(up_->forward(a));
+      return norm2_->forward(down_->forward_fused(u, LinearActivation::kNone, a));
+    }
     Tensor a = norm1_->forward(
         kiln::add(maybe_dropout(o_->forward(ctx), hidden_dropout_, training, gen), x));
     Tensor f = down_->forward(activation(up_->forward(a)));

@@ -9,13 +9,24 @@ Linear::Linear(int64_t in, int64_t out, bool has_bias, DType dtype)
       bias(has_bias ? register_parameter("bias", Tensor::zeros({out}, dtype))
                     : register_parameter("bias", Tensor())) {}
 
-Tensor Linear::forward(const Tensor& x) const {
+bool Linear::use_packed(const Tensor& x) const {
   // Released weights leave only the packed copy (linear_prepacked refuses autograd inputs).
-  if (packed_ && (weights_released_ || (!grad_enabled() && weight.raw_data() == packed_from_ &&
-                                        x.dtype() == DType::F32))) {
-    return linear_prepacked(x, *packed_, bias);
+  return packed_ && (weights_released_ || (!grad_enabled() && weight.raw_data() == packed_from_ &&
+                                           x.dtype() == DType::F32));
+}
+
+Tensor Linear::forward(const Tensor& x) const {
+  return use_packed(x) ? linear_prepacked(x, *packed_, bias) : linear(x, weight, bias);
+}
+
+Tensor Linear::forward_fused(const Tensor& x, LinearActivation activation,
+                             const Tensor& residual) const {
+  if (use_packed(x) && (!residual.defined() || residual.dtype() == DType::F32)) {
+    return linear_prepacked(x, *packed_, bias, activation, residual);
   }
-  return linear(x, weight, bias);
+  Tensor y = linear(x, weight, bias);
+  if (activation == LinearActivation::kGelu) y = gelu(y);
+  return residual.defined() ? add(y, residual) : y;
 }
 
 void Linear::pack_self(bool release_weights) {

@@ -14,6 +14,10 @@ class Linear : public Module {
   Linear(int64_t in, int64_t out, bool bias = true, DType dtype = DType::F32);
   // Uses the packed weight (see Module::pack_for_inference) under no-grad when it is current.
   Tensor forward(const Tensor& x) const;
+  // activation(x W^T + b) + residual (residual may be undefined): fused into the GEMM on the
+  // packed path, otherwise linear, gelu and add one after another (same bits either way).
+  Tensor forward_fused(const Tensor& x, LinearActivation activation,
+                       const Tensor& residual = Tensor()) const;
   Tensor& weight;
   Tensor& bias;  // undefined when constructed without bias
 
@@ -22,6 +26,7 @@ class Linear : public Module {
   void drop_packed_self() override;
 
  private:
+  bool use_packed(const Tensor& x) const;
   std::shared_ptr<const gemm::PackedB> packed_;
   const void* packed_from_ = nullptr;  // weight data the pack was made from
 };

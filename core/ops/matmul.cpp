@@ -6,6 +6,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/gemm.h"
+#include "core/kernels/elementwise_gelu.h"
 #include "core/op_registry.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
@@ -146,8 +147,9 @@ double prefill_bias(const Tensor& o2, const Tensor& bias, const Tensor& x, int64
 
 }  // namespace
 
-Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor& bias) {
-  KILN_CHECK(!x.requires_grad() || !grad_enabled(),
+Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor& bias,
+                        LinearActivation activation, const Tensor& residual) {
+  KILN_CHECK(!grad_enabled() || (!x.requires_grad() && !residual.requires_grad()),
              "linear: a weight packed for inference cannot take part in autograd (input ",
              x.describe(), " requires grad)");
   KILN_CHECK(x.dtype() == DType::F32, "linear: packed weights are f32, input is ", x.describe());
@@ -160,9 +162,24 @@ Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor&
   NoGradGuard ng;
   const Tensor x2 = reshape(contiguous(x), {-1, in});
   const Tensor o2 = reshape(out, {-1, outf});
-  const double beta = prefill_bias(o2, bias, x, outf);
+  gemm::Epilogue ep;
+  Tensor bias_c, res2;
+  if (bias.defined()) {
+    KILN_CHECK(bias.dim() == 1 && bias.size(0) == outf, "linear: bias ", bias.describe(),
+               " does not match ", outf, " outputs");
+    bias_c = contiguous(bias.to(DType::F32));
+    ep.bias = bias_c.data<float>();
+  }
+  if (activation == LinearActivation::kGelu) ep.activation = kernels::gelu_f32;
+  if (residual.defined()) {
+    KILN_CHECK(residual.shape() == out_shape && residual.dtype() == DType::F32, "linear: residual ",
+               residual.describe(), " does not match the output ", out.describe());
+    res2 = reshape(contiguous(residual), {-1, outf});
+    ep.residual = res2.data<float>();
+    ep.ldr = outf;
+  }
   gemm::sgemm_packed_b(false, x2.size(0), 1.0f, x2.data<float>(), std::max<int64_t>(in, 1), w_t,
-                       static_cast<float>(beta), o2.data<float>(), std::max<int64_t>(outf, 1));
+                       0.0f, o2.data<float>(), std::max<int64_t>(outf, 1), ep);
   return out;
 }
 

@@ -6,10 +6,12 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "core/cpu_features.h"
 #include "core/dtype.h"
+#include "core/kernels/elementwise_gelu.h"
 #include "core/thread_pool.h"
 
 namespace {
@@ -325,6 +327,48 @@ TEST(GemmPackedB, BitIdenticalToSgemm) {
           for (int64_t p = 0; p < s.k; ++p) {
             ASSERT_EQ(back[j * s.k + p], tb ? b[j * ldb + p] : b[p * ldb + j]) << j << "," << p;
           }
+        }
+      }
+    }
+  }
+}
+
+// The fused epilogue (bias, then GELU, then a residual add) gives the bits of the separate steps:
+// bias pre-filled into C and accumulated onto, gelu over the whole array, then + residual.
+TEST(GemmPackedB, EpilogueMatchesSeparateSteps) {
+  StateGuard guard;
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (IsaLevel level : available_levels()) {
+    kiln::set_isa_override(&level);
+    SCOPED_TRACE(kiln::isa_name(level));
+    for (auto [m, n, k] :
+         {std::tuple<int64_t, int64_t, int64_t>{1, 5, 3}, {130, 200, 600}, {37, 97, 257}}) {
+      std::vector<float> a(m * k), w(n * k), bias(n), res(m * n);
+      for (auto* v : {&a, &w, &bias, &res})
+        for (auto& x : *v) x = dist(rng);
+      const kiln::gemm::PackedB packed(true, k, n, w.data(), k);
+      for (int variant = 0; variant < 4; ++variant) {
+        const bool act = variant & 1, with_res = variant & 2;
+        std::vector<float> want(m * n);
+        for (int64_t i = 0; i < m; ++i) std::copy(bias.begin(), bias.end(), want.begin() + i * n);
+        kiln::gemm::sgemm(false, true, m, n, k, 1.f, a.data(), k, w.data(), k, 1.f, want.data(), n);
+        if (act) kiln::kernels::gelu_f32(want.data(), want.data(), m * n);
+        if (with_res)
+          for (int64_t i = 0; i < m * n; ++i) want[i] += res[i];
+        kiln::gemm::Epilogue ep;
+        ep.bias = bias.data();
+        if (act) ep.activation = kiln::kernels::gelu_f32;
+        if (with_res) {
+          ep.residual = res.data();
+          ep.ldr = n;
+        }
+        for (int threads : {1, 2}) {
+          kiln::set_num_threads(threads);
+          std::vector<float> got(m * n, std::numeric_limits<float>::quiet_NaN());
+          kiln::gemm::sgemm_packed_b(false, m, 1.f, a.data(), k, packed, 0.f, got.data(), n, ep);
+          ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+              << "m=" << m << " n=" << n << " k=" << k << " variant " << variant;
         }
       }
     }
