@@ -13,6 +13,7 @@
 #include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/kernels/sgemm_kernels.h"
+#include "core/storage.h"
 #include "core/thread_pool.h"
 
 namespace kiln::gemm {
@@ -182,10 +183,11 @@ PackedB::PackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb
   const int64_t nr = kern_->nr;
   n_panels_ = (n + nr - 1) / nr;
   bytes_ = static_cast<size_t>(std::max<int64_t>(1, k * n_panels_ * nr)) * sizeof(float);
-  const size_t align = bytes_ >= (2u << 20) ? (2u << 20) : 64;
-  data_ = static_cast<float*>(std::aligned_alloc(align, (bytes_ + align - 1) / align * align));
-  if (data_ == nullptr) throw std::bad_alloc();
-  if (bytes_ >= (2u << 20)) madvise(data_, bytes_, MADV_HUGEPAGE);
+  // From kiln's caching allocator: when a model packs its layers one by one and releases each
+  // row-major weight (nn::Module::pack_for_inference), the next layer's pack reuses that block,
+  // so packing a model needs about one layer of extra memory, not a second copy.
+  storage_ = Storage::allocate(bytes_);
+  data_ = static_cast<float*>(storage_->data());
   for (int64_t p0 = 0; p0 < k; p0 += kKc) {
     const int64_t kc = std::min(kKc, k - p0);
     kern_->pack_b(trans_b, trans_b ? b + p0 : b + p0 * ldb, ldb, kc, n,
@@ -193,9 +195,7 @@ PackedB::PackedB(bool trans_b, int64_t k, int64_t n, const float* b, int64_t ldb
   }
 }
 
-PackedB::~PackedB() {
-  std::free(data_);
-}
+PackedB::~PackedB() = default;
 
 void PackedB::unpack_transposed(float* dst) const {
   const int64_t nr = kern_->nr;

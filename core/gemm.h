@@ -13,6 +13,11 @@ namespace kiln::gemm {
 
 template <class T>
 struct PackedGemmKernel;
+}  // namespace kiln::gemm
+namespace kiln {
+class Storage;
+}
+namespace kiln::gemm {
 
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
@@ -73,6 +78,7 @@ class PackedB {
   const PackedGemmKernel<float>* kern_;
   int64_t k_, n_, n_panels_;
   size_t bytes_;
+  std::shared_ptr<Storage> storage_;
   float* data_;  // K block pc starts at pc * kKc * n_panels * nr; panel q at q * nr * kc within
 };
 

@@ -1,5 +1,7 @@
 #include "core/storage.h"
 
+#include <unistd.h>
+
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -143,6 +145,23 @@ std::shared_ptr<Storage> Storage::wrap(void* data, size_t nbytes,
   s->writable_ = is_writable;
   s->keepalive_ = std::move(keepalive);
   return s;
+}
+
+std::shared_ptr<Storage> Storage::wrap_file_mapping(const void* data, size_t nbytes,
+                                                    std::shared_ptr<const void> keepalive) {
+  auto s = wrap(const_cast<void*>(data), nbytes, std::move(keepalive));
+  s->file_mapped_ = true;
+  return s;
+}
+
+void Storage::drop_resident_pages() const {
+  if (!file_mapped_ || nbytes_ == 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data_) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data_) + nbytes_) / page * page;
+  // Only whole pages inside this storage; a read-only private file mapping is re-read from the
+  // page cache on the next touch, so this never changes what any view sees.
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 Storage::~Storage() {

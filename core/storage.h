@@ -21,6 +21,10 @@ class Storage {
   static std::shared_ptr<Storage> wrap(void* data, size_t nbytes,
                                        std::shared_ptr<const void> keepalive,
                                        Device device = Device::CPU, bool is_writable = false);
+  // Borrowed, read-only pages of a file mapping (a model file): their resident pages can be
+  // dropped and are read back from the file if touched again.
+  static std::shared_ptr<Storage> wrap_file_mapping(const void* data, size_t nbytes,
+                                                    std::shared_ptr<const void> keepalive);
 
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -31,6 +35,12 @@ class Storage {
   Device device() const { return device_; }
   bool owned() const { return owned_; }
   bool writable() const { return owned_ || writable_; }
+  bool file_mapped() const { return file_mapped_; }
+  // For a file mapping: tells the kernel the whole pages inside [data, data + nbytes) are not
+  // needed now, so they leave this process's RSS (used after a model's weights were packed for
+  // inference). Contents are unchanged: a later read faults the page back in from the file.
+  // No-op for other storages.
+  void drop_resident_pages() const;
 
  private:
   Storage() = default;
@@ -40,6 +50,7 @@ class Storage {
   Device device_ = Device::CPU;
   bool owned_ = false;
   bool writable_ = false;
+  bool file_mapped_ = false;
   std::shared_ptr<const void> keepalive_;
 };
 

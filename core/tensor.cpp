@@ -100,16 +100,31 @@ Tensor Tensor::from_ints(const std::vector<int64_t>& values, const Shape& shape,
   return from_vector(v, shape, dtype);
 }
 
-Tensor Tensor::from_blob(const void* data, const Shape& shape, DType dtype,
-                         std::shared_ptr<const void> keepalive) {
-  check_shape(shape);
+namespace {
+Tensor borrowed_tensor(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
-  const size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-  impl->storage = Storage::wrap(const_cast<void*>(data), nbytes, std::move(keepalive));
+  impl->storage = std::move(storage);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(std::move(impl));
+}
+}  // namespace
+
+Tensor Tensor::from_blob(const void* data, const Shape& shape, DType dtype,
+                         std::shared_ptr<const void> keepalive) {
+  check_shape(shape);
+  const size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  return borrowed_tensor(Storage::wrap(const_cast<void*>(data), nbytes, std::move(keepalive)),
+                         shape, dtype);
+}
+
+Tensor Tensor::from_file_mapping(const void* data, const Shape& shape, DType dtype,
+                                 std::shared_ptr<const void> keepalive) {
+  check_shape(shape);
+  const size_t nbytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  return borrowed_tensor(Storage::wrap_file_mapping(data, nbytes, std::move(keepalive)), shape,
+                         dtype);
 }
 
 Tensor Tensor::arange(int64_t n, DType dtype) {

@@ -63,6 +63,9 @@ class Tensor {
   // Zero-copy view of external memory (e.g. an mmap'd file); `keepalive` keeps it valid.
   static Tensor from_blob(const void* data, const Shape& shape, DType dtype,
                           std::shared_ptr<const void> keepalive);
+  // The same over read-only pages of a mapped file (see Storage::wrap_file_mapping).
+  static Tensor from_file_mapping(const void* data, const Shape& shape, DType dtype,
+                                  std::shared_ptr<const void> keepalive);
   static Tensor arange(int64_t n, DType dtype = DType::I64);
   // Seeded random tensors; see core/rng.h for the thread-count-independent streams.
   static Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::F32);

@@ -39,6 +39,8 @@ void Linear::pack_self(bool release_weights) {
                                                   weight.data<float>(), weight.size(1));
   packed_from_ = weight.raw_data();
   if (release_weights) {
+    // A weight read from a model file: its pages leave RSS (the packed copy replaces them).
+    weight.storage()->drop_resident_pages();
     weight = Tensor();
     weights_released_ = true;
   }

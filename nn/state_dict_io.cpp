@@ -16,7 +16,7 @@ StateDict load_safetensors(const std::string& path, std::map<std::string, std::s
                io::file_dtype_name(e.dtype), ", which kiln cannot compute with");
     const size_t align = dtype_size(*dt);
     if (reinterpret_cast<uintptr_t>(e.data) % align == 0) {
-      out[e.name] = Tensor::from_blob(e.data, e.shape, *dt, file.mapping());
+      out[e.name] = Tensor::from_file_mapping(e.data, e.shape, *dt, file.mapping());
     } else {
       // Another writer's packing left this tensor misaligned: copy it.
       Tensor t = Tensor::empty(e.shape, *dt);

@@ -1,5 +1,7 @@
 #include "tools/bert_runner.h"
 
+#include "core/storage.h"
+
 #include <algorithm>
 #include <numeric>
 
@@ -40,6 +42,7 @@ LoadedBert load_bert(const std::string& path, nn::BertTask task) {
   // tag/classify only run no-grad forwards: pack the weights for the GEMM once (same bits,
   // faster) and free the row-major copies so packing costs no memory.
   m.model->pack_for_inference(/*release_weights=*/true);
+  allocator::release_cached();  // row-major copies made from a bf16/f16 file go back to the OS
   m.max_tokens = m.config.max_position_embeddings;
   if (m.config.family == nn::BertFamily::Roberta) m.max_tokens -= m.config.pad_token_id + 1;
   return m;

@@ -7,6 +7,10 @@
 #include "core/ops.h"
 #include "core/rng.h"
 #include "nn/layers.h"
+#include "nn/state_dict_io.h"
+
+#include <unistd.h>
+#include <filesystem>
 
 namespace kiln::nn {
 namespace {
@@ -69,6 +73,30 @@ TEST(LinearPack, ReleasedWeightsRefuseAndRestoreExactly) {
   ASSERT_TRUE(l.weight.defined());
   EXPECT_EQ(l.weight.to_vector(), w);
   EXPECT_EQ(l.named_parameters().size(), 2u);
+}
+
+// A weight adopted from a model file (mmapped, read-only): packing with release drops its pages
+// from RSS, and any other view of those bytes still reads the file's values afterwards.
+TEST(LinearPack, FileMappedWeightsAreDroppedAfterPackingAndStillReadable) {
+  auto src = make_linear(1024, 512);  // 2 MiB of weight: whole pages to drop
+  const std::string path = std::filesystem::temp_directory_path().string() + "/kiln-pack-test-" +
+                           std::to_string(::getpid()) + ".safetensors";
+  save_safetensors(path, src->state_dict());
+  const StateDict mapped = load_safetensors(path);
+  std::filesystem::remove(path);  // the mapping keeps the data alive
+  ASSERT_TRUE(mapped.at("weight").storage()->file_mapped());
+  Linear l(1024, 512);
+  l.load_state_dict(mapped);
+  ASSERT_EQ(l.weight.raw_data(), mapped.at("weight").raw_data());  // adopted, not copied
+  Generator g(8);
+  const Tensor x = Tensor::randn({4, 1024}, g, DType::F32);
+  NoGradGuard ng;
+  const std::vector<double> plain = l.forward(x).to_vector();
+  l.pack_for_inference(/*release_weights=*/true);
+  EXPECT_EQ(l.forward(x).to_vector(), plain);
+  EXPECT_EQ(mapped.at("weight").to_vector(), src->weight.to_vector());
+  l.unpack_weights();
+  EXPECT_EQ(l.weight.to_vector(), src->weight.to_vector());
 }
 
 }  // namespace
