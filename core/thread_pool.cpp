@@ -69,10 +69,17 @@ class Pool {
   int size() const { return n_threads_; }
 
   void resize(int n) {
+    std::lock_guard<std::mutex> job_lock(job_mutex_);  // never under a running job
     stop();
     n_threads_ = std::max(1, n);
     shutdown_ = false;
-    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+    // A new worker must only react to jobs posted after it exists: it starts from the current
+    // generation (starting from 0 made a worker created by a resize run a stale job and
+    // decrement `active_` for a job it never joined, which could hang the next run()).
+    const uint64_t current = generation_.load();
+    for (int i = 1; i < n_threads_; ++i) {
+      workers_.emplace_back([this, current] { worker_loop(current); });
+    }
   }
 
   void run(int64_t begin, int64_t end, int64_t chunk,
@@ -116,8 +123,7 @@ class Pool {
     t_in_region = was;
   }
 
-  void worker_loop() {
-    uint64_t seen = 0;
+  void worker_loop(uint64_t seen) {
     for (;;) {
       spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
       {
