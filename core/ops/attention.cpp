@@ -67,13 +67,19 @@ struct ProbDropout {
   double p = 0.0;  // the keep test compares in float, the 1 / (1 - p) scale is taken in double
   uint64_t seed = 0, start = 0;
   bool on() const { return p > 0.0; }
-  // dst[idx] = keep ? src[idx] * scale : 0 over one head's Lq x Lk probabilities.
-  template <typename T>
-  void apply(int64_t bh, const AttnDims& s, const T* src, T* dst) const {
-    const T scale = p >= 1.0 ? T(0) : static_cast<T>(1.0 / (1.0 - p));
+  // The keep mask of head bh's Lq x Lk probabilities (generated once per head and pass; the
+  // backward applies it twice).
+  void mask(int64_t bh, const AttnDims& s, std::vector<uint8_t>& keep) const {
     const int64_t n = s.Lq * s.Lk;
+    keep.resize(static_cast<size_t>(n));
     for_each_dropout_keep(seed, start + static_cast<uint64_t>(bh * n), n, static_cast<float>(p),
-                          [&](int64_t i, bool keep) { dst[i] = keep ? src[i] * scale : T(0); });
+                          [&](int64_t i, bool k) { keep[i] = k; });
+  }
+  // dst[i] = keep[i] ? src[i] / (1 - p) : 0 over one head (dst may be src).
+  template <typename T>
+  void apply(const std::vector<uint8_t>& keep, const T* src, T* dst) const {
+    const T scale = p >= 1.0 ? T(0) : static_cast<T>(1.0 / (1.0 - p));
+    for (size_t i = 0; i < keep.size(); ++i) dst[i] = keep[i] ? src[i] * scale : T(0);
   }
 };
 
@@ -115,7 +121,8 @@ inline T exp_row(T x) {
 template <typename T>
 void attn_forward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T* v, int64_t ldv,
                        const uint8_t* vis, bool causal, T scale, const AttnDims& s, T* p, T* o,
-                       const ProbDropout& drop, int64_t bh, std::vector<T>& scratch) {
+                       const ProbDropout& drop, int64_t bh, std::vector<T>& scratch,
+                       std::vector<uint8_t>& keep) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   gemm_t<T>(false, true, s.Lq, s.Lk, s.D, scale, q, ldq, k, ldk, T(0), p, s.Lk);
   const int64_t shift = s.Lk - s.Lq;
@@ -141,7 +148,8 @@ void attn_forward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T
   const T* pv = p;
   if (drop.on()) {
     scratch.resize(static_cast<size_t>(s.Lq * s.Lk));
-    drop.apply(bh, s, p, scratch.data());
+    drop.mask(bh, s, keep);
+    drop.apply(keep, p, scratch.data());
     pv = scratch.data();
   }
   gemm_t<T>(false, false, s.Lq, s.Dv, s.Lk, T(1), pv, s.Lk, v, ldv, T(0), o, s.Dv);
@@ -152,11 +160,12 @@ template <typename T>
 void attn_backward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T* v, int64_t ldv,
                         const T* p, const T* dout, T scale, const AttnDims& s, T* dq, T* dk, T* dv,
                         std::vector<T>& ds, const ProbDropout& drop, int64_t bh,
-                        std::vector<T>& dropped) {
+                        std::vector<T>& dropped, std::vector<uint8_t>& keep) {
   const T* pv = p;  // the probabilities that multiplied V
   if (drop.on()) {
     dropped.resize(static_cast<size_t>(s.Lq * s.Lk));
-    drop.apply(bh, s, p, dropped.data());
+    drop.mask(bh, s, keep);
+    drop.apply(keep, p, dropped.data());
     pv = dropped.data();
   }
   if (dv) gemm_t<T>(true, false, s.Lk, s.Dv, s.Lq, T(1), pv, s.Lk, dout, s.Dv, T(0), dv, s.Dv);
@@ -164,7 +173,7 @@ void attn_backward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const 
   ds.resize(static_cast<size_t>(s.Lq * s.Lk));
   T* d = ds.data();
   gemm_t<T>(false, true, s.Lq, s.Lk, s.Dv, T(1), dout, s.Dv, v, ldv, T(0), d, s.Lk);  // dD
-  if (drop.on()) drop.apply(bh, s, d, d);  // dP = dD * keep / (1 - p)
+  if (drop.on()) drop.apply(keep, d, d);  // dP = dD * keep / (1 - p)
   for (int64_t i = 0; i < s.Lq; ++i) {
     T* dr = d + i * s.Lk;
     const T* pr = p + i * s.Lk;
@@ -247,11 +256,12 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     T* op_ = static_cast<T*>(out.raw_data());
     parallel_for(0, BH, 1, [&](int64_t b0, int64_t b1) {
       std::vector<T> scratch;
+      std::vector<uint8_t> keep;
       for (int64_t bh = b0; bh < b1; ++bh) {
         attn_forward_head<T>(
             qp + qm.at(bh, s.H), qm.ld, kp + km.at(bh, s.H), km.ld, vp + vm.at(bh, s.H), vm.ld,
             vis.empty() ? nullptr : vis.data() + (bh / s.H) * s.Lk, causal, static_cast<T>(scale_d),
-            s, pp + bh * s.Lq * s.Lk, op_ + bh * s.Lq * s.Dv, drop, bh, scratch);
+            s, pp + bh * s.Lq * s.Lk, op_ + bh * s.Lq * s.Dv, drop, bh, scratch, keep);
       }
     });
   });
@@ -274,13 +284,14 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
       T* dvp = gv ? static_cast<T*>(dv.raw_data()) : nullptr;
       parallel_for(0, BH, 1, [&](int64_t b0, int64_t b1) {
         std::vector<T> scratch, dropped;
+        std::vector<uint8_t> keep;
         for (int64_t bh = b0; bh < b1; ++bh) {
           const int64_t oq = bh * s.Lq * s.D, ok = bh * s.Lk * s.D, ov = bh * s.Lk * s.Dv;
           attn_backward_head<T>(qp + qm.at(bh, s.H), qm.ld, kp + km.at(bh, s.H), km.ld,
                                 vp + vm.at(bh, s.H), vm.ld, pp + bh * s.Lq * s.Lk,
                                 gp + bh * s.Lq * s.Dv, static_cast<T>(scale_d), s,
                                 dqp ? dqp + oq : nullptr, dkp ? dkp + ok : nullptr,
-                                dvp ? dvp + ov : nullptr, scratch, drop, bh, dropped);
+                                dvp ? dvp + ov : nullptr, scratch, drop, bh, dropped, keep);
         }
       });
     });

@@ -124,25 +124,7 @@ void micro_kernel(int64_t kc, const uint16_t* ap, const uint16_t* bp, float* c, 
     a32 += kMr;
     bp += 2 * kNr;
   }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  __mmask16 mask[3];
-  for (int j = 0; j < 3; ++j) mask[j] = first_n(nr - 16 * j);
-#pragma GCC unroll 8
-  for (int i = 0; i < kMr; ++i) {
-    if (i >= mr) break;
-    float* row = c + i * ldc;
-#pragma GCC unroll 3
-    for (int j = 0; j < 3; ++j) {
-      __m512 r;
-      if (beta == 0.0f) {
-        r = _mm512_mul_ps(va, acc[i][j]);
-      } else {
-        const __m512 old = _mm512_maskz_loadu_ps(mask[j], row + 16 * j);
-        r = _mm512_fmadd_ps(va, acc[i][j], _mm512_mul_ps(vb, old));
-      }
-      _mm512_mask_storeu_ps(row + 16 * j, mask[j], r);
-    }
-  }
+  store_tile_8x48(acc, c, ldc, mr, nr, alpha, beta);
 }
 
 }  // namespace
