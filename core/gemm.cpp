@@ -67,7 +67,8 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
-// Blocked driver shared by every ISA's kernel: pack all of op(A) once, then column strips of C as
+// Blocked driver shared by every ISA's kernel: pack all of op(A) once (or read its rows in place
+// where the kernel can), then column strips of C as
 // parallel tasks, each packing its own B block per K block and sweeping all of M.
 template <class T>
 void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
@@ -85,9 +86,12 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
   const int threads = parallel ? num_threads() : 1;
 
   // Phase 1: pack all of op(A) once (block pc starts at pc * kKc * mp; panels of kMr x kc).
-  // kKc is a multiple of kstep, so only the last K block gets padded.
+  // kKc is a multiple of kstep, so only the last K block gets padded. Skipped when the kernel can
+  // read op(A) rows in place (same bits, see micro_rows_a): for the small per-head GEMMs of
+  // attention packing A cost as much as a fifth of the multiply.
+  const bool rows_a = !ta && kern.kstep == 1 && kern.micro_rows_a != nullptr;
   const int64_t kpad = (k + kern.kstep - 1) / kern.kstep * kern.kstep;
-  T* apack = t_apack.get<T>(mp * kpad);
+  T* apack = rows_a ? nullptr : t_apack.get<T>(mp * kpad);
   auto pack_a_range = [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t pc = t / m_panels, ip = t % m_panels;
@@ -97,7 +101,9 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
       kern.pack_a(ta, src, lda, std::min(kMr, m - i0), kc, apack + p0 * mp + i0 * kcp);
     }
   };
-  if (threads > 1) {
+  if (rows_a) {
+    // nothing to pack
+  } else if (threads > 1) {
     parallel_for(0, k_blocks * m_panels, 4, pack_a_range);
   } else {
     pack_a_range(0, k_blocks * m_panels);
@@ -128,12 +134,18 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
         const float beff = pc == 0 ? beta : 1.0f;
         // The 8 x kc A panel stays in L1 while it meets every B panel of the block (in L2).
         for (int64_t ip = ip0; ip < ip1; ++ip) {
-          const T* ap = apack + p0 * mp + ip * kMr * kcp;
           const int64_t mr = std::min(kMr, m - ip * kMr);
           float* crow = c + ip * kMr * ldc + j0;
           for (int64_t jq = 0; jq * kNr < nw; ++jq) {
-            kern.micro(kcp, ap, bpack + jq * kNr * kcp, crow + jq * kNr, ldc, mr,
-                       std::min(kNr, nw - jq * kNr), alpha, beff);
+            const T* bp = bpack + jq * kNr * kcp;
+            const int64_t nr = std::min(kNr, nw - jq * kNr);
+            if (rows_a) {
+              kern.micro_rows_a(kc, a + ip * kMr * lda + p0, lda, bp, crow + jq * kNr, ldc, mr, nr,
+                                alpha, beff, nullptr);
+            } else {
+              kern.micro(kcp, apack + p0 * mp + ip * kMr * kcp, bp, crow + jq * kNr, ldc, mr, nr,
+                         alpha, beff);
+            }
           }
         }
       }
@@ -269,16 +281,25 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
           const float* arow = a + i0 * lda + p0;
           if (!rows_a) kern.pack_a(ta, ta ? a + p0 * lda + i0 : arow, lda, mr, kc, apanel);
           float* crow = c + i0 * ldc;
+          const bool first = p0 == 0, last = p0 + kKc >= k;
           for (int64_t q = q0; q < q1; ++q) {
             const int64_t j0 = q * kNr, nr = std::min(kNr, n - j0);
             const float* bp = block + q * kNr * kc;
-            if (p0 == 0 && ep.bias != nullptr) fill_bias(crow + j0, mr, j0, nr);
             if (rows_a) {
-              kern.micro_rows_a(kc, arow, lda, bp, crow + j0, ldc, mr, nr, alpha, beff);
+              // Bias and (without an activation) the residual go into the tile store.
+              gemm::TileExtras extras;
+              if (first) extras.bias = ep.bias != nullptr ? ep.bias + j0 : nullptr;
+              if (last && ep.activation == nullptr && ep.residual != nullptr) {
+                extras.residual = ep.residual + i0 * ep.ldr + j0;
+                extras.ldr = ep.ldr;
+              }
+              kern.micro_rows_a(kc, arow, lda, bp, crow + j0, ldc, mr, nr, alpha, beff, &extras);
+              if (last && ep.activation != nullptr) finish(crow + j0, i0, mr, j0, nr);
             } else {
+              if (first && ep.bias != nullptr) fill_bias(crow + j0, mr, j0, nr);
               kern.micro(kc, apanel, bp, crow + j0, ldc, mr, nr, alpha, beff);
+              if (last && has_finish) finish(crow + j0, i0, mr, j0, nr);
             }
-            if (has_finish && p0 + kKc >= k) finish(crow + j0, i0, mr, j0, nr);
           }
         }
       }

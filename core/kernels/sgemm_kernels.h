@@ -21,6 +21,18 @@ namespace kiln::gemm {
 // groups of kstep consecutive values per row/column (bf16: pairs, as vdpbf16ps consumes them):
 // panel p then holds op(A)[p*mr + r][kg*kstep + e] at [(kg * mr + r) * kstep + e], likewise for B,
 // and k is zero-padded to a multiple of kstep.
+// Per-call additions folded into the C-tile store of micro_rows_a, so the driver needs no separate
+// pass over the tile (gemm::Epilogue uses them). `bias` (a row of `cols` floats for this tile):
+// the old C is taken to be bias[j] on every row instead of being read (beta must be 1), i.e.
+// C = alpha * acc + bias: the first K block of a linear layer. `residual` (rows `ldr` apart):
+// added after that, C = (alpha * acc + beta * old) + residual: the last K block. Each is the same
+// single float operation the separate passes perform, so results keep their bits.
+struct TileExtras {
+  const float* bias = nullptr;
+  const float* residual = nullptr;
+  int64_t ldr = 0;
+};
+
 template <class T>
 struct PackedGemmKernel {
   int64_t mr, nr, kstep;
@@ -35,9 +47,10 @@ struct PackedGemmKernel {
   // that are contiguous along k (`a` points at op(A)[row0][k0], rows `lda` apart). Rows past
   // `rows` re-read the last valid row and are not stored. Same instruction sequence per element as
   // `micro`, so results are bit-identical. Used with a pre-packed B (gemm::PackedB), where packing
-  // A would be the only packing left.
+  // A would be the only packing left. `extras` may be null (see TileExtras).
   void (*micro_rows_a)(int64_t kc, const T* a, int64_t lda, const T* bp, float* c, int64_t ldc,
-                       int64_t rows, int64_t cols, float alpha, float beta);
+                       int64_t rows, int64_t cols, float alpha, float beta,
+                       const TileExtras* extras);
 };
 using SgemmKernel = PackedGemmKernel<float>;
 using Bf16GemmKernel = PackedGemmKernel<uint16_t>;

@@ -4,10 +4,11 @@
 // (the backward recomputes nothing), and the per-(batch, head) work is two GEMMs and a row softmax
 // written in place into P. q/k/v views with unit-stride rows (heads permuted out of a [B, L, H, D]
 // projection, or k/v expanded over heads) go to GEMM in place, without a contiguous copy; the f32
-// softmax uses a vectorisable exp. Each (b, h) pair is computed start to finish by one task of
-// parallel_for, so the bits of the output and of every gradient do not depend on the thread count
-// (GEMM called inside a worker runs inline; see core/gemm.h for its own determinism).
-// Masks: key_padding_mask [B, Lk] (non-zero = attend) and causal (query i sees keys
+// row softmax is core/kernels/softmax_row.h (vectorised max, exp and f64 sum). Under no-grad P
+// is a per-task head-sized buffer rather than a tensor. Each (b, h) pair is computed start to
+// finish by one task of parallel_for, so the bits of the output and of every gradient do not depend
+// on the thread count (GEMM called inside a worker runs inline; see core/gemm.h for its own
+// determinism). Masks: key_padding_mask [B, Lk] (non-zero = attend) and causal (query i sees keys
 // j <= i + Lk - Lq, the KV-cache convention) are applied as -inf before the softmax. A row with no
 // visible key gets P = 0, hence a zero output row and zero gradients, never NaN.
 // Backward: dV = P^T dO; dP = dO V^T; dS = P * (dP - rowsum(dP * P)); dQ = dS K * scale;
@@ -24,7 +25,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/gemm.h"
-#include "core/kernels/fast_exp.h"
+#include "core/kernels/softmax_row.h"
 #include "core/op_registry.h"
 #include "core/ops.h"
 #include "core/ops/dropout_keep.h"
@@ -106,14 +107,28 @@ std::vector<uint8_t> key_visibility(const AttentionOptions& o, const AttnDims& s
   return vis;
 }
 
-using kernels::exp_nonpos;  // vectorisable f32 exp, see core/kernels/fast_exp.h
-
+// In-place softmax of row[0, n) (entries may be -inf); a row with nothing visible becomes zeros.
+// f32 goes to the vectorised kernel (core/kernels/softmax_row.h); f64 keeps plain loops.
 template <typename T>
-inline T exp_row(T x) {
-  if constexpr (std::is_same_v<T, float>)
-    return exp_nonpos(x);
-  else
-    return std::exp(x);
+void softmax_visible(T* row, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) {
+    kernels::softmax_row_f32(row, n);
+  } else {
+    constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+    T mx = kNegInf;
+    for (int64_t j = 0; j < n; ++j) mx = row[j] > mx ? row[j] : mx;
+    if (mx == kNegInf) {
+      std::fill(row, row + n, T(0));
+      return;
+    }
+    T sum = 0;
+    for (int64_t j = 0; j < n; ++j) {
+      row[j] = std::exp(row[j] - mx);
+      sum += row[j];
+    }
+    const T inv = T(1) / sum;
+    for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+  }
 }
 
 // One (b, h) forward: S = scale * Q K^T into P, masked row softmax in place, O = P V.
@@ -132,18 +147,8 @@ void attn_forward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T
     const int64_t jend = causal ? std::clamp<int64_t>(i + shift + 1, 0, s.Lk) : s.Lk;
     if (vis)
       for (int64_t j = 0; j < jend; ++j) row[j] = vis[j] ? row[j] : kNegInf;
-    T mx = kNegInf;
-    for (int64_t j = 0; j < jend; ++j) mx = row[j] > mx ? row[j] : mx;
-    if (mx == kNegInf) {  // nothing visible: a zero row
-      std::fill(row, row + s.Lk, T(0));
-      continue;
-    }
-    for (int64_t j = 0; j < jend; ++j) row[j] = exp_row<T>(row[j] - mx);
+    softmax_visible<T>(row, jend);
     std::fill(row + jend, row + s.Lk, T(0));
-    Acc<T> sum = 0;
-    for (int64_t j = 0; j < jend; ++j) sum += row[j];
-    const T inv = static_cast<T>(Acc<T>(1) / sum);
-    for (int64_t j = 0; j < jend; ++j) row[j] *= inv;
   }
   const T* pv = p;
   if (drop.on()) {
@@ -245,27 +250,32 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
 
   const HeadMat qm = head_mat(q), km = head_mat(k), vm = head_mat(v);
   Tensor out = Tensor::empty({s.B, s.H, s.Lq, s.Dv}, q.dtype());
-  Tensor probs = Tensor::empty({s.B, s.H, s.Lq, s.Lk}, q.dtype());
+  // Backward needs every head's probabilities; without it each task reuses one head-sized buffer
+  // (stays in L2) instead of writing a [B, H, Lq, Lk] tensor nobody reads.
+  const bool keep_probs = needs_grad({&q, &k, &v});
+  Tensor probs = keep_probs ? Tensor::empty({s.B, s.H, s.Lq, s.Lk}, q.dtype()) : Tensor();
   const int64_t BH = s.B * s.H;
   dispatch_floating(q.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* qp = static_cast<const T*>(qm.t.raw_data());
     const T* kp = static_cast<const T*>(km.t.raw_data());
     const T* vp = static_cast<const T*>(vm.t.raw_data());
-    T* pp = static_cast<T*>(probs.raw_data());
+    T* pp = keep_probs ? static_cast<T*>(probs.raw_data()) : nullptr;
     T* op_ = static_cast<T*>(out.raw_data());
     parallel_for(0, BH, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<T> scratch;
+      std::vector<T> scratch, head_probs;
       std::vector<uint8_t> keep;
+      if (!keep_probs) head_probs.resize(static_cast<size_t>(s.Lq * s.Lk));
       for (int64_t bh = b0; bh < b1; ++bh) {
         attn_forward_head<T>(
             qp + qm.at(bh, s.H), qm.ld, kp + km.at(bh, s.H), km.ld, vp + vm.at(bh, s.H), vm.ld,
             vis.empty() ? nullptr : vis.data() + (bh / s.H) * s.Lk, causal, static_cast<T>(scale_d),
-            s, pp + bh * s.Lq * s.Lk, op_ + bh * s.Lq * s.Dv, drop, bh, scratch, keep);
+            s, keep_probs ? pp + bh * s.Lq * s.Lk : head_probs.data(), op_ + bh * s.Lq * s.Dv, drop,
+            bh, scratch, keep);
       }
     });
   });
-  if (!needs_grad({&q, &k, &v})) return out;
+  if (!keep_probs) return out;
   const bool gq = q.requires_grad(), gk = k.requires_grad(), gv = v.requires_grad();
   return record(kAttentionOp, out, {q, k, v}, [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc = g.contiguous();

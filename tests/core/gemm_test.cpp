@@ -107,6 +107,37 @@ TEST(Gemm, MatchesReferenceOverShapesLayoutsAndIsaLevels) {
   }
 }
 
+// A column's bits do not depend on how wide C is: the micro-kernel skips the FMAs of empty
+// 16-column vectors at a narrow right edge (e.g. 64 = 48 + 16), and that must not change any value.
+TEST(Gemm, ColumnsDoNotDependOnMatrixWidth) {
+  StateGuard guard;
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  const int64_t m = 19, k = 300, wide = 100;
+  for (IsaLevel level : available_levels()) {
+    kiln::set_isa_override(&level);
+    SCOPED_TRACE(kiln::isa_name(level));
+    for (int tr = 0; tr < 4; ++tr) {
+      const bool ta = tr & 1, tb = tr & 2;
+      std::vector<float> a(m * k), b(k * wide), full(m * wide);
+      for (auto& v : a) v = dist(rng);
+      for (auto& v : b) v = dist(rng);
+      // op(B) columns 0..n-1 of the wide B are the narrow B (row-major [k, n] or [n, k]).
+      kiln::gemm::sgemm(ta, tb, m, wide, k, 1.f, a.data(), ta ? m : k, b.data(), tb ? k : wide, 0.f,
+                        full.data(), wide);
+      for (int64_t n : {1, 15, 16, 17, 32, 33, 48, 64, 81}) {
+        std::vector<float> got(m * n);
+        kiln::gemm::sgemm(ta, tb, m, n, k, 1.f, a.data(), ta ? m : k, b.data(), tb ? k : wide, 0.f,
+                          got.data(), n);
+        for (int64_t i = 0; i < m; ++i) {
+          ASSERT_EQ(std::memcmp(&got[i * n], &full[i * wide], n * sizeof(float)), 0)
+              << "n=" << n << " row " << i << " ta=" << ta << " tb=" << tb;
+        }
+      }
+    }
+  }
+}
+
 TEST(Gemm, AlphaBetaAndLeadingDimensions) {
   StateGuard guard;
   std::mt19937 rng(99);

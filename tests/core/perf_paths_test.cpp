@@ -6,10 +6,13 @@
 
 #include <bit>
 #include <cmath>
+#include <limits>
+#include <random>
 #include <vector>
 
 #include "core/cpu_features.h"
 #include "core/kernels/elementwise_gelu.h"
+#include "core/kernels/softmax_row.h"
 #include "core/ops.h"
 
 namespace kiln {
@@ -77,6 +80,53 @@ TEST(PerfPaths, GeluResultIndependentOfChunking) {
       ASSERT_EQ(std::bit_cast<uint32_t>(yp[i]), std::bit_cast<uint32_t>(whole[i])) << n << " " << i;
     }
   }
+}
+
+// The attention softmax row kernel, both builds: within 1e-6 (relative, plus the rounding of
+// x - max to f32) of a double-precision softmax for row lengths around the 16-lane blocking, with
+// masked (-inf) keys giving exactly 0, an all-masked or empty row giving zeros (and false), and
+// large score ranges.
+void check_softmax_row(bool (*fn)(float*, int64_t)) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-30.f, 30.f);
+  for (int64_t n : {0, 1, 2, 15, 16, 17, 31, 33, 64, 127, 128, 129, 1000}) {
+    for (int masked_every : {0, 3}) {
+      std::vector<float> row(static_cast<size_t>(n));
+      for (int64_t j = 0; j < n; ++j)
+        row[j] = masked_every != 0 && j % masked_every == 1 ? kNegInf : dist(rng);
+      const std::vector<float> in = row;
+      double mx = -std::numeric_limits<double>::infinity(), sum = 0;
+      for (float v : in) mx = std::max<double>(mx, v);
+      for (float v : in) sum += std::exp(static_cast<double>(v) - mx);
+      const bool any = n > 0;
+      EXPECT_EQ(fn(row.data(), n), any) << n;
+      for (int64_t j = 0; j < n; ++j) {
+        if (in[j] == kNegInf) {
+          EXPECT_EQ(row[j], 0.0f) << n << " " << j;
+          continue;
+        }
+        // x - max is rounded to f32 (as in every f32 softmax): relative error |x - max| * 2^-24
+        // on top of the exp polynomial's and the final scaling's few ulps.
+        const double arg = static_cast<double>(in[j]) - mx;
+        const double want = std::exp(arg) / sum;
+        const double tol = want * (1e-6 + std::fabs(arg) * 0x1p-24) + 1e-38;
+        EXPECT_NEAR(row[j], want, tol) << "n=" << n << " j=" << j;
+      }
+    }
+  }
+  std::vector<float> none(40, kNegInf);
+  EXPECT_FALSE(fn(none.data(), 40));
+  for (float v : none) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(PerfPaths, SoftmaxRowPlainMatchesDoubleReference) {
+  check_softmax_row(kernels::softmax_row_f32_plain);
+}
+
+TEST(PerfPaths, SoftmaxRowAvx512MatchesDoubleReference) {
+  if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  check_softmax_row(kernels::softmax_row_f32_avx512);
 }
 
 }  // namespace

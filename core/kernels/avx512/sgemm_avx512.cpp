@@ -73,18 +73,22 @@ void pack_b(bool trans_b, const float* b, int64_t ldb, int64_t kc, int64_t n, fl
   }
 }
 
-// kRowsA: A is read from op(A) rows (stride lda) instead of a packed panel; otherwise identical,
-// so both variants produce the same bits.
-template <bool kRowsA>
+// kRowsA: A is read from op(A) rows (stride lda) instead of a packed panel. kVecs: how many of the
+// tile's three 16-column vectors hold real columns; a narrow right edge (e.g. the 16 columns left
+// of a 64-wide attention head after one full panel) skips the FMAs of the empty ones. Every
+// element still gets the same FMA sequence (one accumulator, k ascending) in every variant, so all
+// of them produce the same bits.
+template <bool kRowsA, int kVecs>
 inline void micro_impl(int64_t kc, const float* a, int64_t lda, const float* bp, float* c,
-                       int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
+                       int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
+                       const TileExtras* extras) {
+  const float* bias = extras != nullptr ? extras->bias : nullptr;
   // Start pulling the C tile in now: with beta != 0 it is read after the k loop, and for large M it
   // has usually left L2 since the previous K block.
-  if (beta != 0.0f) {
+  if (beta != 0.0f && bias == nullptr) {
     for (int64_t i = 0; i < mr; ++i) {
-      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 32), _MM_HINT_T0);
+      for (int v = 0; v < kVecs; ++v)
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * v), _MM_HINT_T0);
     }
   }
   const float* rows[kMr];
@@ -101,29 +105,46 @@ inline void micro_impl(int64_t kc, const float* a, int64_t lda, const float* bp,
   // One k step per iteration, same order for every element: sum_k a[i][k] * b[k][j] ascending.
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_loadu_ps(bp);
-    const __m512 b1 = _mm512_loadu_ps(bp + 16);
-    const __m512 b2 = _mm512_loadu_ps(bp + 32);
+    __m512 b[kVecs];
+#pragma GCC unroll 3
+    for (int v = 0; v < kVecs; ++v) b[v] = _mm512_loadu_ps(bp + 16 * v);
 #pragma GCC unroll 8
     for (int i = 0; i < kMr; ++i) {
       const __m512 av = _mm512_set1_ps(kRowsA ? rows[i][k] : a[k * kMr + i]);
-      acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
-      acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);
+#pragma GCC unroll 3
+      for (int v = 0; v < kVecs; ++v) acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);
     }
     bp += kNr;
   }
-  store_tile_8x48(acc, c, ldc, mr, nr, alpha, beta);
+  if (extras == nullptr) {
+    store_tile_8x48(acc, c, ldc, mr, nr, alpha, beta);
+  } else {
+    store_tile_8x48(acc, c, ldc, mr, nr, alpha, beta, bias, extras->residual, extras->ldr);
+  }
+}
+
+template <bool kRowsA>
+inline void micro_dispatch(int64_t kc, const float* a, int64_t lda, const float* bp, float* c,
+                           int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
+                           const TileExtras* extras) {
+  if (nr > 32) {
+    micro_impl<kRowsA, 3>(kc, a, lda, bp, c, ldc, mr, nr, alpha, beta, extras);
+  } else if (nr > 16) {
+    micro_impl<kRowsA, 2>(kc, a, lda, bp, c, ldc, mr, nr, alpha, beta, extras);
+  } else {
+    micro_impl<kRowsA, 1>(kc, a, lda, bp, c, ldc, mr, nr, alpha, beta, extras);
+  }
 }
 
 void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int64_t mr,
                   int64_t nr, float alpha, float beta) {
-  micro_impl<false>(kc, ap, 0, bp, c, ldc, mr, nr, alpha, beta);
+  micro_dispatch<false>(kc, ap, 0, bp, c, ldc, mr, nr, alpha, beta, nullptr);
 }
 
 void micro_kernel_rows_a(int64_t kc, const float* a, int64_t lda, const float* bp, float* c,
-                         int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
-  micro_impl<true>(kc, a, lda, bp, c, ldc, mr, nr, alpha, beta);
+                         int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
+                         const TileExtras* extras) {
+  micro_dispatch<true>(kc, a, lda, bp, c, ldc, mr, nr, alpha, beta, extras);
 }
 
 }  // namespace

@@ -49,12 +49,20 @@ inline __mmask16 first_n(int64_t n) {
 // Writes an 8 x 48 accumulator tile to C as the micro-kernel contract says (sgemm_kernels.h):
 // c[0:rows, 0:cols] = alpha * acc + beta * c, C not read when beta == 0, columns masked at the
 // right edge. One sequence for the f32 and bf16 kernels, so their rounding of C is the same.
+// `bias` (non-null) stands in for the old C on every row; `residual` (non-null, rows `ldr` apart)
+// is added last (see TileExtras).
 [[gnu::always_inline]] inline void store_tile_8x48(const __m512 acc[8][3], float* c, int64_t ldc,
                                                    int64_t rows, int64_t cols, float alpha,
-                                                   float beta) {
+                                                   float beta, const float* bias = nullptr,
+                                                   const float* residual = nullptr,
+                                                   int64_t ldr = 0) {
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   __mmask16 mask[3];
   for (int j = 0; j < 3; ++j) mask[j] = first_n(cols - 16 * j);
+  __m512 bias_v[3];
+  if (bias != nullptr) {
+    for (int j = 0; j < 3; ++j) bias_v[j] = _mm512_maskz_loadu_ps(mask[j], bias + 16 * j);
+  }
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) {
     if (i >= rows) break;
@@ -65,8 +73,12 @@ inline __mmask16 first_n(int64_t n) {
       if (beta == 0.0f) {
         r = _mm512_mul_ps(va, acc[i][j]);
       } else {
-        const __m512 old = _mm512_maskz_loadu_ps(mask[j], row + 16 * j);
+        const __m512 old =
+            bias != nullptr ? bias_v[j] : _mm512_maskz_loadu_ps(mask[j], row + 16 * j);
         r = _mm512_fmadd_ps(va, acc[i][j], _mm512_mul_ps(vb, old));
+      }
+      if (residual != nullptr) {
+        r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask[j], residual + i * ldr + 16 * j));
       }
       _mm512_mask_storeu_ps(row + 16 * j, mask[j], r);
     }
