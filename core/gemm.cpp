@@ -26,6 +26,9 @@ namespace {
 constexpr int64_t kKc = 256;
 // Target width of one task's column strip (a multiple of kNr); a B block is kKc x strip.
 constexpr int64_t kStripTarget = 480;
+// Task split of sgemm_packed_b (see there).
+constexpr int64_t kTasksPerThread = 16;
+constexpr int64_t kMinChunkPanels = 4;
 // Below this many flops the pool wake-up costs more than a second core saves.
 constexpr double kParallelFlops = 4e6;
 
@@ -259,8 +262,14 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   const int threads = parallel ? num_threads() : 1;
   const int64_t strip_panels = prepacked_strip_panels(b.n_panels_, threads);
   const int64_t strips = (b.n_panels_ + strip_panels - 1) / strip_panels;
-  // Narrow N (fewer strips than 2 per thread): split rows too.
-  const int64_t row_chunks = std::min(m_panels, (2 * threads + strips - 1) / strips);
+  // Rows are cut into chunks too, for about kTasksPerThread tasks per thread, but no chunk under
+  // kMinChunkPanels row panels. Measured on the BERT-base linears (1024 rows, cold weights): 2
+  // tasks per thread 507-528 ms, 8: 480-491, 16: 467-469 (bench/results/bert.md). Smaller tasks
+  // even out the two cores' finishing times, and a chunk's C block (e.g. 128 x 192) stays in L2
+  // across the K blocks instead of going back to L3 after every one.
+  const int64_t row_chunks =
+      std::clamp<int64_t>((kTasksPerThread * threads + strips - 1) / strips, 1,
+                          std::max<int64_t>(1, m_panels / kMinChunkPanels));
   const int64_t chunk_panels = (m_panels + row_chunks - 1) / row_chunks;
   // Reading A in place needs rows contiguous along k; otherwise each task packs its own row panel
   // (8 x kc, stays in L1) before meeting the strip's B panels.
@@ -294,12 +303,17 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
                 extras.ldr = ep.ldr;
               }
               kern.micro_rows_a(kc, arow, lda, bp, crow + j0, ldc, mr, nr, alpha, beff, &extras);
-              if (last && ep.activation != nullptr) finish(crow + j0, i0, mr, j0, nr);
             } else {
               if (first && ep.bias != nullptr) fill_bias(crow + j0, mr, j0, nr);
               kern.micro(kc, apanel, bp, crow + j0, ldc, mr, nr, alpha, beff);
-              if (last && has_finish) finish(crow + j0, i0, mr, j0, nr);
             }
+          }
+          // The rest of the epilogue once per row panel and strip (rows of up to 384 columns, still
+          // in L1/L2): per 48-column tile, the activation's call and set-up cost as much as its
+          // arithmetic.
+          if (last && (rows_a ? ep.activation != nullptr : has_finish)) {
+            const int64_t j0 = q0 * kNr;
+            finish(crow + j0, i0, mr, j0, std::min(n, q1 * kNr) - j0);
           }
         }
       }
