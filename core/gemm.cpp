@@ -29,6 +29,7 @@ constexpr int64_t kStripTarget = 480;
 // Task split of sgemm_packed_b (see there).
 constexpr int64_t kTasksPerThread = 16;
 constexpr int64_t kMinChunkPanels = 4;
+constexpr int64_t kFewRows = 128;
 // Below this many flops the pool wake-up costs more than a second core saves.
 constexpr double kParallelFlops = 4e6;
 
@@ -260,16 +261,22 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   const int64_t m_panels = (m + kMr - 1) / kMr;
   const bool parallel = 2.0 * m * n * k >= kParallelFlops && !in_parallel_region();
   const int threads = parallel ? num_threads() : 1;
-  const int64_t strip_panels = prepacked_strip_panels(b.n_panels_, threads);
+  // Up to kFewRows rows: each task is one 48-column weight panel against all rows, so every weight
+  // byte comes from DRAM once and meets every row while in L1/L2, and the many equal tasks even
+  // out the cores (BERT-base linears at 128 rows, cold weights: 62.5-64.3 ms vs 67.1-69.3 with
+  // the split below; equal at 256 rows, worse from 512).
+  const bool few_rows = m <= kFewRows;
+  const int64_t strip_panels = few_rows ? 1 : prepacked_strip_panels(b.n_panels_, threads);
   const int64_t strips = (b.n_panels_ + strip_panels - 1) / strip_panels;
-  // Rows are cut into chunks too, for about kTasksPerThread tasks per thread, but no chunk under
-  // kMinChunkPanels row panels. Measured on the BERT-base linears (1024 rows, cold weights): 2
-  // tasks per thread 507-528 ms, 8: 480-491, 16: 467-469 (bench/results/bert.md). Smaller tasks
-  // even out the two cores' finishing times, and a chunk's C block (e.g. 128 x 192) stays in L2
-  // across the K blocks instead of going back to L3 after every one.
+  // Otherwise rows are cut into chunks too, for about kTasksPerThread tasks per thread, but no
+  // chunk under kMinChunkPanels row panels. Measured on the BERT-base linears (1024 rows, cold
+  // weights): 2 tasks per thread 507-528 ms, 8: 480-491, 16: 467-469 (bench/results/bert.md).
+  // Smaller tasks even out the two cores' finishing times, and a chunk's C block (e.g. 128 x 192)
+  // stays in L2 across the K blocks instead of going back to L3 after every one.
   const int64_t row_chunks =
-      std::clamp<int64_t>((kTasksPerThread * threads + strips - 1) / strips, 1,
-                          std::max<int64_t>(1, m_panels / kMinChunkPanels));
+      few_rows ? 1
+               : std::clamp<int64_t>((kTasksPerThread * threads + strips - 1) / strips, 1,
+                                     std::max<int64_t>(1, m_panels / kMinChunkPanels));
   const int64_t chunk_panels = (m_panels + row_chunks - 1) / row_chunks;
   // Reading A in place needs rows contiguous along k; otherwise each task packs its own row panel
   // (8 x kc, stays in L1) before meeting the strip's B panels.
