@@ -93,23 +93,22 @@ int main(int argc, char** argv) {
   std::vector<double> t_qkv, t_o, t_up, t_down, t_total;
   for (int r = 0; r < runs + 1; ++r) {
     double a = 0, b = 0, c = 0, d = 0;
+    // y = x W (+ epilogue), its time added to `acc`.
+    auto linear = [&](double& acc, const std::vector<float>& in, int64_t ld_in, const PackedB& w,
+                      std::vector<float>& out, int64_t ld_out, const Epilogue& ep) {
+      const auto t0 = Clock::now();
+      kiln::gemm::sgemm_packed_b(false, M, 1, in.data(), ld_in, w, 0, out.data(), ld_out, ep);
+      acc += ms_since(t0);
+    };
     for (const Layer& l : layers) {
-      auto t0 = Clock::now();
-      kiln::gemm::sgemm_packed_b(false, M, 1, x.data(), H, *l.q, 0, q.data(), H, with_bias);
-      kiln::gemm::sgemm_packed_b(false, M, 1, x.data(), H, *l.k, 0, k.data(), H, with_bias);
-      kiln::gemm::sgemm_packed_b(false, M, 1, x.data(), H, *l.v, 0, v.data(), H, with_bias);
-      a += ms_since(t0);
-      t0 = Clock::now();
+      linear(a, x, H, *l.q, q, H, with_bias);
+      linear(a, x, H, *l.k, k, H, with_bias);
+      linear(a, x, H, *l.v, v, H, with_bias);
       with_residual.residual = x.data();
-      kiln::gemm::sgemm_packed_b(false, M, 1, v.data(), H, *l.o, 0, h.data(), H, with_residual);
-      b += ms_since(t0);
-      t0 = Clock::now();
-      kiln::gemm::sgemm_packed_b(false, M, 1, h.data(), H, *l.up, 0, u.data(), F, with_gelu);
-      c += ms_since(t0);
-      t0 = Clock::now();
+      linear(b, v, H, *l.o, h, H, with_residual);
+      linear(c, h, H, *l.up, u, F, with_gelu);
       with_residual.residual = h.data();
-      kiln::gemm::sgemm_packed_b(false, M, 1, u.data(), F, *l.down, 0, x.data(), H, with_residual);
-      d += ms_since(t0);
+      linear(d, u, F, *l.down, x, H, with_residual);
     }
     for (auto& e : x) e = std::clamp(e, -10.0f, 10.0f);  // keep activations bounded across runs
     if (r == 0) continue;                                // warm-up

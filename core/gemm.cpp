@@ -71,6 +71,12 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
+// Whether the kernel can read op(A) rows in place (micro_rows_a) instead of a packed A panel.
+template <class T>
+bool reads_a_rows(const PackedGemmKernel<T>& kern, bool ta) {
+  return !ta && kern.kstep == 1 && kern.micro_rows_a != nullptr;
+}
+
 // Blocked driver shared by every ISA's kernel: pack all of op(A) once (or read its rows in place
 // where the kernel can), then column strips of C as parallel tasks, each packing its own B block
 // per K block and sweeping all of M.
@@ -93,7 +99,7 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
   // kKc is a multiple of kstep, so only the last K block gets padded. Skipped when the kernel can
   // read op(A) rows in place (same bits, see micro_rows_a): for the small per-head GEMMs of
   // attention packing A cost as much as a fifth of the multiply.
-  const bool rows_a = !ta && kern.kstep == 1 && kern.micro_rows_a != nullptr;
+  const bool rows_a = reads_a_rows(kern, ta);
   const int64_t kpad = (k + kern.kstep - 1) / kern.kstep * kern.kstep;
   T* apack = rows_a ? nullptr : t_apack.get<T>(mp * kpad);
   auto pack_a_range = [&](int64_t t0, int64_t t1) {
@@ -105,11 +111,9 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
       kern.pack_a(ta, src, lda, std::min(kMr, m - i0), kc, apack + p0 * mp + i0 * kcp);
     }
   };
-  if (rows_a) {
-    // nothing to pack
-  } else if (threads > 1) {
+  if (!rows_a && threads > 1) {
     parallel_for(0, k_blocks * m_panels, 4, pack_a_range);
-  } else {
+  } else if (!rows_a) {
     pack_a_range(0, k_blocks * m_panels);
   }
 
@@ -280,7 +284,7 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   const int64_t chunk_panels = (m_panels + row_chunks - 1) / row_chunks;
   // Reading A in place needs rows contiguous along k; otherwise each task packs its own row panel
   // (8 x kc, stays in L1) before meeting the strip's B panels.
-  const bool rows_a = !ta && kern.micro_rows_a != nullptr;
+  const bool rows_a = reads_a_rows(kern, ta);
   auto run_tasks = [&](int64_t t0, int64_t t1) {
     float* apanel = rows_a ? nullptr : t_apack.get<float>(kMr * kKc);
     for (int64_t t = t0; t < t1; ++t) {

@@ -134,29 +134,40 @@ Tensor Tensor::arange(int64_t n, DType dtype) {
 }
 
 namespace {
+// t[i] = scale * draw(seed, start + i) rounded once to t's dtype, over a reserved block of the
+// stream (scale 1 is exact, so randn/rand are the scale-1 case).
 template <typename Draw>
-Tensor random_tensor(const Shape& shape, Generator& gen, DType dtype, Draw draw) {
-  KILN_CHECK(is_floating(dtype), "random tensors must be floating point, got ", dtype_name(dtype));
-  Tensor t = Tensor::empty(shape, dtype);
+void fill_random(const Tensor& t, Generator& gen, Draw draw, double scale) {
+  KILN_CHECK(is_floating(t.dtype()), "random tensors must be floating point, got ",
+             dtype_name(t.dtype()));
   const int64_t n = t.numel();
   const uint64_t start = gen.reserve(static_cast<uint64_t>(n));
   const uint64_t seed = gen.seed();
-  dispatch_all(dtype, [&](auto tag) {
+  dispatch_all(t.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* p = static_cast<T*>(t.raw_data());
     parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) store_from_double<T>(p + i, draw(seed, start + i));
+      for (int64_t i = b; i < e; ++i) store_from_double<T>(p + i, draw(seed, start + i) * scale);
     });
   });
-  return t;
 }
 }  // namespace
 
 Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype) {
-  return random_tensor(shape, gen, dtype, Generator::normal_at);
+  Tensor t = Tensor::empty(shape, dtype);
+  fill_random(t, gen, Generator::normal_at, 1.0);
+  return t;
 }
 Tensor Tensor::rand(const Shape& shape, Generator& gen, DType dtype) {
-  return random_tensor(shape, gen, dtype, Generator::uniform64_at);
+  Tensor t = Tensor::empty(shape, dtype);
+  fill_random(t, gen, Generator::uniform64_at, 1.0);
+  return t;
+}
+
+void fill_randn_(const Tensor& t, Generator& gen, double std) {
+  KILN_CHECK(t.is_contiguous() && t.storage()->writable(), "fill_randn_: ", t.describe(),
+             " must be contiguous and writable");
+  fill_random(t, gen, Generator::normal_at, std);
 }
 
 int64_t Tensor::size(int64_t d) const {

@@ -70,6 +70,7 @@ class Tensor {
   // Seeded random tensors; see core/rng.h for the thread-count-independent streams.
   static Tensor randn(const Shape& shape, Generator& gen, DType dtype = DType::F32);
   static Tensor rand(const Shape& shape, Generator& gen, DType dtype = DType::F32);
+  // (fill_randn_ in core/ops.h fills an existing tensor from the same stream.)
 
   // ---- metadata ----
   bool defined() const { return impl_ != nullptr; }

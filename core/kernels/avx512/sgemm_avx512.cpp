@@ -83,6 +83,8 @@ inline void micro_impl(int64_t kc, const float* a, int64_t lda, const float* bp,
                        int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta,
                        const TileExtras* extras) {
   const float* bias = extras != nullptr ? extras->bias : nullptr;
+  const float* residual = extras != nullptr ? extras->residual : nullptr;
+  const int64_t ldr = extras != nullptr ? extras->ldr : 0;
   // Start pulling the C tile in now: with beta != 0 it is read after the k loop, and for large M it
   // has usually left L2 since the previous K block.
   if (beta != 0.0f && bias == nullptr) {
@@ -116,11 +118,7 @@ inline void micro_impl(int64_t kc, const float* a, int64_t lda, const float* bp,
     }
     bp += kNr;
   }
-  if (extras == nullptr) {
-    store_tile_8x48(acc, c, ldc, mr, nr, alpha, beta);
-  } else {
-    store_tile_8x48(acc, c, ldc, mr, nr, alpha, beta, bias, extras->residual, extras->ldr);
-  }
+  store_tile_8x48(acc, c, ldc, mr, nr, alpha, beta, bias, residual, ldr);
 }
 
 template <bool kRowsA>
