@@ -2,9 +2,15 @@
 // ONNX Runtime peer for bench_bert_bench: times the forward exported by torch_bert.py --export
 // (BERT-base-shaped, seeded random weights) at batch x seq with intraOpNumThreads.
 //   node ort_bert.js MODEL.onnx [--batch 8] [--seq 128] [--runs 10] [--warmup 2] [--threads 2]
+//                    [--profile]
+// --profile turns on ORT's own profiler and adds, after the usual line, the kernel time of the
+// last run summed by operator type (the peer's side of the kiln perf profile in
+// bench/results/bert.md).
 // onnxruntime-node is installed under bench/.scratch (git-ignored), see bench/bert/run.sh.
 // Prints one line like the other peers: "ort mode=infer ... median_ms=... peak_rss_mb=...".
 'use strict';
+const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const ort = require(path.join(__dirname, '..', '.scratch', 'node_modules', 'onnxruntime-node'));
 
@@ -17,7 +23,11 @@ async function main() {
   const model = process.argv[2];
   const batch = arg('--batch', 8), seq = arg('--seq', 128), runs = arg('--runs', 10);
   const warmup = arg('--warmup', 2), threads = arg('--threads', 2);
+  const profileDir =
+      process.argv.includes('--profile') ? fs.mkdtempSync(path.join(os.tmpdir(), 'ort-prof-')) : null;
   const session = await ort.InferenceSession.create(model, {
+    enableProfiling: profileDir !== null,
+    profileFilePrefix: profileDir ? path.join(profileDir, 'profile') : undefined,
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
@@ -41,7 +51,6 @@ async function main() {
   // Peak RSS of the timed loop alone (as the other peers report it): reset the kernel's mark
   // (clear_refs "5", which also restarts maxRSS) after the session is built; the set-up peak
   // (loading and optimising the graph) is reported apart.
-  const fs = require('fs');
   const hwm = () => Number((/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8')) ||
                             [0, -1024])[1]) / 1024;
   const setupPeak = hwm();
@@ -65,6 +74,34 @@ async function main() {
               `median_ms=${median.toFixed(2)} min_ms=${times[0].toFixed(2)} ` +
               `peak_rss_mb=${rss.toFixed(0)} setup_peak_mb=${setupPeak.toFixed(0)} spin=${process.env.ORT_SPIN === '0' ? 0 : 1} ort=${require(path.join(__dirname, '..', '.scratch',
                   'node_modules', 'onnxruntime-node', 'package.json')).version}`);
+  if (profileDir) printProfile(session, profileDir);
+}
+
+// Sums the kernel time of the last profiled run by operator type.
+function printProfile(session, dir) {
+  session.endProfiling();
+  const file = fs.readdirSync(dir).find((f) => f.startsWith('profile'));
+  const events = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  fs.rmSync(dir, {recursive: true});
+  const runs = events.filter((e) => e.name === 'model_run');
+  const last = runs[runs.length - 1];
+  const byOp = new Map();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    if (e.ts < last.ts || e.ts > last.ts + last.dur) continue;
+    const cur = byOp.get(e.args.op_name) || {us: 0, count: 0};
+    cur.us += e.dur;
+    cur.count += 1;
+    byOp.set(e.args.op_name, cur);
+  }
+  const total = [...byOp.values()].reduce((s, v) => s + v.us, 0);
+  console.log(`# profile of the last run: ${(last.dur / 1000).toFixed(1)} ms, kernels ` +
+              `${(total / 1000).toFixed(1)} ms`);
+  for (const [op, v] of [...byOp.entries()].sort((a, b) => b[1].us - a[1].us)) {
+    if (v.us < 0.001 * total) continue;
+    console.log(`#   ${op.padEnd(20)} ${(v.us / 1000).toFixed(1).padStart(7)} ms ` +
+                `${(100 * v.us / total).toFixed(1).padStart(5)}%  n=${v.count}`);
+  }
 }
 
 main().catch((e) => {

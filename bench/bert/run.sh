@@ -15,6 +15,8 @@
 # spinning vs 230 ms with OMP_WAIT_POLICY=PASSIVE; ORT 238 vs 171 ms without spinning). So torch
 # runs with OMP_WAIT_POLICY=${TORCH_WAIT:-PASSIVE} and ORT both with and without spinning; on an
 # idle machine set TORCH_WAIT=ACTIVE to give torch its spinning default back.
+# This script runs each peer once, minutes apart, so a drift of the host can swing one ratio by
+# 5-15%; bench/bert/paired.sh repeats kiln and ORT in 20 alternating pairs for a closer call.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BUILD="${BUILD:-$ROOT/build-perf}"

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Summary of bench/bert/paired.sh output: per-pair ratios ORT / kiln (> 1: kiln faster).
+
+Prints the median ratio, a percentile-bootstrap 95% interval of that median (10,000 resamples,
+fixed seed, so the same file always gives the same interval) and a one-sided sign test of
+"kiln is faster in more than half of the pairs" (exact binomial tail). No pair is left out: the median and
+the sign test are already robust to a pair where the host stalled one of the two processes.
+"""
+import math
+import random
+import re
+import sys
+
+
+def quantile(sorted_values, q):
+    pos = (len(sorted_values) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def median(values):
+    return quantile(sorted(values), 0.5)
+
+
+def main(path):
+    ratios = []
+    pattern = re.compile(r"^pair (\d+) kiln_ms=([0-9.]+) ort_ms=([0-9.]+)")
+    with open(path) as f:
+        for line in f:
+            m = pattern.match(line)
+            if m:
+                ratios.append((int(m.group(1)), float(m.group(3)) / float(m.group(2))))
+    if len(ratios) < 3:
+        sys.exit(f"{path}: fewer than 3 complete pairs")
+    kept = [r for _, r in ratios]
+    rng = random.Random(1)
+    boots = sorted(median([rng.choice(kept) for _ in kept]) for _ in range(10000))
+    wins = sum(r > 1 for r in kept)
+    n = len(kept)
+    # P(X >= wins) for X ~ Binomial(n, 1/2): the chance of this many kiln wins if both were equal.
+    p = sum(math.comb(n, k) for k in range(wins, n + 1)) / 2**n
+    print(f"# pairs={n}")
+    print(f"# ratio ORT/kiln: median={median(kept):.3f} bootstrap95=[{quantile(boots, 0.025):.3f}, "
+          f"{quantile(boots, 0.975):.3f}] min={min(kept):.3f} max={max(kept):.3f}")
+    print(f"# kiln faster in {wins}/{n} pairs; sign test p={p:.2g} (one-sided)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: paired_stats.py PAIRED_OUTPUT")
+    main(sys.argv[1])
