@@ -45,6 +45,9 @@ Tensor sigmoid(const Tensor& a);
 // ---- reductions ----
 Tensor sum(const Tensor& a);  // all elements -> 0-d
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim = false);
+// sum(mul(a, a)) in one pass without the full-size temporary, with the same bits (the same
+// rounded products and the same summation blocks). No backward (gradient clipping needs none).
+Tensor sum_of_squares(const Tensor& a);
 Tensor mean(const Tensor& a);
 Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim = false);
 Tensor max(const Tensor& a, int64_t dim, bool keepdim = false);     // values; grad to first max

@@ -96,7 +96,7 @@ double clip_grad_norm(const NamedParams& params, double max_norm) {
   for (const auto& [name, p] : params) {
     Tensor g = p->grad();
     if (!g.defined()) continue;
-    norms.push_back(static_cast<float>(std::sqrt(sum(mul(g, g)).item())));
+    norms.push_back(static_cast<float>(std::sqrt(sum_of_squares(g).item())));
   }
   double total2 = 0;
   for (float n : norms) total2 += static_cast<double>(n) * n;

@@ -27,10 +27,17 @@ struct ReducePlan {
   Shape out_shape;            // keepdim shape
   Shape squeezed_shape;       // without reduced dims
   int64_t out_n = 1, red_n = 1;
-  Tensor arranged;  // contiguous [out_n, red_n] layout of the input
+  // Contiguous [out_n, red_n] layout of the input; or, when `leading`, the input itself, read as
+  // [red_n, out_n] (the reduced dims are its leading dims).
+  Tensor arranged;
+  bool leading = false;
 };
 
-ReducePlan plan_reduce(const Tensor& a, std::vector<int64_t> dims, const char* op) {
+// keep_leading: when the reduced dims are the leading dims of a contiguous input (a bias gradient,
+// sum over rows of [tokens, features]), skip the transposing copy and let the kernel read the
+// input as [red_n, out_n].
+ReducePlan plan_reduce(const Tensor& a, std::vector<int64_t> dims, const char* op,
+                       bool keep_leading = false) {
   ReducePlan p;
   const int64_t r = a.dim();
   for (auto& d : dims) d = wrap_dim(d, r, op);
@@ -52,6 +59,12 @@ ReducePlan plan_reduce(const Tensor& a, std::vector<int64_t> dims, const char* o
     p.red_n *= a.shape()[d];
   }
   NoGradGuard ng;
+  const auto nd = static_cast<int64_t>(dims.size());
+  if (keep_leading && nd < r && (nd == 0 || dims.back() == nd - 1) && a.is_contiguous()) {
+    p.arranged = a;
+    p.leading = true;
+    return p;
+  }
   p.arranged = r == 0 ? a.contiguous() : permute(a, order).contiguous();
   return p;
 }
@@ -59,27 +72,68 @@ ReducePlan plan_reduce(const Tensor& a, std::vector<int64_t> dims, const char* o
 template <typename T>
 using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
 
+// o[j] = scale * sum over i of in[i * cols + j], i ascending, one accumulator per column. Every
+// column sees the same additions in the same order as the row loop below sees that column's row of
+// the transposed copy, so the bits are the same; only the strided copy is gone (in a BERT-base
+// training step the copies for bias gradients took 5% of the time). Column blocks keep the
+// accumulators in L1; which thread takes a block does not change any sum.
+template <typename T, typename A>
+void sum_leading_dims(const T* in, int64_t rows, int64_t cols, double scale, T* o) {
+  constexpr int64_t kCols = 128;
+  const int64_t blocks = (cols + kCols - 1) / kCols;
+  parallel_for(0, blocks, std::max<int64_t>(1, 16384 / std::max<int64_t>(rows * kCols, 1)),
+               [&](int64_t b, int64_t e) {
+                 A acc[kCols];
+                 for (int64_t blk = b; blk < e; ++blk) {
+                   const int64_t j0 = blk * kCols, nc = std::min(kCols, cols - j0);
+                   std::fill(acc, acc + nc, A(0));
+                   for (int64_t i = 0; i < rows; ++i) {
+                     const T* row = in + i * cols + j0;
+                     for (int64_t j = 0; j < nc; ++j) acc[j] += row[j];
+                   }
+                   for (int64_t j = 0; j < nc; ++j) o[j0 + j] = static_cast<T>(acc[j] * scale);
+                 }
+               });
+}
+
+// Sum of term(in[i]) over all n elements, in the accumulator type. Up to 8192 elements one
+// sequential pass; above, fixed 4096-element blocks summed in parallel, then the block sums in
+// order. The blocks do not depend on the thread count, so neither do the bits.
+template <typename T, typename Term>
+Acc<T> full_sum(const T* in, int64_t n, Term term) {
+  if (n <= 8192) {
+    Acc<T> s = 0;
+    for (int64_t i = 0; i < n; ++i) s += term(in[i]);
+    return s;
+  }
+  constexpr int64_t kBlock = 4096;
+  const int64_t nb = (n + kBlock - 1) / kBlock;
+  std::vector<Acc<T>> partial(static_cast<size_t>(nb));
+  parallel_for(0, nb, 1, [&](int64_t b, int64_t e) {
+    for (int64_t blk = b; blk < e; ++blk) {
+      Acc<T> s = 0;
+      const int64_t lo = blk * kBlock, hi = std::min(n, lo + kBlock);
+      for (int64_t i = lo; i < hi; ++i) s += term(in[i]);
+      partial[blk] = s;
+    }
+  });
+  Acc<T> s = 0;
+  for (auto v : partial) s += v;
+  return s;
+}
+
 template <typename T>
 Tensor sum_kernel(const ReducePlan& p, DType dt, double scale) {
   Tensor out = Tensor::empty(p.squeezed_shape, dt);
   const T* in = static_cast<const T*>(p.arranged.raw_data());
   T* o = static_cast<T*>(out.raw_data());
   const int64_t red = p.red_n;
-  if (p.out_n == 1 && red > 8192) {
-    constexpr int64_t kBlock = 4096;
-    const int64_t nb = (red + kBlock - 1) / kBlock;
-    std::vector<Acc<T>> partial(static_cast<size_t>(nb));
-    parallel_for(0, nb, 1, [&](int64_t b, int64_t e) {
-      for (int64_t blk = b; blk < e; ++blk) {
-        Acc<T> s = 0;
-        const int64_t lo = blk * kBlock, hi = std::min(red, lo + kBlock);
-        for (int64_t i = lo; i < hi; ++i) s += in[i];
-        partial[blk] = s;
-      }
-    });
-    Acc<T> s = 0;
-    for (auto v : partial) s += v;
-    o[0] = static_cast<T>(s * scale);
+  if (p.leading && p.out_n > 1) {
+    sum_leading_dims<T, Acc<T>>(in, red, p.out_n, scale, o);
+    return out;
+  }
+  if (p.out_n == 1) {
+    o[0] = static_cast<T>(full_sum(in, red, [](T x) { return x; }) * scale);
     return out;
   }
   parallel_for(0, p.out_n, std::max<int64_t>(1, 16384 / std::max<int64_t>(red, 1)),
@@ -96,7 +150,7 @@ Tensor sum_kernel(const ReducePlan& p, DType dt, double scale) {
 
 Tensor reduce_sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim, bool is_mean,
                   const OpInfo& op) {
-  ReducePlan p = plan_reduce(a, dims, op.name);
+  ReducePlan p = plan_reduce(a, dims, op.name, /*keep_leading=*/true);
   const double scale = is_mean ? 1.0 / static_cast<double>(p.red_n) : 1.0;
   Tensor out = dispatch_floating(a.dtype(), op.name, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -132,6 +186,21 @@ Tensor mean(const Tensor& a) {
 }
 Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
   return reduce_sum(a, dims, keepdim, true, kMeanOp);
+}
+
+Tensor sum_of_squares(const Tensor& a) {
+  KILN_CHECK(!(grad_enabled() && a.requires_grad()),
+             "sum_of_squares: has no backward; call it under NoGradGuard or on a detached tensor");
+  NoGradGuard ng;
+  const Tensor c = a.contiguous();
+  Tensor out = Tensor::empty({}, a.dtype());
+  dispatch_floating(a.dtype(), "sum_of_squares", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    // x * x in T, as mul(a, a) rounds it, before it meets the accumulator.
+    *static_cast<T*>(out.raw_data()) = static_cast<T>(full_sum(
+        static_cast<const T*>(c.raw_data()), c.numel(), [](T x) { return static_cast<T>(x * x); }));
+  });
+  return out;
 }
 
 Tensor sum_to(const Tensor& a, const Shape& shape) {

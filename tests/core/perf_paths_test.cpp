@@ -1,7 +1,9 @@
 // Kernel paths added for speed agree with each other and with a double-precision reference:
 // the plain and AVX-512 builds of the GELU loops both stay within 1e-5 (relative) of x * Phi(x)
 // computed with std::erfc in double, far tails included (the rounding of x^2 in exp(-x^2 / 2)
-// limits the tail to ~3e-6).
+// limits the tail to ~3e-6). A sum over the leading dims of a contiguous tensor (bias gradients)
+// reads it in place and gives the same bits as the transposing path it replaced; sum_of_squares
+// gives the bits of sum(mul(x, x)) without the temporary.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -14,6 +16,8 @@
 #include "core/kernels/elementwise_gelu.h"
 #include "core/kernels/softmax_row.h"
 #include "core/ops.h"
+#include "core/rng.h"
+#include "core/thread_pool.h"
 
 namespace kiln {
 namespace {
@@ -127,6 +131,68 @@ TEST(PerfPaths, SoftmaxRowPlainMatchesDoubleReference) {
 TEST(PerfPaths, SoftmaxRowAvx512MatchesDoubleReference) {
   if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
   check_softmax_row(kernels::softmax_row_f32_avx512);
+}
+
+// The transposing path is still taken for inputs that are not contiguous, so a transposed copy
+// viewed back (same values, other strides) gives the old result to compare with bit for bit.
+TEST(PerfPaths, SumOverLeadingDimsInPlaceMatchesTransposingPathBits) {
+  const int saved = num_threads();
+  Generator gen(7);
+  struct Case {
+    Shape shape;
+    std::vector<int64_t> dims;
+    bool keepdim, mean;
+  };
+  const Case cases[] = {{{1024, 300}, {0}, false, false},    {{8, 128, 200}, {0, 1}, false, false},
+                        {{8, 128, 200}, {0, 1}, true, true}, {{3, 5, 129}, {0}, false, true},
+                        {{1, 77}, {0}, false, false},        {{0, 9}, {0}, false, false}};
+  for (DType dt : {DType::F32, DType::F64}) {
+    for (const Case& c : cases) {
+      // Magnitudes spread over about 2^+-30, so that f64 sums of f32 terms round, and a different
+      // order of additions would show in the bits.
+      const Tensor x =
+          mul(Tensor::randn(c.shape, gen, dt), exp(mul(Tensor::randn(c.shape, gen, dt), 7.0)));
+      // Same values, last two dims stored transposed: not contiguous, so the old path runs.
+      const Tensor strided = transpose(transpose(x, -1, -2).contiguous(), -1, -2);
+      if (x.size(-2) > 1 && x.size(-1) > 1) ASSERT_FALSE(strided.is_contiguous());
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        const Tensor fast = c.mean ? mean(x, c.dims, c.keepdim) : sum(x, c.dims, c.keepdim);
+        const Tensor old =
+            c.mean ? mean(strided, c.dims, c.keepdim) : sum(strided, c.dims, c.keepdim);
+        ASSERT_EQ(fast.shape(), old.shape());
+        const Tensor a = fast.to(DType::F64), b = old.to(DType::F64);
+        for (int64_t i = 0; i < a.numel(); ++i) {
+          const double u = a.data<double>()[i], v = b.data<double>()[i];
+          EXPECT_TRUE(u == v || (std::isnan(u) && std::isnan(v)))
+              << x.describe() << " element " << i << ": " << u << " vs " << v;
+        }
+      }
+    }
+  }
+  set_num_threads(saved);
+}
+
+TEST(PerfPaths, SumOfSquaresMatchesSumOfProductBits) {
+  const int saved = num_threads();
+  Generator gen(11);
+  for (DType dt : {DType::F32, DType::F64}) {
+    for (int64_t n : {0, 1, 4097, 8192, 8193, 100000}) {
+      const Tensor x = mul(Tensor::randn({n}, gen, dt), exp(mul(Tensor::randn({n}, gen, dt), 7.0)));
+      const double want = sum(mul(x, x)).item();
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        EXPECT_EQ(sum_of_squares(x).item(), want) << "n=" << n << " " << x.describe();
+      }
+    }
+  }
+  // Strided input: summed in its logical (row-major) order, as sum(mul(...)) does.
+  const Tensor mt = transpose(Tensor::randn({300, 70}, gen), 0, 1);
+  EXPECT_EQ(sum_of_squares(mt).item(), sum(mul(mt, mt)).item());
+  set_num_threads(saved);
+  Tensor w = Tensor::randn({4}, gen);
+  w.set_requires_grad(true);
+  EXPECT_THROW(sum_of_squares(w), std::exception);
 }
 
 }  // namespace
