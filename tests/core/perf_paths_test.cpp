@@ -3,7 +3,8 @@
 // computed with std::erfc in double, far tails included (the rounding of x^2 in exp(-x^2 / 2)
 // limits the tail to ~3e-6). A sum over the leading dims of a contiguous tensor (bias gradients)
 // reads it in place and gives the same bits as the transposing path it replaced; sum_of_squares
-// gives the bits of sum(mul(x, x)) without the temporary.
+// gives the bits of sum(mul(x, x)) without the temporary. The vectorised Philox blocks and the
+// dropout keep decisions built on them equal the one-block-at-a-time philox4x32.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -14,8 +15,10 @@
 
 #include "core/cpu_features.h"
 #include "core/kernels/elementwise_gelu.h"
+#include "core/kernels/philox_blocks.h"
 #include "core/kernels/softmax_row.h"
 #include "core/ops.h"
+#include "core/ops/dropout_keep.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
 
@@ -193,6 +196,56 @@ TEST(PerfPaths, SumOfSquaresMatchesSumOfProductBits) {
   Tensor w = Tensor::randn({4}, gen);
   w.set_requires_grad(true);
   EXPECT_THROW(sum_of_squares(w), std::exception);
+}
+
+void check_philox_blocks(void (*fn)(uint64_t, uint64_t, uint64_t, int64_t, uint32_t*)) {
+  const uint64_t starts[] = {0, 5, 0xFFFFFFFBull, 0x123456789ull, ~uint64_t{0} - 20};
+  for (uint64_t key : {uint64_t{0}, uint64_t{42}, uint64_t{0xDEADBEEF12345678ull}}) {
+    for (uint64_t hi : {uint64_t{0}, uint64_t{2}, uint64_t{0x100000001ull}}) {
+      for (uint64_t lo : starts) {
+        for (int64_t blocks : {0, 1, 15, 16, 17, 40, 1000}) {
+          std::vector<uint32_t> out(4 * blocks + 4, 0xABABABABu);
+          fn(key, hi, lo, blocks, out.data());
+          for (int64_t b = 0; b < blocks; ++b) {
+            const auto want = philox4x32(key, hi, lo + static_cast<uint64_t>(b));
+            for (int w = 0; w < 4; ++w)
+              ASSERT_EQ(out[4 * b + w], want[w]) << "key " << key << " hi " << hi << " lo " << lo
+                                                 << " block " << b << " word " << w;
+          }
+          for (int w = 0; w < 4; ++w) EXPECT_EQ(out[4 * blocks + w], 0xABABABABu);  // no overrun
+        }
+      }
+    }
+  }
+}
+
+TEST(PerfPaths, PhiloxBlocksPlainMatchesPhilox4x32) {
+  check_philox_blocks(kernels::philox4x32_blocks_plain);
+}
+
+TEST(PerfPaths, PhiloxBlocksAvx512MatchesPhilox4x32) {
+  if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  check_philox_blocks(kernels::philox4x32_blocks_avx512);
+}
+
+// for_each_dropout_keep against its definition, counter by counter: starts that are not block
+// aligned, runs longer than one batch of blocks, and a counter range that crosses 2^32 blocks.
+TEST(PerfPaths, DropoutKeepMatchesItsPerCounterDefinition) {
+  const uint64_t seed = 1234;
+  for (uint64_t first : {uint64_t{0}, uint64_t{3}, uint64_t{257}, (uint64_t{1} << 34) - 301}) {
+    for (int64_t n : {0, 1, 5, 255, 256, 257, 1000, 5000}) {
+      for (float p : {0.1f, 0.5f}) {
+        int64_t calls = 0;
+        for_each_dropout_keep(seed, first, n, p, [&](int64_t i, bool keep) {
+          ASSERT_EQ(i, calls++);
+          const uint64_t c = first + static_cast<uint64_t>(i);
+          const bool want = u32_to_unit_float(philox4x32(seed, 0, c >> 2)[c & 3]) >= p;
+          ASSERT_EQ(keep, want) << "first " << first << " i " << i;
+        });
+        EXPECT_EQ(calls, n);
+      }
+    }
+  }
 }
 
 }  // namespace
