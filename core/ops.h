@@ -149,6 +149,7 @@ int64_t wrap_dim(int64_t dim, int64_t rank, const char* op);
 //      require grad while grad mode is on) ----
 void copy_(const Tensor& dst, const Tensor& src);  // broadcasting, converting copy
 void fill_(const Tensor& dst, double value);
+void mul_(const Tensor& dst, double s);  // in place, the same bits as mul(dst, s)
 // Fills a contiguous, writable floating tensor in place with std * standard-normal draws: the
 // values and generator advance of copy_(t, mul(Tensor::randn(t.shape(), gen, F64), std)) (draw in
 // f64, scaled in f64, one rounding to t's dtype), without that composition's f64 temporaries.

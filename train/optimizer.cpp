@@ -106,7 +106,7 @@ double clip_grad_norm(const NamedParams& params, double max_norm) {
     for (const auto& [name, p] : params) {
       Tensor g = p->grad();
       if (!g.defined()) continue;
-      p->set_grad(mul(g, static_cast<double>(coef)));
+      mul_(g, static_cast<double>(coef));  // in place, as torch's clip_grad_norm_
     }
   }
   return total;

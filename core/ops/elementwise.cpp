@@ -83,6 +83,16 @@ Tensor mul(const Tensor& a, double s) {
   return mul(a, Tensor::scalar(s, a.dtype()));
 }
 
+void mul_(const Tensor& dst, double s) {
+  KILN_CHECK(!(grad_enabled() && dst.requires_grad()),
+             "mul_: in-place write into a tensor that requires grad");
+  KILN_CHECK(dst.storage()->writable(), "in-place write into read-only ", dst.describe(),
+             " (a view of a mapped file); clone() it first");
+  const Tensor scalar = Tensor::scalar(s, dst.dtype());
+  // mul's own element function, so the bits are mul(dst, s)'s.
+  detail::map_n_into<2>("mul_", dst, {&dst, &scalar}, [](auto x, auto y) { return x * y; });
+}
+
 Tensor pow(const Tensor& a, double e) {
   Tensor out = map1("pow", a, [e](auto x) { return static_cast<decltype(x)>(std::pow(x, e)); });
   Tensor ad = a.detach();

@@ -11,16 +11,12 @@
 
 namespace kiln::detail {
 
+// Writes f(in...) into `out`, which has the broadcast shape and dtype of the inputs. `out` may be
+// one of the inputs (an in-place op): each element is read before it is written.
 template <size_t N, typename F>
-Tensor map_n(const char* op, const std::array<const Tensor*, N>& in, F f) {
-  Shape shape = in[0]->shape();
-  for (size_t k = 1; k < N; ++k) {
-    KILN_CHECK(in[k]->dtype() == in[0]->dtype(), op, ": dtype mismatch, ", in[0]->describe(),
-               " vs ", in[k]->describe());
-    shape = broadcast_shapes(shape, in[k]->shape());
-  }
+void map_n_into(const char* op, const Tensor& out, const std::array<const Tensor*, N>& in, F f) {
+  const Shape& shape = out.shape();
   const DType dt = in[0]->dtype();
-  Tensor out = Tensor::empty(shape, dt);
   dispatch_floating(dt, op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     std::array<char*, N + 1> base;
@@ -36,8 +32,18 @@ Tensor map_n(const char* op, const std::array<const Tensor*, N>& in, F f) {
     auto view = make_strided_view<N + 1>(shape, base, strides, sizes);
     for_each_run(view, [&](std::array<char*, N + 1> p, std::array<int64_t, N + 1> st, int64_t n) {
       T* o = reinterpret_cast<T*>(p[0]);
+      constexpr auto kUnit = static_cast<int64_t>(sizeof(T));
       bool contiguous = true;
-      for (size_t k = 1; k <= N; ++k) contiguous &= st[k] == static_cast<int64_t>(sizeof(T));
+      for (size_t k = 0; k <= N; ++k) contiguous &= st[k] == kUnit;
+      if constexpr (N == 2) {
+        // A tensor and a broadcast scalar (mul(t, 0.5), add(t, 1), ...): a tight loop as well.
+        if (st[0] == kUnit && st[1] == kUnit && st[2] == 0) {
+          const T* a = reinterpret_cast<const T*>(p[1]);
+          const T b = *reinterpret_cast<const T*>(p[2]);
+          for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b);
+          return;
+        }
+      }
       if (contiguous) {
         if constexpr (N == 1) {
           const T* a = reinterpret_cast<const T*>(p[1]);
@@ -66,6 +72,18 @@ Tensor map_n(const char* op, const std::array<const Tensor*, N>& in, F f) {
       }
     });
   });
+}
+
+template <size_t N, typename F>
+Tensor map_n(const char* op, const std::array<const Tensor*, N>& in, F f) {
+  Shape shape = in[0]->shape();
+  for (size_t k = 1; k < N; ++k) {
+    KILN_CHECK(in[k]->dtype() == in[0]->dtype(), op, ": dtype mismatch, ", in[0]->describe(),
+               " vs ", in[k]->describe());
+    shape = broadcast_shapes(shape, in[k]->shape());
+  }
+  Tensor out = Tensor::empty(shape, in[0]->dtype());
+  map_n_into<N>(op, out, in, f);
   return out;
 }
 

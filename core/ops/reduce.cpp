@@ -109,8 +109,22 @@ Acc<T> full_sum(const T* in, int64_t n, Term term) {
   constexpr int64_t kBlock = 4096;
   const int64_t nb = (n + kBlock - 1) / kBlock;
   std::vector<Acc<T>> partial(static_cast<size_t>(nb));
-  parallel_for(0, nb, 1, [&](int64_t b, int64_t e) {
-    for (int64_t blk = b; blk < e; ++blk) {
+  // Each block's sum is one serial chain of f64 adds (its order is what fixes the bits), so a
+  // lone chain waits on add latency. kChains full blocks advance side by side instead, each still
+  // in its own order: same bits, about 4x the throughput.
+  constexpr int64_t kChains = 8;
+  const int64_t full_blocks = n / kBlock;
+  parallel_for(0, nb, kChains, [&](int64_t b, int64_t e) {
+    int64_t blk = b;
+    for (; blk + kChains <= std::min(e, full_blocks); blk += kChains) {
+      Acc<T> s[kChains] = {};
+      const T* base = in + blk * kBlock;
+      for (int64_t i = 0; i < kBlock; ++i) {
+        for (int64_t c = 0; c < kChains; ++c) s[c] += term(base[c * kBlock + i]);
+      }
+      for (int64_t c = 0; c < kChains; ++c) partial[blk + c] = s[c];
+    }
+    for (; blk < e; ++blk) {
       Acc<T> s = 0;
       const int64_t lo = blk * kBlock, hi = std::min(n, lo + kBlock);
       for (int64_t i = lo; i < hi; ++i) s += term(in[i]);

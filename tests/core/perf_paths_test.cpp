@@ -157,7 +157,9 @@ TEST(PerfPaths, SumOverLeadingDimsInPlaceMatchesTransposingPathBits) {
           mul(Tensor::randn(c.shape, gen, dt), exp(mul(Tensor::randn(c.shape, gen, dt), 7.0)));
       // Same values, last two dims stored transposed: not contiguous, so the old path runs.
       const Tensor strided = transpose(transpose(x, -1, -2).contiguous(), -1, -2);
-      if (x.size(-2) > 1 && x.size(-1) > 1) ASSERT_FALSE(strided.is_contiguous());
+      if (x.size(-2) > 1 && x.size(-1) > 1) {
+        ASSERT_FALSE(strided.is_contiguous());
+      }
       for (int threads : {1, 2}) {
         set_num_threads(threads);
         const Tensor fast = c.mean ? mean(x, c.dims, c.keepdim) : sum(x, c.dims, c.keepdim);
@@ -196,6 +198,63 @@ TEST(PerfPaths, SumOfSquaresMatchesSumOfProductBits) {
   Tensor w = Tensor::randn({4}, gen);
   w.set_requires_grad(true);
   EXPECT_THROW(sum_of_squares(w), std::exception);
+}
+
+// The full reduction's documented order (core/ops/reduce.cpp): up to 8192 elements one f64 chain,
+// above, f64 chains over fixed 4096-element blocks, then the block sums in order. Written out
+// here so that the interleaved block loop is checked against it bit for bit.
+TEST(PerfPaths, FullSumFollowsItsBlockOrderBits) {
+  const int saved = num_threads();
+  Generator gen(5);
+  // f64 input: the sums come back unrounded, so a change of order would show (an f32 result
+  // rounds most of it away).
+  for (int64_t n : {8193, 4096 * 8, 4096 * 8 + 1, 4096 * 17 + 5, 100000, 1 << 20}) {
+    const Tensor x = mul(Tensor::randn({n}, gen, DType::F64),
+                         exp(mul(Tensor::randn({n}, gen, DType::F64), 7.0)));
+    const double* p = x.data<double>();
+    double total = 0, squares = 0;
+    for (int64_t lo = 0; lo < n; lo += 4096) {
+      double b = 0, b2 = 0;
+      for (int64_t i = lo; i < std::min<int64_t>(n, lo + 4096); ++i) {
+        b += p[i];
+        b2 += p[i] * p[i];
+      }
+      total += b;
+      squares += b2;
+    }
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      EXPECT_EQ(sum(x).item(), total) << "n=" << n;
+      EXPECT_EQ(sum_of_squares(x).item(), squares) << "n=" << n;
+    }
+  }
+  set_num_threads(saved);
+}
+
+// mul_ (gradient clipping scales in place) and the tensor-times-scalar loop of the element maps
+// against mul on a copy, f32 and f64, contiguous or not.
+TEST(PerfPaths, MulInPlaceMatchesMulBits) {
+  Generator gen(9);
+  for (DType dt : {DType::F32, DType::F64}) {  // the floating dtypes element maps compute in
+    const Tensor base = Tensor::randn({37, 129}, gen).to(dt);
+    for (bool strided : {false, true}) {
+      const Tensor src = strided ? transpose(base, 0, 1) : base;
+      const Tensor want = mul(src, 0.3183).to(DType::F64);
+      Tensor dst = strided ? transpose(base.clone(), 0, 1) : base.clone();
+      mul_(dst, 0.3183);
+      const Tensor got = dst.to(DType::F64);
+      ASSERT_EQ(got.shape(), want.shape());
+      const Tensor gc = got.contiguous(), wc = want.contiguous();
+      for (int64_t i = 0; i < gc.numel(); ++i)
+        ASSERT_EQ(gc.data<double>()[i], wc.data<double>()[i]) << dtype_name(dt) << " " << i;
+      // The scalar loop itself, against the same products taken one by one.
+      EXPECT_EQ(mul(base, 0.5).to(DType::F64).data<double>()[5],
+                mul(select(select(base, 0, 0), 0, 5), 0.5).to(DType::F64).item());
+    }
+  }
+  Tensor w = Tensor::randn({4}, gen);
+  w.set_requires_grad(true);
+  EXPECT_THROW(mul_(w, 2.0), std::exception);
 }
 
 void check_philox_blocks(void (*fn)(uint64_t, uint64_t, uint64_t, int64_t, uint32_t*)) {
