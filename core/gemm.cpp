@@ -111,10 +111,12 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
       kern.pack_a(ta, src, lda, std::min(kMr, m - i0), kc, apack + p0 * mp + i0 * kcp);
     }
   };
-  if (!rows_a && threads > 1) {
-    parallel_for(0, k_blocks * m_panels, 4, pack_a_range);
-  } else if (!rows_a) {
-    pack_a_range(0, k_blocks * m_panels);
+  if (!rows_a) {
+    if (threads > 1) {
+      parallel_for(0, k_blocks * m_panels, 4, pack_a_range);
+    } else {
+      pack_a_range(0, k_blocks * m_panels);
+    }
   }
 
   // Phase 2: tasks are column strips of C; each packs its own B block per pc and sweeps its rows.

@@ -38,8 +38,11 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   });
 }
 
+// mul's element function, shared with mul_ so that the two give the same bits.
+constexpr auto kMulElem = [](auto x, auto y) { return x * y; };
+
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = map2("mul", a, b, [](auto x, auto y) { return x * y; });
+  Tensor out = map2("mul", a, b, kMulElem);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   Tensor ad = gb ? a.detach() : Tensor(), bd = ga ? b.detach() : Tensor();
   const Shape sa = a.shape(), sb = b.shape();
@@ -84,13 +87,9 @@ Tensor mul(const Tensor& a, double s) {
 }
 
 void mul_(const Tensor& dst, double s) {
-  KILN_CHECK(!(grad_enabled() && dst.requires_grad()),
-             "mul_: in-place write into a tensor that requires grad");
-  KILN_CHECK(dst.storage()->writable(), "in-place write into read-only ", dst.describe(),
-             " (a view of a mapped file); clone() it first");
+  check_in_place_write(dst, "mul_");
   const Tensor scalar = Tensor::scalar(s, dst.dtype());
-  // mul's own element function, so the bits are mul(dst, s)'s.
-  detail::map_n_into<2>("mul_", dst, {&dst, &scalar}, [](auto x, auto y) { return x * y; });
+  detail::map_n_into<2>("mul_", dst, {&dst, &scalar}, kMulElem);
 }
 
 Tensor pow(const Tensor& a, double e) {

@@ -90,11 +90,15 @@ Shape infer_shape(const Shape& requested, int64_t numel, const Tensor& a) {
 
 }  // namespace
 
-void copy_(const Tensor& dst, const Tensor& src) {
-  KILN_CHECK(!(grad_enabled() && dst.requires_grad()),
-             "copy_: in-place write into a tensor that requires grad");
+void check_in_place_write(const Tensor& dst, const char* op) {
+  KILN_CHECK(!(grad_enabled() && dst.requires_grad()), op,
+             ": in-place write into a tensor that requires grad");
   KILN_CHECK(dst.storage()->writable(), "in-place write into read-only ", dst.describe(),
              " (a view of a mapped file); clone() it first");
+}
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  check_in_place_write(dst, "copy_");
   const Shape& shape = dst.shape();
   const Shape sst = broadcast_strides(src, shape);
   auto view = make_strided_view<2>(
@@ -122,8 +126,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
 }
 
 void fill_(const Tensor& dst, double value) {
-  KILN_CHECK(!(grad_enabled() && dst.requires_grad()),
-             "fill_: in-place write into a tensor that requires grad");
+  check_in_place_write(dst, "fill_");
   Tensor v = Tensor::empty({}, dst.dtype());
   dispatch_all(dst.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -14,6 +14,7 @@
 #include "core/ops.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "tests/core/thread_count_restorer.h"
 
 namespace kiln {
 namespace {
@@ -69,14 +70,7 @@ bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return std::memcmp(ac.raw_data(), bc.raw_data(), ac.nbytes()) == 0;
 }
 
-class ThreadCountRestorer {
- public:
-  ThreadCountRestorer() : saved_(num_threads()) {}
-  ~ThreadCountRestorer() { set_num_threads(saved_); }
-
- private:
-  int saved_;
-};
+using testing::ThreadCountRestorer;
 
 TEST(Determinism, AttentionBlockForwardBackwardBitIdenticalAcrossThreadCounts) {
   ThreadCountRestorer restore;

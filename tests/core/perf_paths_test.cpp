@@ -21,6 +21,7 @@
 #include "core/ops/dropout_keep.h"
 #include "core/rng.h"
 #include "core/thread_pool.h"
+#include "tests/core/thread_count_restorer.h"
 
 namespace kiln {
 namespace {
@@ -139,7 +140,7 @@ TEST(PerfPaths, SoftmaxRowAvx512MatchesDoubleReference) {
 // The transposing path is still taken for inputs that are not contiguous, so a transposed copy
 // viewed back (same values, other strides) gives the old result to compare with bit for bit.
 TEST(PerfPaths, SumOverLeadingDimsInPlaceMatchesTransposingPathBits) {
-  const int saved = num_threads();
+  const testing::ThreadCountRestorer restore;
   Generator gen(7);
   struct Case {
     Shape shape;
@@ -175,11 +176,10 @@ TEST(PerfPaths, SumOverLeadingDimsInPlaceMatchesTransposingPathBits) {
       }
     }
   }
-  set_num_threads(saved);
 }
 
 TEST(PerfPaths, SumOfSquaresMatchesSumOfProductBits) {
-  const int saved = num_threads();
+  const testing::ThreadCountRestorer restore;
   Generator gen(11);
   for (DType dt : {DType::F32, DType::F64}) {
     for (int64_t n : {0, 1, 4097, 8192, 8193, 100000}) {
@@ -194,7 +194,6 @@ TEST(PerfPaths, SumOfSquaresMatchesSumOfProductBits) {
   // Strided input: summed in its logical (row-major) order, as sum(mul(...)) does.
   const Tensor mt = transpose(Tensor::randn({300, 70}, gen), 0, 1);
   EXPECT_EQ(sum_of_squares(mt).item(), sum(mul(mt, mt)).item());
-  set_num_threads(saved);
   Tensor w = Tensor::randn({4}, gen);
   w.set_requires_grad(true);
   EXPECT_THROW(sum_of_squares(w), std::exception);
@@ -204,7 +203,7 @@ TEST(PerfPaths, SumOfSquaresMatchesSumOfProductBits) {
 // above, f64 chains over fixed 4096-element blocks, then the block sums in order. Written out
 // here so that the interleaved block loop is checked against it bit for bit.
 TEST(PerfPaths, FullSumFollowsItsBlockOrderBits) {
-  const int saved = num_threads();
+  const testing::ThreadCountRestorer restore;
   Generator gen(5);
   // f64 input: the sums come back unrounded, so a change of order would show (an f32 result
   // rounds most of it away).
@@ -228,7 +227,6 @@ TEST(PerfPaths, FullSumFollowsItsBlockOrderBits) {
       EXPECT_EQ(sum_of_squares(x).item(), squares) << "n=" << n;
     }
   }
-  set_num_threads(saved);
 }
 
 // mul_ (gradient clipping scales in place) and the tensor-times-scalar loop of the element maps
