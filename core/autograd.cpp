@@ -67,6 +67,29 @@ Node::Node(const OpInfo* op, uint64_t seq) : op_(op), seq_(seq) {
 Node::~Node() {
   g_live_nodes--;
 }
+
+void Node::release() {
+  release_saved();
+  saved_versions_.clear();
+  released = true;
+}
+
+void Node::save_versions_of(std::initializer_list<const Tensor*> tensors) {
+  saved_versions_.reserve(saved_versions_.size() + tensors.size());
+  for (const Tensor* t : tensors)
+    if (t && t->defined()) saved_versions_.push_back({t->storage(), t->storage()->version()});
+}
+
+void Node::check_saved_versions() const {
+  for (const SavedVersion& s : saved_versions_) {
+    const uint64_t now = s.storage->version();
+    KILN_CHECK(now == s.version, "autograd: a tensor saved by '", name(),
+               "' for backward was modified in place (version ", now, ", saved at version ",
+               s.version,
+               "); clone it before writing to it, or write to it only after this backward");
+  }
+}
+
 const char* Node::name() const {
   return op_ ? op_->name : "accumulate_grad";
 }
@@ -90,9 +113,15 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 
 Tensor record(const OpInfo& op, const Tensor& out, const std::vector<Tensor>& inputs,
               LambdaNode::Fn backward) {
+  return record(op, out, inputs, {}, std::move(backward));
+}
+
+Tensor record(const OpInfo& op, const Tensor& out, const std::vector<Tensor>& inputs,
+              std::initializer_list<const Tensor*> saved, LambdaNode::Fn backward) {
   if (!needs_grad(inputs)) return out;
   KILN_CHECK(op.differentiable, "op '", op.name, "' is not differentiable");
   auto node = std::make_shared<LambdaNode>(&op, std::move(backward));
+  node->save_versions_of(saved);
   node->next_edges.reserve(inputs.size());
   for (const Tensor& in : inputs) node->next_edges.push_back({grad_edge_for(in)});
   auto& impl = out.impl();
@@ -158,11 +187,9 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& s
     if (it == pending.end() || !it->second.defined()) continue;
     Tensor g = std::move(it->second);
     pending.erase(it);
+    n->check_saved_versions();
     std::vector<Tensor> grads = n->apply(g);
-    if (!retain_graph && n->op()) {
-      n->release();
-      n->released = true;
-    }
+    if (!retain_graph && n->op()) n->release();
     for (size_t i = 0; i < grads.size() && i < n->next_edges.size(); ++i) {
       if (n->next_edges[i].node && grads[i].defined())
         add_grad(n->next_edges[i].node.get(), grads[i]);

@@ -4,6 +4,10 @@
 // in decreasing sequence order, which guarantees every consumer of a value ran before its
 // producer, without dependency counting. Saved tensors are stored detached so a result never
 // keeps itself alive through its own node.
+//
+// In-place writes: each storage counts its in-place writes (Storage::version). A node remembers
+// the count of every tensor its backward reads, as it was when the op ran, and backward refuses
+// to apply the node if one changed since: the gradient would silently use the new values.
 #pragma once
 
 #include <atomic>
@@ -43,7 +47,14 @@ class Node {
   // Gradients w.r.t. each input (same order as next_edges); undefined tensors mean "none".
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
   // Drops saved tensors after a backward without retain_graph.
-  virtual void release() {}
+  void release();
+
+  // Remembers the in-place versions of `tensors`, the tensors this node's backward reads
+  // (undefined ones are skipped).
+  void save_versions_of(std::initializer_list<const Tensor*> tensors);
+  // Throws kiln::Error naming the op if a tensor remembered by save_versions_of was written in
+  // place since. run_backward calls it right before apply(), the one place saved tensors are read.
+  void check_saved_versions() const;
 
   const OpInfo* op() const { return op_; }
   const char* name() const;
@@ -56,10 +67,19 @@ class Node {
 
  protected:
   Node(const OpInfo* op, uint64_t seq);
+  // What release() drops besides the remembered versions (the backward's captured tensors).
+  virtual void release_saved() {}
 
  private:
+  // A saved tensor's storage and its version when saved. Holding the storage keeps the counter
+  // readable whatever else the node keeps.
+  struct SavedVersion {
+    std::shared_ptr<const Storage> storage;
+    uint64_t version;
+  };
   const OpInfo* op_;
   uint64_t seq_;
+  std::vector<SavedVersion> saved_versions_;
 };
 
 // Backward as a closure: the common way ops record themselves.
@@ -68,9 +88,9 @@ class LambdaNode final : public Node {
   using Fn = std::function<std::vector<Tensor>(const Tensor&)>;
   LambdaNode(const OpInfo* op, Fn fn) : Node(op), fn_(std::move(fn)) {}
   std::vector<Tensor> apply(const Tensor& g) override { return fn_(g); }
-  void release() override { fn_ = nullptr; }
 
  private:
+  void release_saved() override { fn_ = nullptr; }
   Fn fn_;
 };
 
@@ -82,6 +102,11 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 // No-op when recording is not needed. Returns out for chaining.
 Tensor record(const OpInfo& op, const Tensor& out, const std::vector<Tensor>& inputs,
               LambdaNode::Fn backward);
+// The same for a backward that reads tensors it captured: `saved` lists every one of them
+// (undefined entries are skipped), so that an in-place write to any of them between this op and
+// its backward is caught (Node::check_saved_versions) instead of giving a wrong gradient.
+Tensor record(const OpInfo& op, const Tensor& out, const std::vector<Tensor>& inputs,
+              std::initializer_list<const Tensor*> saved, LambdaNode::Fn backward);
 
 // Runs backward from `roots` with the given seed gradients (same length). Gradients of leaves are
 // accumulated into their .grad(); intermediate gradients are not kept.

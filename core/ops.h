@@ -147,9 +147,12 @@ int64_t wrap_dim(int64_t dim, int64_t rank, const char* op);
 
 // ---- in-place helpers for optimizers and initialisers (never recorded; refuse tensors that
 //      require grad while grad mode is on) ----
-// Throws unless dst may be written in place: it must not require grad while grad mode is on, and
-// must not be a view of a read-only mapped file. `op` names the caller in the message.
-void check_in_place_write(const Tensor& dst, const char* op);
+// Every write into an existing tensor starts here, including kernels that then write through raw
+// pointers (optimizer updates, caches, running statistics). Throws unless dst may be written in
+// place: it must not require grad while grad mode is on, and must not be a view of a read-only
+// mapped file (`op` names the caller in the message). Then bumps the version of dst's storage,
+// which makes a pending backward that saved any view of it throw instead of using the new values.
+void begin_in_place_write(const Tensor& dst, const char* op);
 void copy_(const Tensor& dst, const Tensor& src);  // broadcasting, converting copy
 void fill_(const Tensor& dst, double value);
 void mul_(const Tensor& dst, double s);  // in place, the same bits as mul(dst, s)

@@ -3,7 +3,9 @@
 // by a shared keep-alive handle so views can outlive the object that opened the file).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 namespace kiln {
@@ -42,6 +44,14 @@ class Storage {
   // No-op for other storages.
   void drop_resident_pages() const;
 
+  // How many in-place writes this storage has had, shared by every view of it. Every kiln op that
+  // writes into an existing tensor bumps it (through begin_in_place_write, core/ops.h); autograd
+  // records it for each tensor an op saves and refuses to run that backward if it changed (see
+  // Node::check_saved_versions, core/autograd.h). Relaxed: it orders nothing, and two threads
+  // may write disjoint views of one storage.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+
  private:
   Storage() = default;
   void* data_ = nullptr;
@@ -52,6 +62,7 @@ class Storage {
   bool writable_ = false;
   bool file_mapped_ = false;
   std::shared_ptr<const void> keepalive_;
+  std::atomic<uint64_t> version_{0};
 };
 
 // The caching allocator behind Storage::allocate. Freed blocks are kept in size buckets and reused,

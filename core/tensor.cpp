@@ -167,6 +167,7 @@ Tensor Tensor::rand(const Shape& shape, Generator& gen, DType dtype) {
 void fill_randn_(const Tensor& t, Generator& gen, double std) {
   KILN_CHECK(t.is_contiguous() && t.storage()->writable(), "fill_randn_: ", t.describe(),
              " must be contiguous and writable");
+  begin_in_place_write(t, "fill_randn_");
   fill_random(t, gen, Generator::normal_at, std);
 }
 

@@ -24,6 +24,15 @@ T field_or(const nlohmann::json& j, const char* name, T def, const std::string& 
   return field<T>(j, name, origin);
 }
 
+// A dropout probability: must lie in [0, 1) (1 would zero every activation).
+double probability_or(const nlohmann::json& j, const char* name, double def,
+                      const std::string& origin) {
+  const double p = field_or<double>(j, name, def, origin);
+  KILN_CHECK(p >= 0.0 && p < 1.0, origin, ": config field '", name, "' is ", p,
+             "; a dropout probability must be in [0, 1)");
+  return p;
+}
+
 }  // namespace
 
 BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& origin) {
@@ -68,9 +77,9 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& ori
     c.num_heads = field<int64_t>(j, "n_heads", origin);
     c.intermediate_size = field<int64_t>(j, "hidden_dim", origin);
     c.hidden_act = field_or<std::string>(j, "activation", "gelu", origin);
-    c.hidden_dropout = field_or<double>(j, "dropout", 0.1, origin);
-    c.attention_dropout = field_or<double>(j, "attention_dropout", 0.1, origin);
-    c.classifier_dropout = field_or<double>(j, "seq_classif_dropout", 0.2, origin);
+    c.hidden_dropout = probability_or(j, "dropout", 0.1, origin);
+    c.attention_dropout = probability_or(j, "attention_dropout", 0.1, origin);
+    c.classifier_dropout = probability_or(j, "seq_classif_dropout", 0.2, origin);
     c.layer_norm_eps = 1e-12;  // fixed in Hugging Face's DistilBERT
     KILN_CHECK(!field_or<bool>(j, "sinusoidal_pos_embds", false, origin), origin,
                ": sinusoidal_pos_embds=true is not supported");
@@ -82,9 +91,9 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& ori
     c.type_vocab_size = field_or<int64_t>(j, "type_vocab_size", 2, origin);
     c.hidden_act = field_or<std::string>(j, "hidden_act", "gelu", origin);
     c.layer_norm_eps = field_or<double>(j, "layer_norm_eps", 1e-12, origin);
-    c.hidden_dropout = field_or<double>(j, "hidden_dropout_prob", 0.1, origin);
-    c.attention_dropout = field_or<double>(j, "attention_probs_dropout_prob", 0.1, origin);
-    c.classifier_dropout = field_or<double>(j, "classifier_dropout", c.hidden_dropout, origin);
+    c.hidden_dropout = probability_or(j, "hidden_dropout_prob", 0.1, origin);
+    c.attention_dropout = probability_or(j, "attention_probs_dropout_prob", 0.1, origin);
+    c.classifier_dropout = probability_or(j, "classifier_dropout", c.hidden_dropout, origin);
     const auto pos_type = field_or<std::string>(j, "position_embedding_type", "absolute", origin);
     KILN_CHECK(pos_type == "absolute", origin, ": position_embedding_type '", pos_type,
                "' is not supported (expected absolute)");
@@ -169,7 +178,7 @@ class BertLayer : public Group {
     };
     AttentionOptions opt;
     opt.key_padding_mask = key_mask;
-    if (training) {  // attention_probs_dropout_prob (DistilBERT: attention_dropout)
+    if (training && gen) {  // attention_probs_dropout_prob (DistilBERT: attention_dropout)
       opt.dropout_p = attention_dropout_;
       opt.dropout_generator = gen;
     }
@@ -321,6 +330,35 @@ BertOutput BertModel::forward(const Tensor& ids, const Tensor& mask, const Tenso
       }
       break;
   }
+  return out;
+}
+
+}  // namespace kiln::nn
+
+namespace kiln::nn {
+
+NamedTensors BertModel::forward(const NamedTensors& inputs, const ForwardOptions& options) const {
+  const std::vector<std::string> known =
+      config_.family == BertFamily::DistilBert
+          ? std::vector<std::string>{"input_ids", "attention_mask"}
+          : std::vector<std::string>{"input_ids", "attention_mask", "token_type_ids"};
+  check_input_names(inputs, known, config_.model_type);
+  const Tensor& ids = required_input(inputs, "input_ids");
+  KILN_CHECK(ids.dim() == 2, "input_ids must be [batch, length], got ", ids.describe());
+  Tensor mask = optional_input(inputs, "attention_mask");
+  if (!mask.defined()) mask = Tensor::from_ints(std::vector<int64_t>(ids.numel(), 1), ids.shape());
+  KILN_CHECK(mask.shape() == ids.shape(), "attention_mask ", mask.describe(),
+             " must have the shape of input_ids ", ids.describe());
+  const Tensor types = optional_input(inputs, "token_type_ids");
+  KILN_CHECK(!types.defined() || types.shape() == ids.shape(), "token_type_ids ", types.describe(),
+             " must have the shape of input_ids ", ids.describe());
+  BertOutput o = forward(ids, mask, types, options.hidden_states);
+  NamedTensors out;
+  if (o.logits.defined()) out["logits"] = o.logits;
+  out["last_hidden_state"] = o.last_hidden_state;
+  if (o.pooled.defined()) out["pooler_output"] = o.pooled;
+  for (size_t i = 0; i < o.hidden_states.size(); ++i)
+    out["hidden_states." + std::to_string(i)] = o.hidden_states[i];
   return out;
 }
 

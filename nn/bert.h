@@ -10,6 +10,7 @@
 
 #include "core/rng.h"
 #include "nn/layers.h"
+#include "nn/model.h"
 
 namespace kiln::nn {
 
@@ -30,6 +31,11 @@ struct BertConfig {
   std::vector<std::string> labels;  // id -> label, for heads
 
   int64_t num_labels() const { return static_cast<int64_t>(labels.size()); }
+  // The longest input in tokens: RoBERTa numbers positions from pad_token_id + 1.
+  int64_t max_tokens() const {
+    return family == BertFamily::Roberta ? max_position_embeddings - pad_token_id - 1
+                                         : max_position_embeddings;
+  }
   // Reads Hugging Face config.json fields; errors name `origin` and the missing/invalid field.
   static BertConfig from_json(const nlohmann::json& j, const std::string& origin);
 };
@@ -43,19 +49,25 @@ struct BertOutput {
 
 class BertLayer;
 
-class BertModel : public Module {
+class BertModel : public Model {
  public:
   explicit BertModel(const BertConfig& config);
   ~BertModel() override;
+
+  // Model interface: input_ids, attention_mask (default all ones), token_type_ids (default
+  // zeros) -> logits (with a head), last_hidden_state, pooler_output (with a pooler),
+  // hidden_states.N (with options.hidden_states).
+  NamedTensors forward(const NamedTensors& inputs,
+                       const ForwardOptions& options = {}) const override;
 
   // input_ids, attention_mask: [B, L] integer; token_type_ids may be undefined (zeros).
   BertOutput forward(const Tensor& input_ids, const Tensor& attention_mask,
                      const Tensor& token_type_ids = Tensor(),
                      bool keep_hidden_states = false) const;
   // Hugging Face random initialisation (normal(0, initializer_range), zero biases, unit norms).
-  void init_weights(Generator& gen);
+  void init_weights(Generator& gen) override;
   // Generator used by dropout in training mode (not owned).
-  void set_dropout_generator(Generator* gen) { dropout_gen_ = gen; }
+  void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
 
   const BertConfig& config() const { return config_; }
 

@@ -47,7 +47,8 @@ class LayerNorm : public Module {
   double eps;
 };
 
-// Dropout that is active only in training mode; the generator makes it reproducible.
+// Dropout that is active only in training mode with a generator (which makes it reproducible);
+// a null generator means training-mode layers without dropout.
 Tensor maybe_dropout(const Tensor& x, double p, bool training, Generator* gen);
 
 // Hugging Face initialisation: weights ~ normal(0, std), biases 0, layer norms 1/0, and the

@@ -6,8 +6,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake ninja-build pkg-config git
-  libeigen3-dev libopenblas-dev libutf8proc-dev libzstd-dev
-  nlohmann-json3-dev
+  libopenblas-dev libutf8proc-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev clang-format
 )

@@ -1,16 +1,19 @@
 // kiln classify -m MODEL [--input FILE] [--probs]
 // One JSON line per input: {"text", "label", "score"} (+ "pair" when given, + "probs" with
-// --probs).
+// --probs). Output streams: each line is written as soon as its batch has run.
 #include <iostream>
 
 #include "core/thread_pool.h"
 #include "tools/args.h"
-#include "tools/bert_runner.h"
 #include "tools/command.h"
-#include "tools/jsonl_input.h"
+#include "tools/model_loading.h"
+#include "tools/predict_stream.h"
+#include "train/predictors.h"
 
 namespace kiln::cli {
 namespace {
+
+constexpr const char* kTask = "sequence-classification";
 
 int run_classify(const std::vector<std::string>& args) {
   ArgParser p("classify", "-m MODEL [--input FILE] [--probs]");
@@ -26,37 +29,24 @@ int run_classify(const std::vector<std::string>& args) {
     std::cout << p.help_text();
     return 0;
   }
-  const int batch = static_cast<int>(p.get_int("batch-size"));
+  const int64_t batch = p.get_int("batch-size");
   if (batch < 1) throw UsageError("--batch-size must be at least 1");
   set_num_threads(static_cast<int>(p.get_int("threads")));
-  LoadedBert m = load_bert(p.get("model"), nn::BertTask::SequenceClassification);
-  tok::TruncationParams trunc;
-  trunc.max_length = static_cast<size_t>(m.max_tokens);
-  m.tokenizer->set_truncation(trunc);
+  const LoadedModel m =
+      load_model(p.get("model"), {kTask, "kiln classify", /*need_tokenizer=*/true});
 
-  // Read everything first so that a bad line fails before any output.
-  JsonlInput in(p.get("input"));
-  std::vector<nlohmann::json> rows;
-  std::vector<tok::EncodeInput> inputs;
-  while (auto j = in.next()) {
-    tok::EncodeInput e{in.string_field(*j, "text"), std::nullopt};
-    if (j->contains("pair")) e.pair = in.string_field(*j, "pair");
-    rows.push_back(*j);
-    inputs.push_back(std::move(e));
-  }
-  const auto encs = m.tokenizer->encode_batch(inputs);
-  const auto probs = run_sequence_probs(m, encs, batch);
-  const bool want_probs = p.get_flag("probs");
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const size_t best = argmax_label(probs[i]);
-    nlohmann::ordered_json out;
-    out["text"] = inputs[i].text;
-    if (inputs[i].pair) out["pair"] = *inputs[i].pair;
-    out["label"] = m.config.labels[best];
-    out["score"] = probs[i][best];
-    if (want_probs) out["probs"] = label_probs(m.config.labels, probs[i]);
+  train::TaskSetup setup;
+  const auto predictor = make_predictor(m, kTask, {{"probs", p.get_flag("probs")}}, setup);
+
+  auto reader = data::RecordReader::open(p.get("input"), data::Format::Jsonl);
+  StreamSink sink;
+  sink.write = [](size_t, const data::Record&, const nlohmann::ordered_json& out) {
     std::cout << out.dump() << "\n";
-  }
+  };
+  sink.flush = [] { std::cout.flush(); };
+  // The task's predictors read the head's logits only.
+  stream_predictions(*reader, *predictor, *m.model, {batch, 0, pad_values(m.spec), {"logits"}},
+                     sink);
   return 0;
 }
 

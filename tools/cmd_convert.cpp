@@ -8,7 +8,7 @@
 #include "core/ops.h"
 #include "core/sha256.h"
 #include "core/version.h"
-#include "nn/bert.h"
+#include "nn/family.h"
 #include "nn/hf_checkpoint.h"
 #include "nn/model_file.h"
 #include "tokenizer/tokenizer.h"
@@ -49,18 +49,16 @@ int run_convert(const std::vector<std::string>& args) {
     return 0;
   }
   nn::HfCheckpoint ck = nn::read_hf_checkpoint(dir);
-  const std::string model_type = ck.config.value("model_type", "");
-  if (model_type != "bert" && model_type != "distilbert" && model_type != "roberta")
-    throw Error(dir + "/config.json: model_type '" + model_type +
-                "' is not supported by kiln convert (supported: bert, distilbert, roberta)");
-  const auto config = nn::BertConfig::from_json(ck.config, dir + "/config.json");
-  nn::BertModel model(config);
-  model.load_state_dict(ck.tensors, /*strict=*/true, dir);
+  const std::string origin = dir + "/config.json";
+  const nn::ModelFamily& family = nn::family_for_config(ck.config, origin);
+  const nn::ModelSpec spec = family.parse_config(ck.config, origin);
+  const std::unique_ptr<nn::Model> model = family.build(ck.config, origin);
+  model->load_state_dict(ck.tensors, /*strict=*/true, dir);
 
   nn::ModelFile mf;
-  mf.family = "bert";
+  mf.family = family.name();
   mf.config = ck.config;
-  for (auto& [name, t] : model.named_parameters())
+  for (auto& [name, t] : model->named_parameters())
     mf.tensors[name] = is_floating(t->dtype()) ? t->to(*dtype) : *t;
   if (!p.get_flag("no-tokenizer")) {
     try {
@@ -75,9 +73,9 @@ int run_convert(const std::vector<std::string>& args) {
                    {"files", ck.file_sha256},
                    {"kiln_version", kVersion},
                    {"storage_dtype", dtype_name},
-                   {"architecture", config.architecture}};
+                   {"architecture", spec.architecture}};
   nn::write_model_file(out, mf);
-  std::cerr << "kiln convert: " << config.architecture << " (" << model.parameter_count()
+  std::cerr << "kiln convert: " << spec.architecture << " (" << model->parameter_count()
             << " parameters, " << dtype_name << ") -> " << out << "\n";
   return 0;
 }

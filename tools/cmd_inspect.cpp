@@ -10,7 +10,7 @@
 
 #include "core/io/safetensors_reader.h"
 #include "core/io/text_escape.h"
-#include "nn/bert.h"
+#include "nn/family.h"
 #include "tools/args.h"
 #include "tools/command.h"
 
@@ -95,12 +95,14 @@ void print_kiln_model(const SafetensorsFile& f) {
             << "  family        " << escape_for_display(get("kiln.family"), 40) << "\n";
   try {
     const auto cfg = nlohmann::json::parse(get("kiln.config"));
-    if (get("kiln.family") == "bert") {
-      const auto c = kiln::nn::BertConfig::from_json(cfg, "kiln.config");
-      std::cout << "  architecture  " << c.architecture << "\n"
-                << "  size          " << c.num_layers << " layers, hidden " << c.hidden_size << ", "
-                << c.num_heads << " heads, intermediate " << c.intermediate_size << ", vocabulary "
-                << c.vocab_size << ", max positions " << c.max_position_embeddings << "\n";
+    const auto& family = kiln::nn::family_by_name(get("kiln.family"), "kiln.family");
+    {
+      const auto c = family.parse_config(cfg, "kiln.config");
+      for (const auto& [key, value] : c.summary) {
+        std::string label = key;
+        label.resize(std::max<size_t>(label.size() + 1, 14), ' ');
+        std::cout << "  " << label << value << "\n";
+      }
       if (!c.labels.empty()) {
         std::cout << "  labels        ";
         for (size_t i = 0; i < c.labels.size(); ++i)

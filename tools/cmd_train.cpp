@@ -2,12 +2,14 @@
 //            --output RUN_DIR (--model X.kiln | --config config.json --tokenizer PATH) [options]
 // kiln train --resume RUN_DIR [--threads N] [--stop-after-epochs N] [--stop-after-steps N]
 //            [--logging-steps N]
-// Fine-tunes (or trains from scratch) a BERT-family tagger or classifier. All data is read and
+// Fine-tunes (or trains from scratch) any registered model family on any registered task: the
+// family and the task come from their registries (nn/family.h, train/task.h). All data is read and
 // checked before the run directory is created, so bad data never leaves a half-made run behind.
 // The run directory layout is described in train/run_dir.h; RUN_DIR/best.kiln works directly with
 // `kiln tag` / `kiln classify`.
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,6 +20,7 @@
 #include "core/sha256.h"
 #include "core/thread_pool.h"
 #include "core/version.h"
+#include "nn/family.h"
 #include "nn/model_file.h"
 #include "tools/args.h"
 #include "tools/command.h"
@@ -35,13 +38,19 @@ namespace fs = std::filesystem;
 const char* const kResumeOverrides[] = {"threads", "stop-after-epochs", "stop-after-steps",
                                         "logging-steps"};
 
+std::string task_list() {
+  std::string list;
+  for (const auto& t : train::tasks()) list += (list.empty() ? "" : " or ") + t->name();
+  return list;
+}
+
 ArgParser make_parser() {
   ArgParser p("train",
               "--task TASK --train FILE [--eval FILE] --output RUN_DIR "
               "(--model X.kiln | --config config.json --tokenizer PATH) [options]\n"
               "       kiln train --resume RUN_DIR [--threads N] [--stop-after-epochs N] "
               "[--stop-after-steps N]");
-  p.option("task", "token-classification or sequence-classification")
+  p.option("task", task_list())
       .option("train", "training data (JSON lines)")
       .option("eval", "evaluation data, scored after every epoch")
       .option("output", "run directory to create", "-o")
@@ -55,7 +64,13 @@ ArgParser make_parser() {
               "tokens per example including special tokens (default: min(128, "
               "model maximum))")
       .option("learning-rate", "peak learning rate", "", "5e-5")
-      .option("weight-decay", "AdamW decoupled weight decay (not on biases and norms)", "", "0")
+      .option("optimizer", "adamw or sgd", "", "adamw")
+      .option("weight-decay",
+              "weight decay, not on biases and norms (AdamW: decoupled; SGD: added to the "
+              "gradient)",
+              "", "0")
+      .option("momentum", "SGD momentum", "", "0")
+      .flag("nesterov", "SGD with Nesterov momentum")
       .option("warmup-steps", "linear warm-up updates (overrides --warmup-ratio)")
       .option("warmup-ratio", "warm-up as a fraction of all updates", "", "0")
       .option("lr-scheduler", "decay after warm-up: linear or cosine", "", "linear")
@@ -90,6 +105,9 @@ const std::vector<std::string> kOptionNames = {"task",
                                                "label-field",
                                                "max-length",
                                                "learning-rate",
+                                               "optimizer",
+                                               "momentum",
+                                               "nesterov",
                                                "weight-decay",
                                                "warmup-steps",
                                                "warmup-ratio",
@@ -109,33 +127,19 @@ const std::vector<std::string> kOptionNames = {"task",
                                                "stop-after-steps",
                                                "threads"};
 
-train::Task parse_task(const std::string& s) {
-  if (s == "token-classification") return train::Task::TokenClassification;
-  if (s == "sequence-classification") return train::Task::SequenceClassification;
-  throw UsageError("--task must be token-classification or sequence-classification, got '" + s +
-                   "'");
-}
-
-std::string head_architecture(const std::string& model_type, train::Task task) {
-  const std::string prefix = model_type == "roberta"      ? "Roberta"
-                             : model_type == "distilbert" ? "DistilBert"
-                                                          : "Bert";
-  return prefix + (task == train::Task::TokenClassification ? "ForTokenClassification"
-                                                            : "ForSequenceClassification");
-}
-
-// The config with the task head and label maps a from-scratch model is built from.
-nlohmann::json with_labels(nlohmann::json config, train::Task task,
-                           const std::vector<std::string>& labels) {
-  config["architectures"] = {head_architecture(config.value("model_type", "bert"), task)};
-  nlohmann::json id2label = nlohmann::json::object(), label2id = nlohmann::json::object();
-  for (size_t i = 0; i < labels.size(); ++i) {
-    id2label[std::to_string(i)] = labels[i];
-    label2id[labels[i]] = i;
+const train::Task& parse_task(const std::string& s) {
+  try {
+    return train::task_by_name(s);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--task: ") + e.what());
   }
-  config["id2label"] = id2label;
-  config["label2id"] = label2id;
-  return config;
+}
+
+// The architecture a model with `task`'s head has in `family` (for error messages).
+std::string head_architecture(const nn::ModelFamily& family, const nlohmann::json& config,
+                              const train::Task& task) {
+  const auto with_head = family.config_with_head(config, task.name(), {});
+  return with_head["architectures"][0].get<std::string>();
 }
 
 std::vector<double> parse_weights(const std::string& spec) {
@@ -151,9 +155,18 @@ std::vector<double> parse_weights(const std::string& spec) {
       throw UsageError("--class-weights expects auto or comma-separated numbers, got '" + spec +
                        "'");
     }
-    if (w.back() < 0) throw UsageError("--class-weights must not be negative");
+    if (!std::isfinite(w.back()) || w.back() < 0)
+      throw UsageError("--class-weights must be finite and not negative, got '" + item + "'");
   }
   return w;
+}
+
+// A finite, non-negative real flag (learning rates, weight decay, clipping norms).
+double non_negative(const ArgParser& p, const std::string& name) {
+  const double v = p.get_double(name);
+  if (!std::isfinite(v) || v < 0)
+    throw UsageError("--" + name + " must be a finite number >= 0, got " + p.get(name));
+  return v;
 }
 
 int64_t positive(const ArgParser& p, const std::string& name, int64_t min = 1) {
@@ -164,29 +177,26 @@ int64_t positive(const ArgParser& p, const std::string& name, int64_t min = 1) {
 
 // The model a run starts from: its config (with labels), tokenizer and (for --model) weights.
 struct Start {
+  const nn::ModelFamily* family = nullptr;
   nlohmann::json config;
   std::string tokenizer_json;
   nn::StateDict weights;  // empty: random initialisation
   bool labels_from_data = false;
 };
 
-Start start_from_options(const ArgParser& p, train::Task task) {
+Start start_from_options(const ArgParser& p, const train::Task& task) {
   Start s;
   const auto model = p.get_optional("model"), config = p.get_optional("config");
   if (model.has_value() == config.has_value())
     throw UsageError("give exactly one of --model (fine-tune) or --config (train from scratch)");
   if (model) {
     nn::ModelFile mf = nn::read_model_file(*model);
-    KILN_CHECK(mf.family == "bert", *model, ": model family '", mf.family,
-               "' cannot be trained here (expected a BERT-family model)");
+    s.family = &nn::family_by_name(mf.family, *model);
     s.config = mf.config;
-    const nn::BertConfig c = nn::BertConfig::from_json(mf.config, *model + " (kiln.config)");
-    const bool tagging = task == train::Task::TokenClassification;
-    KILN_CHECK(c.task == (tagging ? nn::BertTask::TokenClassification
-                                  : nn::BertTask::SequenceClassification),
-               *model, ": the model is a ",
-               c.architecture.empty() ? "bare encoder" : c.architecture, ", not a ",
-               head_architecture(c.model_type, task),
+    const nn::ModelSpec spec = s.family->parse_config(mf.config, *model + " (kiln.config)");
+    KILN_CHECK(spec.task == task.name(), *model, ": the model is a ",
+               spec.architecture.empty() ? "bare encoder" : spec.architecture, ", not a ",
+               head_architecture(*s.family, mf.config, task),
                " (fine-tuning needs a model with the --task head)");
     s.tokenizer_json = mf.tokenizer_json;
     if (auto t = p.get_optional("tokenizer"))
@@ -200,6 +210,7 @@ Start start_from_options(const ArgParser& p, train::Task task) {
   const auto tokenizer = p.get_optional("tokenizer");
   if (!tokenizer) throw UsageError("--config needs --tokenizer PATH");
   s.config = train::read_json_file(*config);
+  s.family = &nn::family_for_config(s.config, *config);
   s.tokenizer_json = tok::Tokenizer::from_path(*tokenizer).to_json_string();
   s.labels_from_data = true;
   return s;
@@ -261,14 +272,7 @@ int run_train(const std::vector<std::string>& cli_args) {
         continue;
       args.push_back(a);
     }
-    auto given = [&](const std::string& name) {
-      const std::string alias = name == "output" ? "-o" : name == "model" ? "-m" : "";
-      for (const auto& a : cli_args)
-        if (a == "--" + name || a.rfind("--" + name + "=", 0) == 0 ||
-            (!alias.empty() && a == alias))
-          return true;
-      return false;
-    };
+    auto given = [&](const std::string& name) { return first.given(name); };
     for (const auto& name : kOptionNames) {
       const bool allowed = std::find(std::begin(kResumeOverrides), std::end(kResumeOverrides),
                                      name) != std::end(kResumeOverrides);
@@ -284,23 +288,31 @@ int run_train(const std::vector<std::string>& cli_args) {
   }
   ArgParser p = make_parser();
   p.parse(args);
-  const train::Task task = parse_task(p.get("task"));
-  const bool tagging = task == train::Task::TokenClassification;
+  const train::Task& task = parse_task(p.get("task"));
   const std::string run_dir = resume_dir ? *resume_dir : p.get("output");
   const std::string train_path = p.get("train");
   const auto eval_path = p.get_optional("eval");
   set_num_threads(static_cast<int>(p.get_int("threads")));
 
   train::TrainOptions opt;
-  opt.task = task;
-  opt.learning_rate = p.get_double("learning-rate");
-  opt.weight_decay = p.get_double("weight-decay");
+  opt.learning_rate = non_negative(p, "learning-rate");
+  opt.weight_decay = non_negative(p, "weight-decay");
+  opt.optimizer = p.get("optimizer");
+  const auto kinds = train::optimizer_kinds();
+  if (std::find(kinds.begin(), kinds.end(), opt.optimizer) == kinds.end())
+    throw UsageError("--optimizer must be adamw or sgd, got '" + opt.optimizer + "'");
+  opt.momentum = non_negative(p, "momentum");
+  opt.nesterov = p.get_flag("nesterov");
+  if (opt.optimizer != "sgd" && (p.given("momentum") || opt.nesterov))
+    throw UsageError("--momentum and --nesterov apply to --optimizer sgd");
   opt.schedule = train::parse_schedule(p.get("lr-scheduler"));
   opt.batch_size = positive(p, "per-device-batch-size");
   opt.grad_accumulation = positive(p, "gradient-accumulation-steps");
   opt.max_grad_norm = p.get_double("max-grad-norm");
-  opt.label_smoothing = p.get_double("label-smoothing");
-  if (opt.label_smoothing < 0 || opt.label_smoothing > 1)
+  if (!std::isfinite(opt.max_grad_norm))
+    throw UsageError("--max-grad-norm must be a finite number (0: no clipping)");
+  opt.loss.label_smoothing = p.get_double("label-smoothing");
+  if (!(opt.loss.label_smoothing >= 0 && opt.loss.label_smoothing <= 1))
     throw UsageError("--label-smoothing must be in [0, 1]");
   opt.seed = static_cast<uint64_t>(p.get_int("seed"));
   opt.epochs = positive(p, "epochs");
@@ -322,6 +334,7 @@ int run_train(const std::vector<std::string>& cli_args) {
   if (resume_dir) {
     ckpt = train::read_checkpoint(run_dir);
     start.config = ckpt->config;
+    start.family = &nn::family_for_config(start.config, train::checkpoint_path(run_dir));
     start.tokenizer_json = ckpt->tokenizer_json;
     for (const char* key : {"train", "eval"}) {
       const auto& d = manifest.at("data");
@@ -334,42 +347,41 @@ int run_train(const std::vector<std::string>& cli_args) {
     start = start_from_options(p, task);
   }
   const tok::Tokenizer tokenizer = tok::Tokenizer::from_json_string(start.tokenizer_json);
+  const nn::ModelFamily& family = *start.family;
 
   // ---- data: read and checked before anything is written ----
-  const std::string text_field = p.get_optional("text-field").value_or(tagging ? "tokens" : "text");
-  const std::string label_field =
-      p.get_optional("label-field").value_or(tagging ? "bio_tags" : "label");
-  const train::RawData raw_train =
-      train::read_jsonl(train_path, task, text_field, label_field, &tokenizer);
-  std::optional<train::RawData> raw_eval;
-  if (eval_path)
-    raw_eval = train::read_jsonl(*eval_path, task, text_field, label_field, &tokenizer);
+  train::TaskSetup setup;
+  setup.tokenizer = &tokenizer;
+  setup.fields = task.default_fields();
+  if (auto f = p.get_optional("text-field")) setup.fields.text = *f;
+  if (auto f = p.get_optional("label-field")) setup.fields.label = *f;
+  const auto train_data = task.read(train_path, setup);
+  std::unique_ptr<train::TaskData> eval_data;
+  if (eval_path) eval_data = task.read(*eval_path, setup);
   if (start.labels_from_data)
-    start.config = with_labels(start.config, task, train::labels_from_data(raw_train, task));
-  const nn::BertConfig config = nn::BertConfig::from_json(start.config, "model config");
-  const nn::BertTask want =
-      tagging ? nn::BertTask::TokenClassification : nn::BertTask::SequenceClassification;
-  KILN_CHECK(config.task == want, "the model is a ", config.architecture, ", not a ",
-             head_architecture(config.model_type, task), " (--task ", p.get("task"), ")");
-  int64_t model_max = config.max_position_embeddings;
-  if (config.family == nn::BertFamily::Roberta) model_max -= config.pad_token_id + 1;
-  train::EncodeOptions enc;
-  enc.task = task;
-  enc.max_length =
+    start.config =
+        family.config_with_head(start.config, task.name(), task.labels_from_data(*train_data));
+  setup.spec = family.parse_config(start.config, "model config");
+  KILN_CHECK(setup.spec.task == task.name(), "the model is a ", setup.spec.architecture, ", not a ",
+             head_architecture(family, start.config, task), " (--task ", p.get("task"), ")");
+  setup.labels = setup.spec.labels;
+  const int64_t model_max = setup.spec.max_tokens;
+  setup.max_length =
       p.get_optional("max-length") ? p.get_int("max-length") : std::min<int64_t>(128, model_max);
-  if (enc.max_length > model_max)
-    throw UsageError("--max-length " + std::to_string(enc.max_length) +
+  if (setup.max_length > model_max)
+    throw UsageError("--max-length " + std::to_string(setup.max_length) +
                      " exceeds the model maximum of " + std::to_string(model_max));
-  enc.word_prefix_space = config.family == nn::BertFamily::Roberta;
-  const auto train_data = train::encode_examples(raw_train, tokenizer, config.labels, enc);
-  std::vector<train::Example> eval_data;
-  if (raw_eval) eval_data = train::encode_examples(*raw_eval, tokenizer, config.labels, enc);
+  task.encode(*train_data, setup);
+  if (eval_data) task.encode(*eval_data, setup);
 
+  const int64_t num_labels = static_cast<int64_t>(setup.labels.size());
   if (auto cw = p.get_optional("class-weights"))
-    opt.class_weights = *cw == "auto" ? train::auto_class_weights(train_data, config.num_labels())
-                                      : parse_weights(*cw);
+    opt.loss.class_weights =
+        *cw == "auto" ? train::auto_class_weights(task.target_counts(*train_data, num_labels))
+                      : parse_weights(*cw);
   // ---- the model ----
-  nn::BertModel model(config);
+  const std::unique_ptr<nn::Model> model_ptr = family.build(start.config, "model config");
+  nn::Model& model = *model_ptr;
   if (ckpt) {
     model.load_state_dict(ckpt->weights, /*strict=*/true, train::checkpoint_path(run_dir));
   } else if (!start.weights.empty()) {
@@ -384,12 +396,12 @@ int run_train(const std::vector<std::string>& cli_args) {
   opt.warmup_steps = p.get_optional("warmup-steps")
                          ? positive(p, "warmup-steps", 0)
                          : train::warmup_from_ratio(p.get_double("warmup-ratio"),
-                                                    train::count_updates(train_data.size(), opt));
-  train::Trainer run(model, train_data, raw_eval ? &eval_data : nullptr, opt);
+                                                    train::count_updates(train_data->size(), opt));
+  train::Trainer run(model, task, setup, *train_data, eval_data.get(), opt);
   train::TrainState state = run.initial_state();
   if (ckpt) {
     state = train::TrainState::from_json(ckpt->state);
-    run.restore(train::optimizer_state(*ckpt, run.optimizer().params()));
+    run.restore(ckpt->optimizer);
     if (state.finished) {
       std::cerr << "kiln train: " << run_dir << " has already finished training\n";
       return 0;
@@ -405,11 +417,11 @@ int run_train(const std::vector<std::string>& cli_args) {
     nlohmann::json data = {{"train",
                             {{"path", fs::absolute(train_path).string()},
                              {"sha256", sha256_file(train_path)},
-                             {"examples", train_data.size()}}}};
+                             {"examples", train_data->size()}}}};
     if (eval_path)
       data["eval"] = {{"path", fs::absolute(*eval_path).string()},
                       {"sha256", sha256_file(*eval_path)},
-                      {"examples", eval_data.size()}};
+                      {"examples", eval_data->size()}};
     std::string command = "kiln train";
     for (const auto& a : cli_args) command += " " + a;
     manifest = {{"command", command},
@@ -417,9 +429,9 @@ int run_train(const std::vector<std::string>& cli_args) {
                 {"options", options},
                 {"resolved",
                  {{"warmup_steps", opt.warmup_steps},
-                  {"max_length", enc.max_length},
+                  {"max_length", setup.max_length},
                   {"total_updates", run.total_updates()},
-                  {"class_weights", opt.class_weights},
+                  {"class_weights", opt.loss.class_weights},
                   {"metric", eval_path ? run.metric_name() : ""}}},
                 {"model_config", start.config},
                 {"data", data},
@@ -464,7 +476,7 @@ int run_train(const std::vector<std::string>& cli_args) {
   };
   hooks.save_best = [&](const train::TrainState& s) {
     nn::ModelFile mf;
-    mf.family = "bert";
+    mf.family = family.name();
     mf.config = start.config;
     mf.tokenizer_json = start.tokenizer_json;
     mf.provenance = {{"trained_by", "kiln train"},

@@ -5,7 +5,6 @@
 #include <set>
 
 #include "core/error.h"
-#include "tools/jsonl_input.h"
 
 namespace kiln::train {
 namespace {
@@ -26,13 +25,6 @@ RawLabel parse_label(const nlohmann::json& v, const std::string& what, const std
     throw Error(at + what + " must be a string or an integer label, got " + v.dump());
   }
   return l;
-}
-
-const nlohmann::json& field(const nlohmann::json& row, const std::string& name,
-                            const std::string& at) {
-  auto it = row.find(name);
-  KILN_CHECK(it != row.end(), at, "missing field \"", name, "\"");
-  return *it;
 }
 
 // Words of `text` as the tokenizer's pre-tokenizer splits them, with byte offsets.
@@ -96,22 +88,23 @@ void spans_to_tags(const nlohmann::json& spans, const std::string& text, const s
 
 }  // namespace
 
-RawData read_jsonl(const std::string& path, Task task, const std::string& text_field,
-                   const std::string& label_field, const tok::Tokenizer* splitter) {
-  cli::JsonlInput in(path);
+RawData read_rows(const std::string& path, TextTask task, const std::string& text_field,
+                  const std::string& label_field, const tok::Tokenizer* splitter,
+                  data::Format format) {
+  auto in = data::RecordReader::open(path, format);
   RawData data;
   data.path = path;
-  while (auto row = in.next()) {
-    const std::string at = where(path, in.line());
+  while (auto row = in->next()) {
+    const std::string at = row->where();
     RawRow r;
-    r.line = in.line();
-    const auto& text = field(*row, text_field, at);
-    const auto& label = field(*row, label_field, at);
-    if (task == Task::TokenClassification && text.is_string()) {
+    r.line = row->line;
+    const auto& text = row->field(text_field);
+    const auto& label = row->field(label_field);
+    if (task == TextTask::TokenClassification && text.is_string()) {
       KILN_CHECK(label.is_array(), at, "field \"", label_field,
                  "\" must be an array of spans when \"", text_field, "\" is a text");
       spans_to_tags(label, text.get<std::string>(), label_field, splitter, at, r);
-    } else if (task == Task::TokenClassification) {
+    } else if (task == TextTask::TokenClassification) {
       KILN_CHECK(text.is_array(), at, "field \"", text_field,
                  "\" must be an array of words or a text");
       KILN_CHECK(label.is_array(), at, "field \"", label_field, "\" must be an array of tags");
@@ -133,7 +126,7 @@ RawData read_jsonl(const std::string& path, Task task, const std::string& text_f
   return data;
 }
 
-std::vector<std::string> labels_from_data(const RawData& data, Task task) {
+std::vector<std::string> labels_from_data(const RawData& data, TextTask task) {
   std::set<std::string> names;
   int64_t max_int = -1;
   bool any_string = false, any_int = false;
@@ -160,7 +153,7 @@ std::vector<std::string> labels_from_data(const RawData& data, Task task) {
     for (int64_t i = 0; i <= max_int; ++i) out.push_back(std::to_string(i));
     return out;
   }
-  if (task == Task::TokenClassification && names.erase("O")) out.push_back("O");
+  if (task == TextTask::TokenClassification && names.erase("O")) out.push_back("O");
   out.insert(out.end(), names.begin(), names.end());
   return out;
 }
@@ -195,7 +188,7 @@ std::vector<Example> encode_examples(const RawData& data, const tok::Tokenizer& 
   out.reserve(data.rows.size());
   for (const auto& r : data.rows) {
     Example ex;
-    if (options.task == Task::SequenceClassification) {
+    if (options.task == TextTask::SequenceClassification) {
       tok::Tokenizer t = tokenizer;  // copies share the vocabulary; truncation is per copy
       t.set_truncation(tok::TruncationParams{static_cast<size_t>(options.max_length)});
       const tok::Encoding e = t.encode(r.text, true);

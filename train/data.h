@@ -1,22 +1,22 @@
-// Training data: JSON-lines files read into labelled rows, then tokenised into examples whose
-// labels line up with the model's tokens. Every problem with a line (malformed JSON, a missing
-// field, words and tags of different lengths, an unknown label) is an error naming file:line, and
-// is found before any training starts.
+// Labelled text for the two classification tasks (token and sequence classification): records
+// read through data::RecordReader (JSON lines, CSV/TSV, text) into labelled rows, then tokenised
+// into examples whose labels line up with the model's tokens. Every problem with a line
+// (malformed JSON, a missing field, words and tags of different lengths, an unknown label) is an
+// error naming file:line, and is found before any training starts.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "data/record_reader.h"
 #include "tokenizer/tokenizer.h"
+#include "train/task.h"
 
 namespace kiln::train {
 
-enum class Task { TokenClassification, SequenceClassification };
-
-// Loss targets of tokens that are not scored (special tokens, non-first sub-tokens, padding);
-// the same value as cross_entropy's default ignore_index.
-inline constexpr int64_t kIgnoreLabel = -100;
+// Which of the two label layouts: one label per word, or one per text.
+enum class TextTask { TokenClassification, SequenceClassification };
 
 // A label as written in the data: a string name or an integer id.
 struct RawLabel {
@@ -43,12 +43,13 @@ struct RawData {
 // writes them), turned into IOB2 tags on the words `splitter` finds (the words `kiln tag` sees in
 // text input); a word overlapping a span gets its label. Classification: `text_field` is a string
 // and `label_field` a string or an integer.
-RawData read_jsonl(const std::string& path, Task task, const std::string& text_field,
-                   const std::string& label_field, const tok::Tokenizer* splitter = nullptr);
+RawData read_rows(const std::string& path, TextTask task, const std::string& text_field,
+                  const std::string& label_field, const tok::Tokenizer* splitter = nullptr,
+                  data::Format format = data::Format::Auto);
 
 // The label set of a model trained from scratch: integer labels 0..max become "0", "1", ...;
 // string labels are sorted, with "O" first for tagging (so id 0 is "outside").
-std::vector<std::string> labels_from_data(const RawData& data, Task task);
+std::vector<std::string> labels_from_data(const RawData& data, TextTask task);
 
 // Tokenised input with aligned label ids.
 struct Example {
@@ -63,9 +64,9 @@ struct Example {
 };
 
 struct EncodeOptions {
-  Task task = Task::TokenClassification;
+  TextTask task = TextTask::TokenClassification;
   int64_t max_length = 128;        // tokens including the special tokens
-  bool word_prefix_space = false;  // RoBERTa: words are encoded as " word", as Hugging Face does
+  bool word_prefix_space = false;  // words are encoded as " word" (ModelSpec::word_prefix_space)
 };
 
 // Maps labels through `label_names` (integer labels are ids into it) and tokenises. Tagging

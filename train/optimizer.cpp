@@ -1,12 +1,111 @@
 #include "train/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
+#include "train/sgd.h"
 
 namespace kiln::train {
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+Optimizer::Optimizer(std::string kind, NamedParams params, double lr,
+                     std::vector<std::string> slot_names)
+    : kind_(std::move(kind)),
+      params_(std::move(params)),
+      lr_(lr),
+      slot_names_(std::move(slot_names)),
+      slots_(slot_names_.size(), std::vector<Tensor>(params_.size())) {
+  std::map<const TensorImpl*, std::string> seen;
+  for (const auto& [name, p] : params_) {
+    KILN_CHECK(p && p->defined(), kind_, ": parameter ", name, " has no tensor");
+    KILN_CHECK(p->dtype() == DType::F32, kind_, ": parameter ", name, " is ", p->describe(),
+               "; master weights must be f32");
+    KILN_CHECK(p->is_contiguous(), kind_, ": parameter ", name, " is not contiguous");
+    KILN_CHECK(
+        p->storage()->writable(), kind_, ": parameter ", name,
+        " is a read-only view of a mapped model file; clone() the parameters before training");
+    const auto [first, fresh] = seen.emplace(&p->impl(), name);
+    KILN_CHECK(fresh, kind_, ": parameter ", name, " is the same tensor as ", first->second,
+               " (tied); list it once or it is updated twice");
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (auto& [name, p] : params_) p->zero_grad();
+}
+
+OptimizerState Optimizer::state_dict() const {
+  OptimizerState s;
+  s.kind = kind_;
+  s.scalars["step"] = steps_;
+  for (size_t k = 0; k < slot_names_.size(); ++k) {
+    auto& by_name = s.slots[slot_names_[k]];
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (slots_[k][i].defined()) by_name[params_[i].first] = slots_[k][i];
+  }
+  return s;
+}
+
+void Optimizer::load_state_dict(const OptimizerState& state) {
+  const std::string where = state.origin.empty() ? "" : state.origin + ": ";
+  KILN_CHECK(state.kind == kind_, where, "the optimizer state is for '", state.kind,
+             "' but this run's optimizer is '", kind_, "'");
+  const auto step = state.scalars.find("step");
+  KILN_CHECK(step != state.scalars.end() && step->is_number_integer() && step->get<int64_t>() >= 0,
+             where, "the optimizer state has no valid step count");
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < params_.size(); ++i) index[params_[i].first] = i;
+
+  std::vector<std::vector<Tensor>> loaded(slot_names_.size(), std::vector<Tensor>(params_.size()));
+  std::vector<std::string> unknown, mismatched;
+  for (const auto& [slot_name, by_name] : state.slots) {
+    const auto k = std::find(slot_names_.begin(), slot_names_.end(), slot_name);
+    KILN_CHECK(k != slot_names_.end(), where, "the optimizer state has slot '", slot_name,
+               "', which this ", kind_, " optimizer does not keep (it keeps: ", join(slot_names_),
+               ")");
+    for (const auto& [name, t] : by_name) {
+      const auto i = index.find(name);
+      if (i == index.end()) {
+        unknown.push_back(slot_name + "." + name);
+        continue;
+      }
+      const Tensor& p = *params_[i->second].second;
+      if (t.shape() != p.shape()) {
+        mismatched.push_back(slot_name + "." + name + " (state " + t.describe() + ", parameter " +
+                             p.describe() + ")");
+        continue;
+      }
+      // Copies: the optimizer updates its state in place, and `state` may be a mapped file.
+      loaded[k - slot_names_.begin()][i->second] = t.to(DType::F32).clone();
+    }
+  }
+  KILN_CHECK(unknown.empty(), where,
+             "optimizer state for parameters this optimizer does not have: ", join(unknown),
+             " (was the model changed?)");
+  KILN_CHECK(mismatched.empty(), where, "optimizer state shape mismatch for ", join(mismatched));
+  std::vector<std::string> partial;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    size_t present = 0;
+    for (const auto& s : loaded) present += s[i].defined();
+    if (present != 0 && present != loaded.size()) partial.push_back(params_[i].first);
+  }
+  KILN_CHECK(partial.empty(), where, "optimizer state is incomplete for ", join(partial),
+             " (it needs every slot of: ", join(slot_names_), ")");
+  slots_ = std::move(loaded);
+  steps_ = step->get<int64_t>();
+}
 
 bool default_decay_filter(const std::string& name) {
   auto ends = [&](const std::string& s) {
@@ -18,48 +117,42 @@ bool default_decay_filter(const std::string& name) {
 }
 
 AdamW::AdamW(NamedParams params, AdamWOptions options, bool (*decay)(const std::string&))
-    : params_(std::move(params)), options_(options) {
-  for (const auto& [name, p] : params_) {
-    KILN_CHECK(p->dtype() == DType::F32, "AdamW: parameter ", name, " is ", p->describe(),
-               "; master weights must be f32");
-    KILN_CHECK(p->is_contiguous(), "AdamW: parameter ", name, " is not contiguous");
-    KILN_CHECK(
-        p->storage()->writable(), "AdamW: parameter ", name,
-        " is a read-only view of a mapped model file; clone() the parameters before training");
-    decay_.push_back(decay ? decay(name) : true);
-  }
-  state_.m.resize(params_.size());
-  state_.v.resize(params_.size());
+    : Optimizer("adamw", std::move(params), options.lr, {"exp_avg", "exp_avg_sq"}),
+      options_(options) {
+  for (const auto& [name, p] : this->params()) decay_.push_back(decay ? decay(name) : true);
 }
 
 void AdamW::step() {
   NoGradGuard ng;
-  ++step_;
+  ++steps_;
+  const double lr = this->lr();
   // Scalars are formed in double and rounded once to f32, as torch does with Python floats.
   const float b1 = static_cast<float>(options_.beta1), b2 = static_cast<float>(options_.beta2);
   const float one_minus_b1 = static_cast<float>(1.0 - options_.beta1);
   const float one_minus_b2 = static_cast<float>(1.0 - options_.beta2);
   const float eps = static_cast<float>(options_.eps);
   // torch computes the bias corrections in double (Python floats) and feeds them as scalars.
-  const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(step_));
-  const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(step_));
-  const float step_size = static_cast<float>(options_.lr / bc1);
+  const double bc1 = 1.0 - std::pow(options_.beta1, static_cast<double>(steps_));
+  const double bc2 = 1.0 - std::pow(options_.beta2, static_cast<double>(steps_));
+  const float step_size = static_cast<float>(lr / bc1);
   const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
-  for (size_t i = 0; i < params_.size(); ++i) {
-    Tensor& p = *params_[i].second;
+  for (size_t i = 0; i < params().size(); ++i) {
+    Tensor& p = *params()[i].second;
     Tensor g = p.grad();
     if (!g.defined()) continue;
     g = g.contiguous();
-    if (!state_.m[i].defined()) {
-      state_.m[i] = Tensor::zeros(p.shape(), DType::F32);
-      state_.v[i] = Tensor::zeros(p.shape(), DType::F32);
+    Tensor& exp_avg = slot(0, i);
+    Tensor& exp_avg_sq = slot(1, i);
+    if (!exp_avg.defined()) {
+      exp_avg = Tensor::zeros(p.shape(), DType::F32);
+      exp_avg_sq = Tensor::zeros(p.shape(), DType::F32);
     }
+    begin_in_place_write(p, "AdamW::step");  // a backward still holding p must not run after this
     float* w = p.data<float>();
     const float* gp = g.data<float>();
-    float* m = state_.m[i].data<float>();
-    float* v = state_.v[i].data<float>();
-    const float decay =
-        decay_[i] ? static_cast<float>(1.0 - options_.lr * options_.weight_decay) : 1.0f;
+    float* m = exp_avg.data<float>();
+    float* v = exp_avg_sq.data<float>();
+    const float decay = decay_[i] ? static_cast<float>(1.0 - lr * options_.weight_decay) : 1.0f;
     parallel_for(0, p.numel(), 1 << 14, [&](int64_t b, int64_t e) {
       for (int64_t j = b; j < e; ++j) {
         w[j] *= decay;
@@ -72,21 +165,22 @@ void AdamW::step() {
   }
 }
 
-void AdamW::zero_grad() {
-  for (auto& [name, p] : params_) p->zero_grad();
+std::vector<std::string> optimizer_kinds() {
+  return {"adamw", "sgd"};
 }
 
-const AdamW::State& AdamW::state() const {
-  state_.step = step_;
-  return state_;
-}
-
-void AdamW::load_state(const State& s) {
-  KILN_CHECK(s.m.size() == params_.size() && s.v.size() == params_.size(),
-             "AdamW: optimizer state has ", s.m.size(), " entries for ", params_.size(),
-             " parameters");
-  step_ = s.step;
-  state_ = s;
+std::unique_ptr<Optimizer> make_optimizer(const std::string& kind, NamedParams params,
+                                          const OptimizerOptions& o) {
+  bool (*decay)(const std::string&) =
+      o.decay == OptimizerOptions::Decay::NotBiasesAndNorms ? default_decay_filter : nullptr;
+  if (kind == "adamw")
+    return std::make_unique<AdamW>(
+        std::move(params), AdamWOptions{o.lr, o.beta1, o.beta2, o.eps, o.weight_decay}, decay);
+  if (kind == "sgd")
+    return std::make_unique<SGD>(
+        std::move(params), SGDOptions{o.lr, o.momentum, o.dampening, o.weight_decay, o.nesterov},
+        decay);
+  throw Error("unknown optimizer '" + kind + "' (known: " + join(optimizer_kinds()) + ")");
 }
 
 double clip_grad_norm(const NamedParams& params, double max_norm) {

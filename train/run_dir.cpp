@@ -119,21 +119,45 @@ std::string checkpoint_path(const std::string& run_dir) {
   return run_dir + "/checkpoint/checkpoint.safetensors";
 }
 
-void write_checkpoint(const std::string& run_dir, const nn::StateDict& weights, const AdamW& opt,
-                      const nlohmann::json& state, const nlohmann::json& config,
-                      const std::string& tokenizer_json) {
+namespace {
+
+constexpr const char* kWeightsPrefix = "model.";
+constexpr const char* kOptimizerPrefix = "optimizer.";
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// The layout before optimizers were stored by kind: AdamW moments under adam_m./adam_v. and the
+// step count in kiln.optimizer_step.
+OptimizerState legacy_adamw_state(const nn::StateDict& all,
+                                  const std::map<std::string, std::string>& meta) {
+  OptimizerState s;
+  s.kind = "adamw";
+  s.scalars["step"] = std::stoll(meta.at("kiln.optimizer_step"));
+  for (const auto& [key, slot] :
+       {std::pair<std::string, std::string>{"adam_m.", "exp_avg"}, {"adam_v.", "exp_avg_sq"}})
+    for (const auto& [name, t] : all)
+      if (starts_with(name, key)) s.slots[slot][name.substr(key.size())] = t;
+  return s;
+}
+
+}  // namespace
+
+void write_checkpoint(const std::string& run_dir, const nn::StateDict& weights,
+                      const Optimizer& opt, const nlohmann::json& state,
+                      const nlohmann::json& config, const std::string& tokenizer_json) {
   std::filesystem::create_directories(run_dir + "/checkpoint");
   nn::StateDict all;
-  for (const auto& [name, t] : weights) all["model." + name] = t;
-  const AdamW::State& s = opt.state();
-  for (size_t i = 0; i < opt.params().size(); ++i) {
-    const std::string& name = opt.params()[i].first;
-    if (i < s.m.size() && s.m[i].defined()) all["adam_m." + name] = s.m[i];
-    if (i < s.v.size() && s.v[i].defined()) all["adam_v." + name] = s.v[i];
-  }
+  for (const auto& [name, t] : weights) all[kWeightsPrefix + name] = t;
+  const OptimizerState s = opt.state_dict();
+  // Slot names hold no dots, so the first dot after the prefix ends the slot.
+  for (const auto& [slot, by_name] : s.slots)
+    for (const auto& [name, t] : by_name) all[kOptimizerPrefix + slot + "." + name] = t;
+  const nlohmann::json optimizer = {{"kind", s.kind}, {"scalars", s.scalars}};
   nn::save_safetensors(checkpoint_path(run_dir), all,
                        {{"kiln.train_state", state.dump()},
-                        {"kiln.optimizer_step", std::to_string(s.step)},
+                        {"kiln.optimizer", optimizer.dump()},
                         {"kiln.config", config.dump()},
                         {"kiln.tokenizer", tokenizer_json}});
 }
@@ -144,36 +168,39 @@ Checkpoint read_checkpoint(const std::string& run_dir) {
              " is missing)");
   std::map<std::string, std::string> meta;
   const nn::StateDict all = nn::load_safetensors(path, &meta);
-  for (const char* key : {"kiln.train_state", "kiln.optimizer_step", "kiln.config"})
+  for (const char* key : {"kiln.train_state", "kiln.config"})
     KILN_CHECK(meta.count(key), path, ": not a kiln training checkpoint (no ", key, ")");
+  KILN_CHECK(meta.count("kiln.optimizer") || meta.count("kiln.optimizer_step"), path,
+             ": not a kiln training checkpoint (no kiln.optimizer)");
   Checkpoint c;
-  c.state = nlohmann::json::parse(meta["kiln.train_state"]);
-  c.config = nlohmann::json::parse(meta["kiln.config"]);
+  try {
+    c.state = nlohmann::json::parse(meta["kiln.train_state"]);
+    c.config = nlohmann::json::parse(meta["kiln.config"]);
+    if (meta.count("kiln.optimizer")) {
+      const nlohmann::json o = nlohmann::json::parse(meta["kiln.optimizer"]);
+      c.optimizer.kind = o.at("kind").get<std::string>();
+      c.optimizer.scalars = o.at("scalars");
+    } else {
+      c.optimizer = legacy_adamw_state(all, meta);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path + ": malformed checkpoint metadata (" + e.what() + ")");
+  }
+  c.optimizer.origin = path;
   c.tokenizer_json = meta["kiln.tokenizer"];
-  c.optimizer_step = std::stoll(meta["kiln.optimizer_step"]);
-  // Tensors come zero-copy from the mapping; training updates them in place, so copy.
-  for (const auto& [name, t] : all) {
-    const size_t dot = name.find('.');
-    const std::string kind = name.substr(0, dot), rest = name.substr(dot + 1);
-    if (kind == "model")
-      c.weights[rest] = t.clone();
-    else if (kind == "adam_m")
-      c.adam_m[rest] = t.clone();
-    else if (kind == "adam_v")
-      c.adam_v[rest] = t.clone();
+  for (const auto& [key, t] : all) {
+    if (starts_with(key, kWeightsPrefix)) {
+      // Tensors come zero-copy from the mapping; training updates them in place, so copy.
+      c.weights[key.substr(std::string(kWeightsPrefix).size())] = t.clone();
+    } else if (starts_with(key, kOptimizerPrefix)) {
+      // Optimizer::load_state_dict copies these itself.
+      const std::string rest = key.substr(std::string(kOptimizerPrefix).size());
+      const size_t dot = rest.find('.');
+      KILN_CHECK(dot != std::string::npos, path, ": malformed optimizer tensor name '", key, "'");
+      c.optimizer.slots[rest.substr(0, dot)][rest.substr(dot + 1)] = t;
+    }
   }
   return c;
-}
-
-AdamW::State optimizer_state(const Checkpoint& c, const NamedParams& params) {
-  AdamW::State s;
-  s.step = c.optimizer_step;
-  for (const auto& [name, p] : params) {
-    auto m = c.adam_m.find(name), v = c.adam_v.find(name);
-    s.m.push_back(m == c.adam_m.end() ? Tensor() : m->second);
-    s.v.push_back(v == c.adam_v.end() ? Tensor() : v->second);
-  }
-  return s;
 }
 
 }  // namespace kiln::train

@@ -3,8 +3,13 @@
 //   metrics.jsonl      one JSON object per logged step or evaluation, appended and flushed
 //   plot.svg           training loss and the eval metric, redrawn from metrics.jsonl
 //   best.kiln          the best model so far (written by the caller with nn::write_model_file)
-//   checkpoint/checkpoint.safetensors  weights, AdamW moments and the TrainState, in one file so
-//                      a checkpoint is replaced atomically as a whole
+//   checkpoint/checkpoint.safetensors  weights, the optimizer's state and the TrainState, in one
+//                      file so a checkpoint is replaced atomically as a whole. Tensor keys:
+//                      "model.<parameter>" and "optimizer.<slot>.<parameter>" (e.g.
+//                      optimizer.exp_avg.bert.pooler.dense.weight); metadata: kiln.train_state,
+//                      kiln.config, kiln.tokenizer, and kiln.optimizer = {"kind", "scalars"}.
+//                      Checkpoints of the earlier layout (adam_m./adam_v. keys and
+//                      kiln.optimizer_step) are still read, as AdamW state.
 // Every whole-file write goes through io::atomic_write_file (temp file + rename).
 #pragma once
 
@@ -44,17 +49,16 @@ struct Checkpoint {
   nlohmann::json config;  // the model's config.json, with labels
   std::string tokenizer_json;
   nn::StateDict weights;  // owned copies, safe to train in place
-  int64_t optimizer_step = 0;
-  nn::StateDict adam_m, adam_v;  // by parameter name; absent for parameters never updated
+  // By parameter name, with origin = the file; give it to Optimizer::load_state_dict, which
+  // rejects another kind of optimizer, unknown parameters and other shapes.
+  OptimizerState optimizer;
 };
 
-// `params` names the optimizer's parameters so moments are stored by name.
-void write_checkpoint(const std::string& run_dir, const nn::StateDict& weights, const AdamW& opt,
-                      const nlohmann::json& state, const nlohmann::json& config,
-                      const std::string& tokenizer_json);
+// Stores `opt`'s state by parameter name (any kind of optimizer).
+void write_checkpoint(const std::string& run_dir, const nn::StateDict& weights,
+                      const Optimizer& opt, const nlohmann::json& state,
+                      const nlohmann::json& config, const std::string& tokenizer_json);
 Checkpoint read_checkpoint(const std::string& run_dir);
-// The checkpoint's moments in the order of `params` (the optimizer's parameter list).
-AdamW::State optimizer_state(const Checkpoint& c, const NamedParams& params);
 std::string checkpoint_path(const std::string& run_dir);
 
 }  // namespace kiln::train

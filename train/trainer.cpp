@@ -11,38 +11,6 @@
 namespace kiln::train {
 namespace {
 
-// Padded model inputs for a list of examples: ids/mask/types [B, L] and flattened targets.
-struct Batch {
-  Tensor ids, mask, types, targets;
-  int64_t tokens = 0;  // real (unpadded) tokens
-};
-
-Batch make_batch(const std::vector<Example>& data, const std::vector<size_t>& idx, Task task,
-                 int64_t pad_id) {
-  int64_t len = 1;
-  for (size_t i : idx) len = std::max<int64_t>(len, static_cast<int64_t>(data[i].ids.size()));
-  const int64_t b = static_cast<int64_t>(idx.size());
-  std::vector<int64_t> ids(b * len, pad_id), mask(b * len, 0), types(b * len, 0);
-  std::vector<int64_t> targets(task == Task::TokenClassification ? b * len : b, kIgnoreLabel);
-  Batch out;
-  for (int64_t r = 0; r < b; ++r) {
-    const Example& e = data[idx[r]];
-    for (size_t t = 0; t < e.ids.size(); ++t) {
-      ids[r * len + t] = e.ids[t];
-      mask[r * len + t] = 1;
-      types[r * len + t] = e.type_ids[t];
-      if (task == Task::TokenClassification) targets[r * len + t] = e.labels[t];
-    }
-    if (task == Task::SequenceClassification) targets[r] = e.labels[0];
-    out.tokens += static_cast<int64_t>(e.ids.size());
-  }
-  out.ids = Tensor::from_ints(ids, {b, len});
-  out.mask = Tensor::from_ints(mask, {b, len});
-  out.types = Tensor::from_ints(types, {b, len});
-  out.targets = Tensor::from_ints(targets, {static_cast<int64_t>(targets.size())});
-  return out;
-}
-
 nlohmann::json finite_or_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nullptr;
 }
@@ -79,50 +47,51 @@ TrainState TrainState::from_json(const nlohmann::json& j) {
   return s;
 }
 
-std::vector<double> auto_class_weights(const std::vector<Example>& data, int64_t num_labels) {
-  std::vector<int64_t> counts(num_labels, 0);
+std::vector<double> auto_class_weights(const std::vector<int64_t>& counts) {
   int64_t total = 0;
-  for (const auto& e : data)
-    for (int64_t t : e.labels)
-      if (t != kIgnoreLabel) ++counts[t], ++total;
+  for (int64_t c : counts) total += c;
   const auto seen = std::count_if(counts.begin(), counts.end(), [](int64_t c) { return c > 0; });
-  std::vector<double> w(num_labels, 1.0);
-  for (int64_t c = 0; c < num_labels; ++c)
+  std::vector<double> w(counts.size(), 1.0);
+  for (size_t c = 0; c < counts.size(); ++c)
     if (counts[c] > 0)
       w[c] =
           static_cast<double>(total) / (static_cast<double>(seen) * static_cast<double>(counts[c]));
   return w;
 }
 
-Trainer::Trainer(nn::BertModel& model, const std::vector<Example>& train_data,
-                 const std::vector<Example>* eval_data, TrainOptions options)
+Trainer::Trainer(nn::Model& model, const Task& task, const TaskSetup& setup,
+                 const TaskData& train_data, const TaskData* eval_data, TrainOptions options)
     : model_(model),
+      task_(task),
+      setup_(setup),
       train_(train_data),
       eval_(eval_data),
       options_(std::move(options)),
-      optimizer_(model.named_parameters(),
-                 AdamWOptions{options_.learning_rate, 0.9, 0.999, 1e-8, options_.weight_decay},
-                 default_decay_filter) {
-  KILN_CHECK(!train_.empty(), "no training examples");
+      optimizer_(make_optimizer(options_.optimizer, model.named_parameters(), [&] {
+        OptimizerOptions o;
+        o.lr = options_.learning_rate;
+        o.weight_decay = options_.weight_decay;
+        o.momentum = options_.momentum;
+        o.nesterov = options_.nesterov;
+        o.decay = OptimizerOptions::Decay::NotBiasesAndNorms;  // as the Hugging Face Trainer
+        return o;
+      }())) {
+  KILN_CHECK(train_.size() > 0, "no training examples");
   KILN_CHECK(options_.batch_size >= 1 && options_.grad_accumulation >= 1 && options_.epochs >= 1,
              "batch size, gradient accumulation steps and epochs must be at least 1");
-  const bool tagging = options_.task == Task::TokenClassification;
-  metric_ = options_.metric.empty() ? (tagging ? "f1" : "accuracy") : options_.metric;
-  const std::vector<std::string> known =
-      tagging ? std::vector<std::string>{"f1", "precision", "recall", "accuracy"}
-              : std::vector<std::string>{"accuracy", "macro_f1"};
+  const std::vector<std::string> known = task_.selection_metrics();
+  metric_ = options_.metric.empty() ? known.at(0) : options_.metric;
   if (std::find(known.begin(), known.end(), metric_) == known.end()) {
     std::string list;
     for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
     throw Error("--metric '" + metric_ + "' is not computed for this task (expected one of " +
                 list + ")");
   }
-  const int64_t nl = model_.config().num_labels();
-  if (!options_.class_weights.empty()) {
-    KILN_CHECK(static_cast<int64_t>(options_.class_weights.size()) == nl, "--class-weights has ",
-               options_.class_weights.size(), " values but the model has ", nl, " labels");
-    class_weights_ = Tensor::from_vector(options_.class_weights, {nl});
-  }
+  const int64_t nl = static_cast<int64_t>(setup_.labels.size());
+  if (!options_.loss.class_weights.empty())
+    KILN_CHECK(static_cast<int64_t>(options_.loss.class_weights.size()) == nl,
+               "--class-weights has ", options_.loss.class_weights.size(),
+               " values but the model has ", nl, " labels");
 }
 
 TrainState Trainer::initial_state() const {
@@ -133,8 +102,8 @@ TrainState Trainer::initial_state() const {
   return s;
 }
 
-void Trainer::restore(const AdamW::State& optimizer_state) {
-  optimizer_.load_state(optimizer_state);
+void Trainer::restore(const OptimizerState& optimizer_state) {
+  optimizer_->load_state_dict(optimizer_state);
 }
 
 int64_t count_updates(size_t examples, const TrainOptions& options) {
@@ -165,24 +134,13 @@ std::vector<std::vector<std::vector<size_t>>> Trainer::epoch_groups(
 }
 
 double Trainer::accumulate(const std::vector<std::vector<size_t>>& group) {
-  const std::vector<float> w =
-      class_weights_.defined() ? class_weights_.to_floats() : std::vector<float>{};
   double denom = 0;
-  for (const auto& mb : group)
-    for (size_t i : mb)
-      for (int64_t t : train_[i].labels)
-        if (t != kIgnoreLabel) denom += w.empty() ? 1.0 : w[t];
+  for (const auto& mb : group) denom += task_.target_weight(train_, mb, options_.loss);
   if (denom <= 0) return 0.0;  // nothing scored (e.g. every word truncated away)
-  CrossEntropyOptions ce;
-  ce.label_smoothing = options_.label_smoothing;
-  ce.class_weights = class_weights_;
-  ce.reduction = Reduction::Sum;
-  const int64_t nl = model_.config().num_labels();
   double total = 0;
   for (const auto& mb : group) {
-    Batch b = make_batch(train_, mb, options_.task, model_.config().pad_token_id);
-    Tensor logits = model_.forward(b.ids, b.mask, b.types).logits.reshape({-1, nl});
-    Tensor loss = cross_entropy(logits, b.targets, ce);
+    const Batch b = task_.collate(train_, mb, setup_);
+    Tensor loss = task_.loss(model_.forward(b.inputs), b, options_.loss);
     total += loss.item();
     mul(loss, 1.0 / denom).backward();
   }
@@ -194,45 +152,16 @@ nlohmann::json Trainer::evaluate() {
   const bool was_training = model_.training();
   model_.eval();
   NoGradGuard ng;
-  const auto& labels = model_.config().labels;
-  std::vector<std::vector<std::string>> gold_tags, pred_tags;
-  std::vector<int64_t> gold_classes, pred_classes;
-  for (size_t start = 0; start < eval_->size(); start += options_.batch_size) {
+  auto evaluation = task_.evaluation(setup_);
+  const size_t bs = static_cast<size_t>(options_.batch_size);
+  for (size_t start = 0; start < eval_->size(); start += bs) {
     std::vector<size_t> idx;
-    for (size_t i = start; i < std::min(eval_->size(), start + options_.batch_size); ++i)
-      idx.push_back(i);
-    Batch b = make_batch(*eval_, idx, options_.task, model_.config().pad_token_id);
-    const Tensor pred = argmax(model_.forward(b.ids, b.mask, b.types).logits, -1).contiguous();
-    const std::vector<int64_t> p = pred.to_ints();
-    const int64_t len = b.ids.size(1);
-    for (size_t r = 0; r < idx.size(); ++r) {
-      const Example& e = (*eval_)[idx[r]];
-      if (options_.task == Task::SequenceClassification) {
-        gold_classes.push_back(e.labels[0]);
-        pred_classes.push_back(p[r]);
-        continue;
-      }
-      std::vector<std::string> g, q;
-      for (size_t w = 0; w < e.word_labels.size(); ++w) {
-        g.push_back(labels[e.word_labels[w]]);
-        // A word cut off by truncation gets no prediction; `kiln tag` reports it as "O".
-        q.push_back(e.word_tokens[w] < 0 ? "O" : labels[p[r * len + e.word_tokens[w]]]);
-      }
-      gold_tags.push_back(std::move(g));
-      pred_tags.push_back(std::move(q));
-    }
+    for (size_t i = start; i < std::min(eval_->size(), start + bs); ++i) idx.push_back(i);
+    const Batch b = task_.collate(*eval_, idx, setup_);
+    evaluation->add(model_.forward(b.inputs), *eval_, idx);
   }
   model_.train(was_training);
-  if (options_.task == Task::SequenceClassification) {
-    const ClassScores s = class_scores(gold_classes, pred_classes);
-    return {{"accuracy", s.accuracy}, {"macro_f1", s.macro_f1}};
-  }
-  const EntityScores s = entity_scores(gold_tags, pred_tags);
-  return {{"precision", s.precision},
-          {"recall", s.recall},
-          {"f1", s.f1},
-          {"accuracy", s.accuracy},
-          {"entities", s.gold_entities}};
+  return evaluation->metrics();
 }
 
 TrainState Trainer::run(TrainState state, const TrainHooks& hooks) {
@@ -255,13 +184,21 @@ TrainState Trainer::run(TrainState state, const TrainHooks& hooks) {
     auto window_start = Clock::now();
     for (size_t g = static_cast<size_t>(state.position); g < groups.size(); ++g) {
       for (const auto& mb : groups[g])
-        for (size_t i : mb) tokens += static_cast<int64_t>(train_[i].ids.size());
+        for (size_t i : mb) tokens += train_.tokens(i);
       const double loss = accumulate(groups[g]);
-      const double grad_norm = clip_grad_norm(optimizer_.params(), clip);
+      const double grad_norm = clip_grad_norm(optimizer_->params(), clip);
+      // A non-finite loss or gradient would poison the weights and every later step: stop with
+      // the last checkpoint intact instead.
+      KILN_CHECK(std::isfinite(loss) && std::isfinite(grad_norm), "update ", state.global_step + 1,
+                 " (epoch ", state.epoch + 1, "): the ",
+                 std::isfinite(loss) ? "gradient norm" : "loss", " is ",
+                 std::isfinite(loss) ? grad_norm : loss,
+                 "; training stopped (lower --learning-rate, or check the data); the last "
+                 "checkpoint is unchanged");
       const double lr = options_.learning_rate * schedule.factor(state.global_step);
-      optimizer_.set_lr(lr);
-      optimizer_.step();
-      optimizer_.zero_grad();
+      optimizer_->set_lr(lr);
+      optimizer_->step();
+      optimizer_->zero_grad();
       ++state.global_step;
       state.position = static_cast<int64_t>(g + 1);
       loss_sum += loss;

@@ -1,7 +1,8 @@
-// The fine-tuning loop: seeded shuffling, micro-batches with gradient accumulation, AdamW with a
-// warm-up/decay schedule, gradient clipping, per-epoch evaluation with early stopping, and a state
-// (TrainState + optimizer moments) that a checkpoint captures so a resumed run continues
-// bit-exactly. Files (logs, checkpoints, the best model) are the caller's business, through hooks.
+// The fine-tuning loop for any model family and any task (train/task.h): seeded shuffling,
+// micro-batches with gradient accumulation, AdamW with a warm-up/decay schedule, gradient clipping,
+// per-epoch evaluation with early stopping, and a state (TrainState + optimizer moments) that a
+// checkpoint captures so a resumed run continues bit-exactly. Files (logs, checkpoints, the best
+// model) are the caller's business, through hooks.
 #pragma once
 
 #include <cstdint>
@@ -12,25 +13,26 @@
 #include <vector>
 
 #include "core/rng.h"
-#include "nn/bert.h"
-#include "train/data.h"
+#include "nn/model.h"
 #include "train/optimizer.h"
 #include "train/schedule.h"
+#include "train/task.h"
 
 namespace kiln::train {
 
 struct TrainOptions {
-  Task task = Task::TokenClassification;
+  std::string optimizer = "adamw";  // make_optimizer kind: adamw or sgd
   double learning_rate = 5e-5, weight_decay = 0.0;
+  double momentum = 0.0;  // sgd
+  bool nesterov = false;  // sgd
   int64_t warmup_steps = 0;
   ScheduleKind schedule = ScheduleKind::Linear;
   int64_t batch_size = 8, grad_accumulation = 1;
-  double max_grad_norm = 1.0;         // <= 0: no clipping
-  std::vector<double> class_weights;  // empty: unweighted
-  double label_smoothing = 0.0;
+  double max_grad_norm = 1.0;  // <= 0: no clipping
+  LossOptions loss;            // class weights, label smoothing
   uint64_t seed = 42;
   int64_t epochs = 3;
-  std::string metric;    // eval metric to select on; empty: f1 / accuracy
+  std::string metric;    // eval metric to select on; empty: the task's first selection metric
   int64_t patience = 0;  // epochs without improvement before stopping; 0: never
   int64_t logging_steps = 10;
   int64_t save_steps = 0;         // extra checkpoints every N updates; 0: epoch ends only
@@ -63,25 +65,26 @@ struct TrainHooks {
   std::function<void(int64_t, int64_t, double)> progress;
 };
 
-// "auto" weights for cross-entropy: inverse class frequency over the scored targets, normalised
-// so that they average 1 over the classes seen (n_targets / (n_seen_classes * count)); classes
-// never seen get 1.
-std::vector<double> auto_class_weights(const std::vector<Example>& data, int64_t num_labels);
+// "auto" weights for cross-entropy from the scored targets per class (Task::target_counts):
+// inverse class frequency, normalised so that they average 1 over the classes seen
+// (n_targets / (n_seen_classes * count)); classes never seen get 1.
+std::vector<double> auto_class_weights(const std::vector<int64_t>& counts);
 
 // Optimizer updates in a whole run over `examples` training examples.
 int64_t count_updates(size_t examples, const TrainOptions& options);
 
 class Trainer {
  public:
-  // `model` must outlive the trainer; its parameters are trained in place.
-  Trainer(nn::BertModel& model, const std::vector<Example>& train_data,
-          const std::vector<Example>* eval_data, TrainOptions options);
+  // `model`, `task`, the setup and the data must outlive the trainer; the model's parameters are
+  // trained in place. The data must be encoded (Task::encode) with `setup`.
+  Trainer(nn::Model& model, const Task& task, const TaskSetup& setup, const TaskData& train_data,
+          const TaskData* eval_data, TrainOptions options);
 
   // Fresh run: seeds the shuffle and dropout generators from options.seed.
   TrainState initial_state() const;
   // Restores optimizer moments and generators (for --resume).
-  void restore(const AdamW::State& optimizer_state);
-  const AdamW& optimizer() const { return optimizer_; }
+  void restore(const OptimizerState& optimizer_state);
+  const Optimizer& optimizer() const { return *optimizer_; }
 
   // Trains from `state` until all epochs are done, early stopping triggers, or
   // options.stop_after_epochs epochs / stop_after_steps updates have run in this session (with a
@@ -93,8 +96,7 @@ class Trainer {
   // target weight of the whole group, so the gradient equals that of one batch holding them all.
   double accumulate(const std::vector<std::vector<size_t>>& group);
 
-  // Evaluation metrics on the eval set (no dropout, no gradients): tagging: precision, recall,
-  // f1, accuracy; classification: accuracy, macro_f1. Also "loss" is not computed.
+  // The task's evaluation metrics on the eval set (no dropout, no gradients).
   nlohmann::json evaluate();
 
   int64_t total_updates() const { return count_updates(train_.size(), options_); }
@@ -105,13 +107,14 @@ class Trainer {
   std::vector<std::vector<std::vector<size_t>>> epoch_groups(
       const std::vector<size_t>& order) const;
 
-  nn::BertModel& model_;
-  const std::vector<Example>& train_;
-  const std::vector<Example>* eval_;
+  nn::Model& model_;
+  const Task& task_;
+  const TaskSetup& setup_;
+  const TaskData& train_;
+  const TaskData* eval_;
   TrainOptions options_;
   std::string metric_;
-  Tensor class_weights_;
-  AdamW optimizer_;
+  std::unique_ptr<Optimizer> optimizer_;
   Generator dropout_gen_;
 };
 

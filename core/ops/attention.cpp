@@ -277,36 +277,38 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   });
   if (!keep_probs) return out;
   const bool gq = q.requires_grad(), gk = k.requires_grad(), gv = v.requires_grad();
-  return record(kAttentionOp, out, {q, k, v}, [=](const Tensor& g) -> std::vector<Tensor> {
-    Tensor gc = g.contiguous();
-    Tensor dq = gq ? Tensor::empty(qm.t.shape(), g.dtype()) : Tensor();
-    Tensor dk = gk ? Tensor::empty(km.t.shape(), g.dtype()) : Tensor();
-    Tensor dv = gv ? Tensor::empty(vm.t.shape(), g.dtype()) : Tensor();
-    dispatch_floating(g.dtype(), "scaled_dot_product_attention_backward", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* qp = static_cast<const T*>(qm.t.raw_data());
-      const T* kp = static_cast<const T*>(km.t.raw_data());
-      const T* vp = static_cast<const T*>(vm.t.raw_data());
-      const T* pp = static_cast<const T*>(probs.raw_data());
-      const T* gp = static_cast<const T*>(gc.raw_data());
-      T* dqp = gq ? static_cast<T*>(dq.raw_data()) : nullptr;
-      T* dkp = gk ? static_cast<T*>(dk.raw_data()) : nullptr;
-      T* dvp = gv ? static_cast<T*>(dv.raw_data()) : nullptr;
-      parallel_for(0, BH, 1, [&](int64_t b0, int64_t b1) {
-        std::vector<T> scratch, dropped;
-        std::vector<uint8_t> keep;
-        for (int64_t bh = b0; bh < b1; ++bh) {
-          const int64_t oq = bh * s.Lq * s.D, ok = bh * s.Lk * s.D, ov = bh * s.Lk * s.Dv;
-          attn_backward_head<T>(qp + qm.at(bh, s.H), qm.ld, kp + km.at(bh, s.H), km.ld,
-                                vp + vm.at(bh, s.H), vm.ld, pp + bh * s.Lq * s.Lk,
-                                gp + bh * s.Lq * s.Dv, static_cast<T>(scale_d), s,
-                                dqp ? dqp + oq : nullptr, dkp ? dkp + ok : nullptr,
-                                dvp ? dvp + ov : nullptr, scratch, drop, bh, dropped, keep);
-        }
+  return record(
+      kAttentionOp, out, {q, k, v}, {&qm.t, &km.t, &vm.t, &probs},
+      [=](const Tensor& g) -> std::vector<Tensor> {
+        Tensor gc = g.contiguous();
+        Tensor dq = gq ? Tensor::empty(qm.t.shape(), g.dtype()) : Tensor();
+        Tensor dk = gk ? Tensor::empty(km.t.shape(), g.dtype()) : Tensor();
+        Tensor dv = gv ? Tensor::empty(vm.t.shape(), g.dtype()) : Tensor();
+        dispatch_floating(g.dtype(), "scaled_dot_product_attention_backward", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T* qp = static_cast<const T*>(qm.t.raw_data());
+          const T* kp = static_cast<const T*>(km.t.raw_data());
+          const T* vp = static_cast<const T*>(vm.t.raw_data());
+          const T* pp = static_cast<const T*>(probs.raw_data());
+          const T* gp = static_cast<const T*>(gc.raw_data());
+          T* dqp = gq ? static_cast<T*>(dq.raw_data()) : nullptr;
+          T* dkp = gk ? static_cast<T*>(dk.raw_data()) : nullptr;
+          T* dvp = gv ? static_cast<T*>(dv.raw_data()) : nullptr;
+          parallel_for(0, BH, 1, [&](int64_t b0, int64_t b1) {
+            std::vector<T> scratch, dropped;
+            std::vector<uint8_t> keep;
+            for (int64_t bh = b0; bh < b1; ++bh) {
+              const int64_t oq = bh * s.Lq * s.D, ok = bh * s.Lk * s.D, ov = bh * s.Lk * s.Dv;
+              attn_backward_head<T>(qp + qm.at(bh, s.H), qm.ld, kp + km.at(bh, s.H), km.ld,
+                                    vp + vm.at(bh, s.H), vm.ld, pp + bh * s.Lq * s.Lk,
+                                    gp + bh * s.Lq * s.Dv, static_cast<T>(scale_d), s,
+                                    dqp ? dqp + oq : nullptr, dkp ? dkp + ok : nullptr,
+                                    dvp ? dvp + ov : nullptr, scratch, drop, bh, dropped, keep);
+            }
+          });
+        });
+        return {dq, dk, dv};
       });
-    });
-    return {dq, dk, dv};
-  });
 }
 
 }  // namespace kiln

@@ -78,17 +78,18 @@ Tensor dropout(const Tensor& a, double p, bool training, Generator& gen) {
     }
   });
   if (!needs_grad({&a})) return out;
-  return record(kDropoutOp, out, {a}, [mask, scale](const Tensor& grad) -> std::vector<Tensor> {
-    Tensor g = grad.contiguous();
-    Tensor dx = Tensor::empty(g.shape(), g.dtype());
-    dispatch_floating(g.dtype(), "dropout_backward", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      if (dx.numel() == 0) return;
-      dropout_backward_kernel<T>(g.data<T>(), mask.data<uint8_t>(), dx.data<T>(), dx.numel(),
-                                 static_cast<T>(scale));
-    });
-    return {dx};
-  });
+  return record(kDropoutOp, out, {a}, {&mask},
+                [mask, scale](const Tensor& grad) -> std::vector<Tensor> {
+                  Tensor g = grad.contiguous();
+                  Tensor dx = Tensor::empty(g.shape(), g.dtype());
+                  dispatch_floating(g.dtype(), "dropout_backward", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    if (dx.numel() == 0) return;
+                    dropout_backward_kernel<T>(g.data<T>(), mask.data<uint8_t>(), dx.data<T>(),
+                                               dx.numel(), static_cast<T>(scale));
+                  });
+                  return {dx};
+                });
 }
 
 }  // namespace kiln

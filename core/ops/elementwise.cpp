@@ -46,7 +46,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   Tensor ad = gb ? a.detach() : Tensor(), bd = ga ? b.detach() : Tensor();
   const Shape sa = a.shape(), sb = b.shape();
-  return record(kMulOp, out, {a, b}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kMulOp, out, {a, b}, {&ad, &bd}, [=](const Tensor& g) -> std::vector<Tensor> {
     return {ga ? sum_to(mul(g, bd), sa) : Tensor(), gb ? sum_to(mul(g, ad), sb) : Tensor()};
   });
 }
@@ -56,7 +56,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
   const bool gb = b.requires_grad();
   Tensor ad = gb ? a.detach() : Tensor(), bd = b.detach();
   const Shape sa = a.shape(), sb = b.shape();
-  return record(kDivOp, out, {a, b}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kDivOp, out, {a, b}, {&ad, &bd}, [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor grad_b;
     if (gb)
       grad_b = sum_to(map3("div_backward", g, ad, bd,
@@ -70,7 +70,7 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor out = map2("maximum", a, b, [](auto x, auto y) { return x >= y ? x : y; });
   Tensor ad = a.detach(), bd = b.detach();
   const Shape sa = a.shape(), sb = b.shape();
-  return record(kMaximumOp, out, {a, b}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kMaximumOp, out, {a, b}, {&ad, &bd}, [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor to_a = map3("maximum_backward", g, ad, bd,
                        [](auto gg, auto x, auto y) { return x >= y ? gg : decltype(gg)(0); });
     Tensor to_b = map3("maximum_backward", g, ad, bd,
@@ -87,7 +87,7 @@ Tensor mul(const Tensor& a, double s) {
 }
 
 void mul_(const Tensor& dst, double s) {
-  check_in_place_write(dst, "mul_");
+  begin_in_place_write(dst, "mul_");
   const Tensor scalar = Tensor::scalar(s, dst.dtype());
   detail::map_n_into<2>("mul_", dst, {&dst, &scalar}, kMulElem);
 }
@@ -95,7 +95,7 @@ void mul_(const Tensor& dst, double s) {
 Tensor pow(const Tensor& a, double e) {
   Tensor out = map1("pow", a, [e](auto x) { return static_cast<decltype(x)>(std::pow(x, e)); });
   Tensor ad = a.detach();
-  return record(kPowOp, out, {a}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kPowOp, out, {a}, {&ad}, [=](const Tensor& g) -> std::vector<Tensor> {
     return {map2("pow_backward", g, ad, [e](auto gg, auto x) {
       return static_cast<decltype(x)>(gg * e * std::pow(x, e - 1));
     })};
@@ -138,7 +138,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor out = where_kernel(cond, a, b);
   Tensor c = cond.detach();
   const Shape sa = a.shape(), sb = b.shape();
-  return record(kWhereOp, out, {a, b}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kWhereOp, out, {a, b}, {&c}, [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor zero = Tensor::scalar(0.0, g.dtype());
     return {sum_to(where_kernel(c, g, zero), sa), sum_to(where_kernel(c, zero, g), sb)};
   });
@@ -149,7 +149,7 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   if (out.shape() != a.shape())
     throw Error("masked_fill: mask " + mask.describe() + " must broadcast to " + a.describe());
   Tensor m = mask.detach();
-  return record(kMaskedFillOp, out, {a}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kMaskedFillOp, out, {a}, {&m}, [=](const Tensor& g) -> std::vector<Tensor> {
     return {where_kernel(m, Tensor::scalar(0.0, g.dtype()), g)};
   });
 }

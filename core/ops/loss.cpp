@@ -177,48 +177,52 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets,
   if (!needs_grad({&logits})) return out;
 
   const int64_t ignore = options.ignore_index;
-  return record(kCrossEntropyOp, out, {logits}, [=](const Tensor& grad) -> std::vector<Tensor> {
-    Tensor dx = Tensor::empty(x.shape(), dt);  // every row is written below
-    std::vector<double> scale(static_cast<size_t>(N), 0.0);
-    if (red == Reduction::None) {
-      scale = grad.to_vector();
-    } else {
-      const double g = grad.item();
-      const double s = red == Reduction::Mean ? g / saved->denom : g;
-      std::fill(scale.begin(), scale.end(), s);
-    }
-    dispatch_floating(dt, "cross_entropy_backward", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* xp = x.data<T>();
-      T* dp = dx.data<T>();
-      const double* wp = saved->weight.empty() ? nullptr : saved->weight.data();
-      const double sm = eps / static_cast<double>(C);
-      parallel_for(
-          0, N, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t b, int64_t e) {
-            for (int64_t n = b; n < e; ++n) {
-              const int64_t t = saved->target[n];
-              if (t == ignore) {
-                std::fill(dp + n * C, dp + (n + 1) * C, T(0));
-                continue;
-              }
-              const T* xr = xp + n * C;
-              T* dr = dp + n * C;
-              const T lse = static_cast<T>(saved->lse[n]);
-              const double wt = wp ? wp[t] : 1.0;
-              // dx = s * ((1-eps) * wt + sm * W) * p[c] - s * sm * w[c] - s*(1-eps)*wt*[c==t]
-              const T a = static_cast<T>(scale[n] * ((1.0 - eps) * wt + sm * saved->weight_sum));
-              const T bsm = static_cast<T>(scale[n] * sm);
-              if (wp)
-                for (int64_t c = 0; c < C; ++c)
-                  dr[c] = a * std::exp(xr[c] - lse) - bsm * static_cast<T>(wp[c]);
-              else
-                for (int64_t c = 0; c < C; ++c) dr[c] = a * std::exp(xr[c] - lse) - bsm;
-              dr[t] -= static_cast<T>(scale[n] * (1.0 - eps) * wt);
-            }
-          });
-    });
-    return {dx};
-  });
+  return record(
+      kCrossEntropyOp, out, {logits}, {&x}, [=](const Tensor& grad) -> std::vector<Tensor> {
+        Tensor dx = Tensor::empty(x.shape(), dt);  // every row is written below
+        std::vector<double> scale(static_cast<size_t>(N), 0.0);
+        if (red == Reduction::None) {
+          scale = grad.to_vector();
+        } else {
+          const double g = grad.item();
+          const double s = red == Reduction::Mean ? g / saved->denom : g;
+          std::fill(scale.begin(), scale.end(), s);
+        }
+        dispatch_floating(dt, "cross_entropy_backward", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T* xp = x.data<T>();
+          T* dp = dx.data<T>();
+          const double* wp = saved->weight.empty() ? nullptr : saved->weight.data();
+          const double sm = eps / static_cast<double>(C);
+          parallel_for(0, N, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)),
+                       [&](int64_t b, int64_t e) {
+                         for (int64_t n = b; n < e; ++n) {
+                           const int64_t t = saved->target[n];
+                           if (t == ignore) {
+                             std::fill(dp + n * C, dp + (n + 1) * C, T(0));
+                             continue;
+                           }
+                           const T* xr = xp + n * C;
+                           T* dr = dp + n * C;
+                           const T lse = static_cast<T>(saved->lse[n]);
+                           const double wt = wp ? wp[t] : 1.0;
+                           // dx = s * ((1-eps) * wt + sm * W) * p[c] - s * sm * w[c] -
+                           // s*(1-eps)*wt*[c==t]
+                           const T a = static_cast<T>(scale[n] *
+                                                      ((1.0 - eps) * wt + sm * saved->weight_sum));
+                           const T bsm = static_cast<T>(scale[n] * sm);
+                           if (wp)
+                             for (int64_t c = 0; c < C; ++c)
+                               dr[c] = a * std::exp(xr[c] - lse) - bsm * static_cast<T>(wp[c]);
+                           else
+                             for (int64_t c = 0; c < C; ++c)
+                               dr[c] = a * std::exp(xr[c] - lse) - bsm;
+                           dr[t] -= static_cast<T>(scale[n] * (1.0 - eps) * wt);
+                         }
+                       });
+        });
+        return {dx};
+      });
 }
 
 }  // namespace kiln

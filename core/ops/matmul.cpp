@@ -114,7 +114,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   Tensor ad = gb ? a.detach() : Tensor(), bd = ga ? b.detach() : Tensor();
   const Shape sa = a.shape(), sb = b.shape();
-  return record(kMatmulOp, out, {a, b}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kMatmulOp, out, {a, b}, {&ad, &bd}, [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor da, db;
     if (ga) da = sum_to(matmul_kernel(g, transpose(bd, -1, -2)), sa);
     if (gb) db = sum_to(matmul_kernel(transpose(ad, -1, -2), g), sb);
@@ -206,7 +206,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   std::vector<Tensor> inputs = {x, w};
   if (bias.defined()) inputs.push_back(bias);
   const bool has_bias = bias.defined();
-  return record(kLinearOp, out, inputs, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kLinearOp, out, inputs, {&xd, &wd}, [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor g2 = reshape(contiguous(g), {-1, outf});
     std::vector<Tensor> grads(has_bias ? 3 : 2);
     if (gx) grads[0] = reshape(matmul_kernel(g2, wd), sx);

@@ -191,20 +191,21 @@ Tensor norm_impl(const OpInfo& op, const Tensor& x_in, const Tensor& w_in, const
   const bool gx = x_in.requires_grad(), gw = w_in.defined() && w_in.requires_grad(),
              gb = b_in.defined() && b_in.requires_grad();
   const Shape shape = x_in.shape();
-  return record(op, out, {x_in, w_in, b_in}, [=](const Tensor& grad) -> std::vector<Tensor> {
-    Tensor g = grad.contiguous();
-    Tensor dx = gx ? Tensor::empty(shape, dt) : Tensor();
-    Tensor dw = gw ? Tensor::empty({d}, dt) : Tensor();
-    Tensor db = gb ? Tensor::empty({d}, dt) : Tensor();
-    dispatch_floating(dt, op.name, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-      if (d == 0) return;
-      norm_backward<T, kRms>(ptr(g), ptr(x), ptr(w), ptr(mean), ptr(rstd), ptr(dx), ptr(dw),
-                             ptr(db), rows, d);
-    });
-    return {dx, dw, db};
-  });
+  return record(op, out, {x_in, w_in, b_in}, {&x, &w, &mean, &rstd},
+                [=](const Tensor& grad) -> std::vector<Tensor> {
+                  Tensor g = grad.contiguous();
+                  Tensor dx = gx ? Tensor::empty(shape, dt) : Tensor();
+                  Tensor dw = gw ? Tensor::empty({d}, dt) : Tensor();
+                  Tensor db = gb ? Tensor::empty({d}, dt) : Tensor();
+                  dispatch_floating(dt, op.name, [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+                    if (d == 0) return;
+                    norm_backward<T, kRms>(ptr(g), ptr(x), ptr(w), ptr(mean), ptr(rstd), ptr(dx),
+                                           ptr(dw), ptr(db), rows, d);
+                  });
+                  return {dx, dw, db};
+                });
 }
 
 }  // namespace

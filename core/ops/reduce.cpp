@@ -277,7 +277,7 @@ Tensor max(const Tensor& a, int64_t dim, bool keepdim) {
     out = unsqueeze(vals, dim).contiguous();
   }
   const Shape in_shape = a.shape();
-  return record(kMaxOp, out, {a}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kMaxOp, out, {a}, {&idx}, [=](const Tensor& g) -> std::vector<Tensor> {
     // Route each output gradient to the input position that won.
     Tensor dx = Tensor::zeros(in_shape, g.dtype());
     Tensor gc = (keepdim ? squeeze(g, dim) : g).contiguous();

@@ -90,15 +90,18 @@ Shape infer_shape(const Shape& requested, int64_t numel, const Tensor& a) {
 
 }  // namespace
 
-void check_in_place_write(const Tensor& dst, const char* op) {
+void begin_in_place_write(const Tensor& dst, const char* op) {
   KILN_CHECK(!(grad_enabled() && dst.requires_grad()), op,
              ": in-place write into a tensor that requires grad");
   KILN_CHECK(dst.storage()->writable(), "in-place write into read-only ", dst.describe(),
              " (a view of a mapped file); clone() it first");
+  dst.storage()->bump_version();
 }
 
-void copy_(const Tensor& dst, const Tensor& src) {
-  check_in_place_write(dst, "copy_");
+namespace {
+
+// copy_ without begin_in_place_write, for in-place ops that already began their write.
+void copy_into(const Tensor& dst, const Tensor& src) {
   const Shape& shape = dst.shape();
   const Shape sst = broadcast_strides(src, shape);
   auto view = make_strided_view<2>(
@@ -125,14 +128,21 @@ void copy_(const Tensor& dst, const Tensor& src) {
   });
 }
 
+}  // namespace
+
+void copy_(const Tensor& dst, const Tensor& src) {
+  begin_in_place_write(dst, "copy_");
+  copy_into(dst, src);
+}
+
 void fill_(const Tensor& dst, double value) {
-  check_in_place_write(dst, "fill_");
+  begin_in_place_write(dst, "fill_");
   Tensor v = Tensor::empty({}, dst.dtype());
   dispatch_all(dst.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     store_from_double<T>(v.raw_data(), value);
   });
-  copy_(dst, v);
+  copy_into(dst, v);
 }
 
 Tensor reshape(const Tensor& a, const Shape& shape) {

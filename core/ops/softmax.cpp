@@ -209,7 +209,7 @@ Tensor softmax_impl(const OpInfo& op, const Tensor& a, int64_t dim) {
   });
   if (!needs_grad({&a})) return out;
   Tensor y = out.detach();
-  return record(op, out, {a}, [y, l](const Tensor& grad) -> std::vector<Tensor> {
+  return record(op, out, {a}, {&y}, [y, l](const Tensor& grad) -> std::vector<Tensor> {
     Tensor g = grad.contiguous();
     Tensor dx = Tensor::empty(y.shape(), y.dtype());
     KILN_CHECK(g.dtype() == y.dtype(), "softmax backward: gradient dtype ", g.describe(),

@@ -36,7 +36,7 @@ Tensor unary(const OpInfo& op, const Tensor& a, Fwd fwd, Deriv deriv) {
   Tensor out = map1(op.name, a, fwd);
   if (!needs_grad({&a})) return out;
   Tensor x = a.detach(), y = out.detach();
-  return record(op, out, {a}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(op, out, {a}, {&x, &y}, [=](const Tensor& g) -> std::vector<Tensor> {
     // Broadcast-free: g, x and y share one shape. x and y are passed as a pair via map of 3.
     return {detail::map3("unary_backward", g, x, y,
                          [&](auto gg, auto xx, auto yy) { return gg * deriv(xx, yy); })};
@@ -122,7 +122,7 @@ Tensor gelu_f32(const Tensor& a) {
                [&](int64_t b, int64_t e) { kernels::gelu_f32(xp + b, op + b, e - b); });
   if (!needs_grad({&a})) return out;
   Tensor xd = x.detach();
-  return record(kGeluOp, out, {a}, [xd](const Tensor& g) -> std::vector<Tensor> {
+  return record(kGeluOp, out, {a}, {&xd}, [xd](const Tensor& g) -> std::vector<Tensor> {
     Tensor gc;
     {
       NoGradGuard ng;

@@ -246,6 +246,64 @@ void check_backward(const OpCase& c, const Drawn& d, bool strided) {
   }
 }
 
+// The gradients of every input marked `grad`, as text so that NaN compares equal to NaN.
+std::vector<std::string> leaf_grads(const OpCase& c, const std::vector<Input>& ins) {
+  std::vector<std::string> out;
+  for (size_t k = 0; k < c.inputs.size(); ++k) {
+    if (!c.inputs[k].grad || !is_float_kind(c.inputs[k].kind)) continue;
+    std::ostringstream os;
+    os.precision(17);
+    Tensor g = ins[k].leaf.grad();
+    if (g.defined())
+      for (double x : g.to_vector()) os << x << ' ';
+    out.push_back(os.str());
+  }
+  return out;
+}
+
+// Between forward and backward, writes in place into one input (through the view the op saw) or
+// the output, and requires backward to either refuse (the op saved that tensor) or give exactly
+// the gradients it gives without the write. Catches an op whose backward reads a tensor it did
+// not list as saved in record(), which would otherwise compute gradients from the new values.
+void check_in_place_write_is_caught(const OpCase& c, const Drawn& d, bool strided) {
+  std::vector<Input> ins;
+  Tensor out = run_forward(c, d, DType::F64, strided, true, &ins)[0];
+  if (out.numel() == 0 || !out.requires_grad()) return;
+  Generator gen(777);
+  std::vector<double> w(out.numel());
+  for (auto& x : w) x = -1.0 + 2.0 * gen.uniform();
+  const Tensor cotangent = Tensor::from_vector(w, out.shape(), DType::F64);
+  out.backward(cotangent);
+  const std::vector<std::string> expected = leaf_grads(c, ins);
+
+  for (size_t target = 0; target <= c.inputs.size(); ++target) {
+    const bool is_output = target == c.inputs.size();
+    const std::string where = c.op + " [" + c.name + "]" + (strided ? " strided" : "") +
+                              ": in-place write to " +
+                              (is_output ? "the output" : "input " + std::to_string(target));
+    Tensor o = run_forward(c, d, DType::F64, strided, true, &ins)[0];
+    const Tensor written = is_output ? o : ins[target].view;
+    if (written.numel() == 0) continue;
+    {
+      NoGradGuard ng;
+      if (is_floating(written.dtype()))
+        mul_(written, 1.5);  // keeps the sign, so inputs stay valid (Positive stays positive)
+      else
+        fill_(written, 0.0);  // index 0 and mask 0 are always valid
+    }
+    try {
+      o.backward(cotangent);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("modified in place"), std::string::npos)
+          << where << ": backward failed for another reason: " << e.what();
+      continue;
+    }
+    EXPECT_EQ(leaf_grads(c, ins), expected)
+        << where << " changed the gradients without an error: the op's backward reads a tensor it "
+        << "does not list as saved in record()";
+  }
+}
+
 uint64_t case_seed(const OpCase& c) {
   uint64_t h = 1469598103934665603ull;
   for (char ch : c.op + "/" + c.name) h = (h ^ static_cast<uint8_t>(ch)) * 1099511628211ull;
@@ -256,7 +314,7 @@ uint64_t case_seed(const OpCase& c) {
 
 class OpHarness : public ::testing::TestWithParam<size_t> {};
 
-TEST_P(OpHarness, ForwardMatchesReferenceAndBackwardMatchesFiniteDifferences) {
+TEST_P(OpHarness, ForwardMatchesReferenceBackwardMatchesFiniteDifferencesAndSeesInPlaceWrites) {
   const OpCase& c = op_cases()[GetParam()];
   SCOPED_TRACE(c.op + " [" + c.name + "]");
   const Drawn d = draw_inputs(c, case_seed(c));
@@ -269,6 +327,7 @@ TEST_P(OpHarness, ForwardMatchesReferenceAndBackwardMatchesFiniteDifferences) {
     if (c.check_backward) {
       check_backward(c, d, strided);
       if (HasFatalFailure()) return;
+      check_in_place_write_is_caught(c, d, strided);
     }
   }
 }

@@ -4,7 +4,9 @@
 //   2. runs the op in f32 and in f64 on contiguous inputs and again on non-contiguous views of the
 //      same values, and compares each with the case's plain f64 reference implementation,
 //   3. for every floating input marked `grad`, runs backward in f64 with a random output
-//      cotangent and compares each gradient element with a central finite difference.
+//      cotangent and compares each gradient element with a central finite difference,
+//   4. writes in place into each input and into the output between forward and backward, and
+//      requires backward to refuse (the op saved that tensor) or to give unchanged gradients.
 // References are deliberately naive loops over Ref (contiguous f64 arrays), written without kiln
 // ops, so a kernel bug cannot hide in its own reference.
 #pragma once

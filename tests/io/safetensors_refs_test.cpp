@@ -27,7 +27,7 @@ TEST(SafetensorsRefs, EveryReferenceFileOpensAndTilesItsData) {
       SCOPED_TRACE(e.path().string());
       const auto f = SafetensorsFile::open(e.path().string());
       ++files;
-      EXPECT_GE(f.entries().size(), 8u);
+      EXPECT_GE(f.entries().size(), 1u);  // head-only files (finetune_head) hold 4 tensors
       uint64_t bytes = 0;
       for (const auto& t : f.entries()) {
         EXPECT_FALSE(t.name.empty());

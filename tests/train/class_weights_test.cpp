@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "train/text_classification_task.h"
 #include "train/trainer.h"
 
 namespace kiln::train {
@@ -7,10 +8,11 @@ namespace {
 
 TEST(ClassWeights, AutoIsInverseFrequencyNormalisedOverSeenClasses) {
   // Scored targets: class 0 x6, class 1 x2, class 2 never (ignored tokens do not count).
-  std::vector<Example> data(2);
-  data[0].labels = {kIgnoreLabel, 0, 0, 0, 1, kIgnoreLabel};
-  data[1].labels = {0, 0, 0, 1};
-  const auto w = auto_class_weights(data, 3);
+  LabelledTextData data;
+  data.examples.resize(2);
+  data.examples[0].labels = {kIgnoreLabel, 0, 0, 0, 1, kIgnoreLabel};
+  data.examples[1].labels = {0, 0, 0, 1};
+  const auto w = auto_class_weights(task_by_name("token-classification").target_counts(data, 3));
   ASSERT_EQ(w.size(), 3u);
   EXPECT_DOUBLE_EQ(w[0], 8.0 / (2 * 6));
   EXPECT_DOUBLE_EQ(w[1], 8.0 / (2 * 2));

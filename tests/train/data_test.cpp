@@ -32,8 +32,8 @@ TEST(TrainData, FirstSubTokenOfEachWordCarriesTheLabel) {
                  R"({"tokens": ["Transformers", "are", "unbelievably", "good", "keyphrases", "."],)"
                  R"( "bio_tags": ["B-KEY", "O", "B-KEY", "I-KEY", "B-KEY", "O"]})"
                  "\n");
-  const RawData raw = read_jsonl(path, Task::TokenClassification, "tokens", "bio_tags");
-  const auto labels = labels_from_data(raw, Task::TokenClassification);
+  const RawData raw = read_rows(path, TextTask::TokenClassification, "tokens", "bio_tags");
+  const auto labels = labels_from_data(raw, TextTask::TokenClassification);
   ASSERT_EQ(labels, (std::vector<std::string>{"O", "B-KEY", "I-KEY"}));
   const auto tok = tok::Tokenizer::from_path(kTokenizer);
   EncodeOptions opt;
@@ -62,13 +62,13 @@ TEST(TrainData, ClassificationLabelsAndTruncation) {
   const auto path = write_file(tmp, "c.jsonl",
                                "{\"text\": \"Transformers are good\", \"label\": 1}\n\n"
                                "{\"text\": \"are\", \"label\": 0}\n");
-  const RawData raw = read_jsonl(path, Task::SequenceClassification, "text", "label");
+  const RawData raw = read_rows(path, TextTask::SequenceClassification, "text", "label");
   ASSERT_EQ(raw.rows.size(), 2u);
   EXPECT_EQ(raw.rows[1].line, 3u);  // blank lines still count
-  const auto labels = labels_from_data(raw, Task::SequenceClassification);
+  const auto labels = labels_from_data(raw, TextTask::SequenceClassification);
   EXPECT_EQ(labels, (std::vector<std::string>{"0", "1"}));
   EncodeOptions opt;
-  opt.task = Task::SequenceClassification;
+  opt.task = TextTask::SequenceClassification;
   opt.max_length = 3;
   const auto ex = encode_examples(raw, tok::Tokenizer::from_path(kTokenizer), labels, opt);
   EXPECT_EQ(ex[0].ids, (std::vector<int32_t>{101, 25267, 102}));
@@ -82,8 +82,8 @@ TEST(TrainData, StringLabelsSortWithOFirstAndUnknownLabelsNameTheLine) {
   const auto path = write_file(tmp, "d.jsonl",
                                "{\"tokens\": [\"a\", \"b\"], \"bio_tags\": [\"I-X\", \"O\"]}\n"
                                "{\"tokens\": [\"a\"], \"bio_tags\": [\"B-X\"]}\n");
-  const RawData raw = read_jsonl(path, Task::TokenClassification, "tokens", "bio_tags");
-  EXPECT_EQ(labels_from_data(raw, Task::TokenClassification),
+  const RawData raw = read_rows(path, TextTask::TokenClassification, "tokens", "bio_tags");
+  EXPECT_EQ(labels_from_data(raw, TextTask::TokenClassification),
             (std::vector<std::string>{"O", "B-X", "I-X"}));
   try {
     encode_examples(raw, tok::Tokenizer::from_path(kTokenizer), {"O", "B-X"}, EncodeOptions{});
@@ -106,7 +106,7 @@ TEST(TrainData, TextWithCharacterSpansBecomesWordTags) {
       R"({"text": "abc", "spans": [{"start": 1, "end": 9, "label": "KEY"}]})"
       "\n");
   try {
-    read_jsonl(path, Task::TokenClassification, "text", "spans", &tok);
+    read_rows(path, TextTask::TokenClassification, "text", "spans", &tok);
     FAIL() << "expected an error for the out-of-range span";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(path + ":2: spans[0] [1, 9)"), std::string::npos)
@@ -115,7 +115,7 @@ TEST(TrainData, TextWithCharacterSpansBecomesWordTags) {
   std::ofstream(path, std::ios::trunc)
       << R"({"text": "Deep learning for keyphrase extraction.", "spans": [)"
       << R"({"start": 18, "end": 38, "label": "KEY"}, {"start": 0, "end": 13, "label": "KEY"}]})";
-  const RawData raw = read_jsonl(path, Task::TokenClassification, "text", "spans", &tok);
+  const RawData raw = read_rows(path, TextTask::TokenClassification, "text", "spans", &tok);
   ASSERT_EQ(raw.rows.size(), 1u);
   EXPECT_EQ(raw.rows[0].words,
             (std::vector<std::string>{"Deep", "learning", "for", "keyphrase", "extraction", "."}));
@@ -129,7 +129,7 @@ TEST(TrainData, StructuralErrorsNameFileAndLine) {
   auto expect_error = [&](const std::string& content, const std::string& needle) {
     const auto path = write_file(tmp, "bad.jsonl", content);
     try {
-      read_jsonl(path, Task::TokenClassification, "tokens", "bio_tags");
+      read_rows(path, TextTask::TokenClassification, "tokens", "bio_tags");
       ADD_FAILURE() << "no error for " << content;
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find(path + needle), std::string::npos) << e.what();

@@ -1,0 +1,25 @@
+#include "data/table_columns.h"
+
+#include <set>
+
+#include "core/error.h"
+
+namespace kiln::data {
+
+void TableColumns::set_header(std::vector<std::string> names, const std::string& where) {
+  std::set<std::string> seen;
+  for (const auto& n : names) {
+    KILN_CHECK(seen.insert(n).second, where, "column \"", n, "\" appears twice in the header");
+  }
+  names_ = std::move(names);
+}
+
+nlohmann::json TableColumns::row(std::vector<std::string>& cells, const std::string& where) const {
+  KILN_CHECK(cells.size() == names_.size(), where, "expected ", names_.size(),
+             " cells (one per header column), found ", cells.size());
+  nlohmann::json obj = nlohmann::json::object();
+  for (size_t i = 0; i < cells.size(); ++i) obj[names_[i]] = std::move(cells[i]);
+  return obj;
+}
+
+}  // namespace kiln::data

@@ -1,0 +1,76 @@
+#include "tools/model_loading.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "core/storage.h"
+#include "nn/model_file.h"
+#include "tools/command.h"
+#include "train/predictors.h"
+
+namespace kiln::cli {
+
+namespace {
+
+// "token-classification" -> "token classification", as people write it in a sentence.
+std::string spoken(const std::string& task) {
+  if (task.empty()) return "no task (it has no task head)";
+  std::string s = task;
+  std::replace(s.begin(), s.end(), '-', ' ');
+  return s;
+}
+
+}  // namespace
+
+LoadedModel load_model(const std::string& path, const LoadOptions& options) {
+  nn::ModelFile mf = nn::read_model_file(path);
+  const nn::ModelFamily& family = nn::family_by_name(mf.family, path);
+  const std::string origin = path + " (kiln.config)";
+  LoadedModel m;
+  m.path = path;
+  m.spec = family.parse_config(mf.config, origin);
+  if (!options.task.empty() && m.spec.task != options.task) {
+    const std::string what = m.spec.architecture.empty() ? m.spec.model_type : m.spec.architecture;
+    throw Error(path + ": this model is a " + what + ", made for " + spoken(m.spec.task) + "; " +
+                (options.command.empty() ? "this command" : options.command) + " needs " +
+                spoken(options.task));
+  }
+  if (!mf.tokenizer_json.empty()) {
+    m.tokenizer = tok::Tokenizer::from_json_string(mf.tokenizer_json);
+  } else {
+    KILN_CHECK(!options.need_tokenizer, path,
+               ": the model file has no tokenizer (it was converted with --no-tokenizer)");
+  }
+  m.model = family.build(mf.config, origin);
+  m.model->load_state_dict(mf.tensors, /*strict=*/false, path);
+  mf.tensors.clear();  // the model holds what it needs; the rest of the mapping can go
+  m.config = std::move(mf.config);
+  m.model->eval();
+  if (options.pack_for_inference) {
+    // Inference runs no-grad forwards only: pack the weights for the GEMM once (same bits,
+    // faster) and free the row-major copies so that packing costs no memory.
+    m.model->pack_for_inference(/*release_weights=*/true);
+    allocator::release_cached();  // row-major copies made from a bf16/f16 file go back to the OS
+  }
+  return m;
+}
+
+std::map<std::string, double> pad_values(const nn::ModelSpec& spec) {
+  return {{"input_ids", static_cast<double>(spec.pad_token_id)}};
+}
+
+std::unique_ptr<train::Predictor> make_predictor(const LoadedModel& m, const std::string& task,
+                                                 const nlohmann::json& options,
+                                                 train::TaskSetup& setup) {
+  setup.tokenizer = m.tokenizer ? &*m.tokenizer : nullptr;
+  setup.spec = m.spec;
+  setup.labels = m.spec.labels;
+  setup.max_length = m.spec.max_tokens;
+  try {
+    return train::task_by_name(task).predictor(setup, options);
+  } catch (const train::PredictorOptionError& e) {
+    throw UsageError(e.what());
+  }
+}
+
+}  // namespace kiln::cli
