@@ -5,9 +5,17 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/autograd.h"
+#include "core/ops.h"
 #include "nn/family.h"
+#include "nn/inference_engine.h"
+#include "nn/model_file.h"
+#include "nn/state_dict_io.h"
 #include "tests/cli/cli_util.h"
 #include "tests/plugins/toy_plugins.h"
+#include "tools/forward_file.h"
+#include "tools/model_loading.h"
+#include "tools/predict_stream.h"
 #include "train/task.h"
 #include "train/trainer.h"
 
@@ -74,6 +82,60 @@ TEST(Plugins, TheTrainerTrainsAToyFamilyOnAToyTask) {
   ASSERT_EQ(evals.size(), 8u);
   EXPECT_GT(evals.back(), 0.9) << "before training: " << before;
   EXPECT_GT(evals.back(), before);
+
+  // The trained toy model goes through the model file, the loader, the inference engine with
+  // the task's predictor (as kiln classify/tag run) and `kiln forward`, all found by name.
+  nn::ModelFile mf;
+  mf.family = family.name();
+  mf.config = config;
+  mf.tensors = model->state_dict();
+  const std::string model_path = tmp / "toy.kiln";
+  nn::write_model_file(model_path, mf);
+  const cli::LoadedModel loaded = cli::load_model(model_path, {"toy-contains", "test", false});
+  train::TaskSetup predict_setup;
+  auto predictor = cli::make_predictor(loaded, "toy-contains", {}, predict_setup);
+  auto reader = data::RecordReader::open(eval_path);
+  size_t right = 0, total = 0;
+  cli::StreamSink sink;
+  sink.write = [&](size_t, const data::Record& r, const nlohmann::ordered_json& out) {
+    right += out["label"].get<int64_t>() == r.field("label").get<int64_t>();
+    ++total;
+  };
+  sink.flush = [] {};
+  cli::stream_predictions(*reader, *predictor, *loaded.model, {5, 0, {}, {"logits"}}, sink);
+  EXPECT_EQ(total, 128u);
+  EXPECT_NEAR(static_cast<double>(right) / 128.0, evals.back(), 1e-12);
+
+  // kiln forward's path: named inputs in, named outputs out, equal to the model's own forward.
+  const std::vector<int64_t> ids = {3, 1, 4, 1, 5, 2, 6, 0};
+  const Tensor input_ids = Tensor::from_ints(ids, {2, 4});
+  nn::save_safetensors(tmp / "in.safetensors", {{"input_ids", input_ids}});
+  cli::forward_file(model_path, tmp / "in.safetensors", tmp / "out.safetensors",
+                    {{"logits"}, false});
+  const auto out = nn::load_safetensors(tmp / "out.safetensors");
+  ASSERT_EQ(out.size(), 1u);
+  model->eval();
+  NoGradGuard ng;
+  const auto expected = model->forward({{"input_ids", input_ids}}).at("logits").to_floats();
+  EXPECT_EQ(out.at("logits").to_floats(), expected);
+  // The engine batches mixed lengths and hands back each item's own outputs, in order.
+  nn::InferenceEngine engine(*loaded.model, {2, {}, {}, {"logits"}});
+  const std::vector<std::vector<int64_t>> seqs = {{3, 1}, {1, 1, 1, 1, 1}, {5}};
+  std::vector<nn::NamedTensors> items;
+  for (const auto& q : seqs) {  // the mask keeps the engine's padding out of the mean
+    const int64_t n = static_cast<int64_t>(q.size());
+    items.push_back(
+        {{"input_ids", Tensor::from_ints(q, {n})},
+         {"attention_mask", Tensor::from_ints(std::vector<int64_t>(q.size(), 1), {n})}});
+  }
+  const auto results = engine.run(items);
+  ASSERT_EQ(results.size(), seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const Tensor one = Tensor::from_ints(seqs[i], {1, static_cast<int64_t>(seqs[i].size())});
+    EXPECT_EQ(results[i].at("logits").to_floats(),
+              model->forward({{"input_ids", one}}).at("logits").to_floats())
+        << "item " << i;
+  }
 }
 
 }  // namespace

@@ -121,7 +121,9 @@ class ToyPredictor : public train::Predictor {
  public:
   std::vector<nn::NamedTensors> inputs(const data::Record& r) override {
     const auto ids = r.field("ids").get<std::vector<int64_t>>();
-    return {{{"input_ids", Tensor::from_ints(ids, {static_cast<int64_t>(ids.size())})}}};
+    const int64_t n = static_cast<int64_t>(ids.size());
+    return {{{"input_ids", Tensor::from_ints(ids, {n})},
+             {"attention_mask", Tensor::from_ints(std::vector<int64_t>(ids.size(), 1), {n})}}};
   }
   nlohmann::ordered_json format(const data::Record& r,
                                 const std::vector<nn::NamedTensors>& outputs) override {
