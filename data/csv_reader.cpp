@@ -101,7 +101,11 @@ std::optional<nlohmann::json> CsvReader::convert(const std::string& where) {
   std::string error = std::move(error_);
   bool blank = cells.size() == 1 && cells[0].empty() && !quoted_any_;
   reset();
-  KILN_CHECK(error.empty(), where, error);
+  if (!error.empty()) {
+    // A row after the header can be skipped; a broken header leaves nothing readable after it.
+    if (columns_.has_header()) throw RecordError(where + error);
+    throw Error(where + error);
+  }
   if (blank) return std::nullopt;
   if (!columns_.has_header()) {
     columns_.set_header(std::move(cells), where);

@@ -55,14 +55,14 @@ std::optional<nlohmann::json> JsonlReader::convert_line(std::string_view line,
   char first = line[line.find_first_not_of(" \t")];
   if (first == '[') {
     auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    KILN_CHECK(j.is_discarded(), where, "expected a JSON object, found an array");
+    if (!j.is_discarded()) throw RecordError(where + "expected a JSON object, found an array");
   }
   if (first != '{') return nlohmann::json{{"text", std::string(line)}};
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(line);
   } catch (const nlohmann::json::exception& e) {
-    throw Error(where + "malformed JSON line (" + e.what() + ")");
+    throw RecordError(where + "malformed JSON line (" + e.what() + ")");
   }
   return j;  // an object: the line starts with '{'
 }

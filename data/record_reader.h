@@ -20,9 +20,20 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace kiln::data {
 
 enum class Format { Auto, Jsonl, Csv, Tsv, Text };
+
+// An error in one data record (malformed JSON, a row with the wrong number of cells, a bad quote)
+// after which the reader can go on with the next record, so that a consumer may report the record
+// and continue (`kiln classify --skip-bad-lines`). Other errors (a file that cannot be read, a bad
+// header line, without which no later row can be read right) are plain kiln::Error.
+class RecordError : public Error {
+ public:
+  using Error::Error;
+};
 
 // "auto", "jsonl", "csv", "tsv", "text"; throws kiln::Error listing them otherwise.
 Format parse_format(const std::string& name);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "data/record_reader.h"
 
 namespace kiln::data {
 
@@ -15,8 +16,9 @@ void TableColumns::set_header(std::vector<std::string> names, const std::string&
 }
 
 nlohmann::json TableColumns::row(std::vector<std::string>& cells, const std::string& where) const {
-  KILN_CHECK(cells.size() == names_.size(), where, "expected ", names_.size(),
-             " cells (one per header column), found ", cells.size());
+  if (cells.size() != names_.size())
+    throw RecordError(where + "expected " + std::to_string(names_.size()) +
+                      " cells (one per header column), found " + std::to_string(cells.size()));
   nlohmann::json obj = nlohmann::json::object();
   for (size_t i = 0; i < cells.size(); ++i) obj[names_[i]] = std::move(cells[i]);
   return obj;

@@ -13,7 +13,8 @@ class TableColumns {
   bool has_header() const { return !names_.empty(); }
   // Errors (a repeated column name) begin with `where`.
   void set_header(std::vector<std::string> names, const std::string& where);
-  // {name: cell} for one data row; the error for a wrong cell count begins with `where`.
+  // {name: cell} for one data row; the error for a wrong cell count (a RecordError: the next row
+  // can still be read) begins with `where`.
   nlohmann::json row(std::vector<std::string>& cells, const std::string& where) const;
 
  private:

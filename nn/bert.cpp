@@ -1,5 +1,8 @@
 #include "nn/bert.h"
 
+#include <cmath>
+#include <optional>
+
 #include "core/autograd.h"
 #include "core/ops.h"
 
@@ -22,6 +25,28 @@ template <typename T>
 T field_or(const nlohmann::json& j, const char* name, T def, const std::string& origin) {
   if (!j.contains(name) || j.at(name).is_null()) return def;
   return field<T>(j, name, origin);
+}
+
+// Bounds on the sizes a config may give, far above any real encoder (BERT-large: 24 layers,
+// hidden 1024; XLM-R: 250k tokens), so that an absurd value is refused here, naming the field,
+// instead of looping over a billion layers or allocating terabytes. Products of sizes that are
+// each in bounds are checked against memory or the stored tensors (nn/family.h).
+constexpr int64_t kMaxLayers = 1024, kMaxHidden = 65536, kMaxIntermediate = 1 << 20;
+constexpr int64_t kMaxVocab = 1 << 24, kMaxPositions = 1 << 20, kMaxTypes = 1 << 16;
+
+// A size from the config: an integer (a float with no fraction is accepted: 1e3) in [lo, hi].
+int64_t size_field(const nlohmann::json& j, const char* name, int64_t lo, int64_t hi,
+                   const std::string& origin, std::optional<int64_t> def = std::nullopt) {
+  if (def && (!j.contains(name) || j.at(name).is_null())) return *def;
+  KILN_CHECK(j.contains(name), origin, ": missing config field '", name, "'");
+  const nlohmann::json& v = j.at(name);
+  KILN_CHECK(v.is_number(), origin, ": config field '", name, "' has the wrong type (",
+             v.type_name(), ")");
+  const double d = v.get<double>();
+  KILN_CHECK(d == std::floor(d) && d >= static_cast<double>(lo) && d <= static_cast<double>(hi),
+             origin, ": config field '", name, "' is ", v.dump(), "; it must be an integer from ",
+             lo, " to ", hi);
+  return v.is_number_float() ? static_cast<int64_t>(d) : v.get<int64_t>();
 }
 
 // A dropout probability: must lie in [0, 1) (1 would zero every activation).
@@ -65,17 +90,18 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& ori
   else
     throw Error(origin + ": architecture '" + arch +
                 "' is not supported (expected *Model, "
-                "*ForTokenClassification or *ForSequenceClassification)");
+                "*ForTokenClassification or *ForSequenceClassification; `kiln convert` keeps the "
+                "encoder of *ForMaskedLM and *ForPreTraining checkpoints)");
 
-  c.vocab_size = field<int64_t>(j, "vocab_size", origin);
-  c.max_position_embeddings = field<int64_t>(j, "max_position_embeddings", origin);
+  c.vocab_size = size_field(j, "vocab_size", 1, kMaxVocab, origin);
+  c.max_position_embeddings = size_field(j, "max_position_embeddings", 1, kMaxPositions, origin);
   c.pad_token_id = field_or<int64_t>(j, "pad_token_id", 0, origin);
   c.initializer_range = field_or<double>(j, "initializer_range", 0.02, origin);
   if (c.family == BertFamily::DistilBert) {
-    c.hidden_size = field<int64_t>(j, "dim", origin);
-    c.num_layers = field<int64_t>(j, "n_layers", origin);
-    c.num_heads = field<int64_t>(j, "n_heads", origin);
-    c.intermediate_size = field<int64_t>(j, "hidden_dim", origin);
+    c.hidden_size = size_field(j, "dim", 1, kMaxHidden, origin);
+    c.num_layers = size_field(j, "n_layers", 1, kMaxLayers, origin);
+    c.num_heads = size_field(j, "n_heads", 1, c.hidden_size, origin);
+    c.intermediate_size = size_field(j, "hidden_dim", 1, kMaxIntermediate, origin);
     c.hidden_act = field_or<std::string>(j, "activation", "gelu", origin);
     c.hidden_dropout = probability_or(j, "dropout", 0.1, origin);
     c.attention_dropout = probability_or(j, "attention_dropout", 0.1, origin);
@@ -84,11 +110,11 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& ori
     KILN_CHECK(!field_or<bool>(j, "sinusoidal_pos_embds", false, origin), origin,
                ": sinusoidal_pos_embds=true is not supported");
   } else {
-    c.hidden_size = field<int64_t>(j, "hidden_size", origin);
-    c.num_layers = field<int64_t>(j, "num_hidden_layers", origin);
-    c.num_heads = field<int64_t>(j, "num_attention_heads", origin);
-    c.intermediate_size = field<int64_t>(j, "intermediate_size", origin);
-    c.type_vocab_size = field_or<int64_t>(j, "type_vocab_size", 2, origin);
+    c.hidden_size = size_field(j, "hidden_size", 1, kMaxHidden, origin);
+    c.num_layers = size_field(j, "num_hidden_layers", 1, kMaxLayers, origin);
+    c.num_heads = size_field(j, "num_attention_heads", 1, c.hidden_size, origin);
+    c.intermediate_size = size_field(j, "intermediate_size", 1, kMaxIntermediate, origin);
+    c.type_vocab_size = size_field(j, "type_vocab_size", 1, kMaxTypes, origin, 2);
     c.hidden_act = field_or<std::string>(j, "hidden_act", "gelu", origin);
     c.layer_norm_eps = field_or<double>(j, "layer_norm_eps", 1e-12, origin);
     c.hidden_dropout = probability_or(j, "hidden_dropout_prob", 0.1, origin);
@@ -104,11 +130,19 @@ BertConfig BertConfig::from_json(const nlohmann::json& j, const std::string& ori
              "' is not supported (expected gelu, gelu_new, gelu_pytorch_tanh or relu)");
   KILN_CHECK(c.hidden_size > 0 && c.num_heads > 0 && c.hidden_size % c.num_heads == 0, origin,
              ": hidden size ", c.hidden_size, " is not divisible by ", c.num_heads, " heads");
-  KILN_CHECK(c.num_layers >= 0 && c.vocab_size > 0 && c.intermediate_size > 0, origin,
-             ": invalid layer, vocabulary or intermediate size");
-  // Bare RobertaModel/BertModel checkpoints carry a pooler; classification heads decide below.
+  // RoBERTa numbers positions from pad_token_id + 1: at least one position must remain.
+  KILN_CHECK(c.pad_token_id >= 0 && (c.family != BertFamily::Roberta || c.max_tokens() >= 1),
+             origin, ": config field 'pad_token_id' is ", c.pad_token_id,
+             c.pad_token_id < 0 ? "; it must not be negative"
+                                : "; RoBERTa numbers positions after it, so it must be below "
+                                  "max_position_embeddings - 1");
+  // Bare RobertaModel/BertModel checkpoints carry a pooler unless the config says otherwise (the
+  // encoder kept from a BertForMaskedLM or RobertaForMaskedLM has none: kiln writes
+  // add_pooling_layer=false, the name of transformers' constructor argument). Classification
+  // heads decide for themselves: only BertForSequenceClassification reads the pooler.
+  const bool base_pooler = field_or<bool>(j, "add_pooling_layer", true, origin);
   c.add_pooler = c.family != BertFamily::DistilBert &&
-                 (c.task == BertTask::Base ||
+                 ((c.task == BertTask::Base && base_pooler) ||
                   (c.task == BertTask::SequenceClassification && c.family == BertFamily::Bert));
   if (c.task != BertTask::Base) {
     KILN_CHECK(j.contains("id2label") && j["id2label"].is_object(), origin,

@@ -27,7 +27,7 @@ struct BertConfig {
   double layer_norm_eps = 1e-12, hidden_dropout = 0.1, attention_dropout = 0.1;
   double classifier_dropout = 0.1, initializer_range = 0.02;
   std::string hidden_act = "gelu";
-  bool add_pooler = false;
+  bool add_pooler = false;          // bare encoders: config add_pooling_layer (default true)
   std::vector<std::string> labels;  // id -> label, for heads
 
   int64_t num_labels() const { return static_cast<int64_t>(labels.size()); }

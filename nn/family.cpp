@@ -1,6 +1,10 @@
 #include "nn/family.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <iomanip>
+#include <sstream>
 
 #include "core/error.h"
 
@@ -54,8 +58,61 @@ const ModelFamily& family_for_config(const nlohmann::json& config, const std::st
     types.insert(types.end(), mine.begin(), mine.end());
   }
   std::sort(types.begin(), types.end());
+  for (const auto& f : registry())
+    for (const auto& [refused, why] : f->refused_model_types())
+      KILN_CHECK(refused != type, origin, ": model_type '", type, "' is not supported: ", why,
+                 " (supported: ", join(types), ")");
   throw Error(origin + ": model_type '" + type + "' is not supported (supported: " + join(types) +
               ")");
+}
+
+namespace {
+
+// "1.2e+12" for counts too large to read digit by digit; plain digits below a billion.
+std::string count_text(double n) {
+  std::ostringstream os;
+  if (n < 1e9)
+    os << static_cast<int64_t>(n);
+  else
+    os << std::setprecision(3) << n;
+  return os.str();
+}
+
+std::string bytes_text(double b) {
+  std::ostringstream os;
+  os << std::setprecision(3) << b / (1024.0 * 1024 * 1024) << " GiB";
+  return os.str();
+}
+
+}  // namespace
+
+void check_config_against_tensors(const ModelFamily& family, const nlohmann::json& config,
+                                  const StateDict& tensors, const std::string& origin) {
+  family.check_tensors(config, tensors, origin);
+  const int64_t implied = family.parameter_count(config, origin);
+  if (implied <= 0) return;
+  double stored = 0;
+  for (const auto& [name, t] : tensors) stored += static_cast<double>(t.numel());
+  // Stored tensors are the whole model (parameters and buffers), so a config that needs more is
+  // not the config of these tensors; building it would allocate what the file never held.
+  KILN_CHECK(static_cast<double>(implied) <= stored, origin, ": the config describes a model of ",
+             count_text(static_cast<double>(implied)), " parameters, but the file holds only ",
+             count_text(stored), " tensor elements: its sizes do not match the stored tensors");
+}
+
+void check_model_fits_memory(const ModelFamily& family, const nlohmann::json& config,
+                             const std::string& origin, int64_t bytes_per_parameter) {
+  const int64_t implied = family.parameter_count(config, origin);
+  if (implied <= 0) return;
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return;  // unknown: nothing to compare against
+  const double memory = static_cast<double>(pages) * static_cast<double>(page);
+  const double need = static_cast<double>(implied) * static_cast<double>(bytes_per_parameter);
+  KILN_CHECK(need <= memory, origin, ": the config describes a model of ",
+             count_text(static_cast<double>(implied)), " parameters, which needs ",
+             bytes_text(need), " (", bytes_per_parameter,
+             " bytes per parameter) but this machine has ", bytes_text(memory),
+             " of memory: check its layer count, hidden, intermediate and vocabulary sizes");
 }
 
 }  // namespace kiln::nn

@@ -1,13 +1,15 @@
 #include "nn/model_file.h"
 
+#include "nn/family.h"
 #include "nn/state_dict_io.h"
 
 namespace kiln::nn {
 
-ModelFile read_model_file(const std::string& path) {
+ModelFile read_model_file(const std::string& path, bool verify) {
   std::map<std::string, std::string> meta;
   ModelFile m;
-  m.tensors = load_safetensors(path, &meta);
+  m.tensors = load_safetensors(path, &meta, verify);
+  meta.erase(kDataSha256Key);  // describes this file's bytes only: write_model_file makes a new one
   auto take = [&](const std::string& key, bool required) -> std::string {
     auto it = meta.find(key);
     if (it == meta.end()) {
@@ -35,6 +37,8 @@ ModelFile read_model_file(const std::string& path) {
   const std::string prov = take("kiln.provenance", false);
   if (!prov.empty()) m.provenance = parse("kiln.provenance", prov);
   m.extra_metadata = std::move(meta);
+  check_config_against_tensors(family_by_name(m.family, path), m.config, m.tensors,
+                               path + " (kiln.config)");
   return m;
 }
 

@@ -5,6 +5,11 @@
 //   kiln.config      the Hugging Face config.json the model was built from (JSON text)
 //   kiln.tokenizer   the tokenizer as tokenizer.json text (absent if the model has none)
 //   kiln.provenance  JSON: source files with sha256, kiln version, storage dtype
+//   kiln.word_splitter  how the training data's text was cut into words (tokenizer/word_splitter.h;
+//                    written by `kiln train`, used by `kiln tag` on "text"; absent: "tokenizer");
+//                    one of the extra_metadata keys, so `kiln convert` of a kiln file keeps it
+//   kiln.data_sha256 sha256 of the data section (every tensor byte), checked on load; files
+//                    written before kiln recorded it load without the check
 // Tensors keep their Hugging Face state-dict names and are loaded zero-copy from the mapping.
 #pragma once
 
@@ -17,6 +22,7 @@
 namespace kiln::nn {
 
 inline constexpr const char* kModelFormatVersion = "1";
+inline constexpr const char* kWordSplitterKey = "kiln.word_splitter";
 
 struct ModelFile {
   std::string family;
@@ -28,8 +34,11 @@ struct ModelFile {
 };
 
 // Throws kiln::Error naming the file when it is not a valid kiln model file (missing or malformed
-// kiln.* metadata, unsupported format version).
-ModelFile read_model_file(const std::string& path);
+// kiln.* metadata, unsupported format version, a family this kiln does not know), when its tensor
+// data does not match kiln.data_sha256 (skipped without `verify`: --no-verify), or when its config
+// disagrees with its tensors (check_config_against_tensors: layer count, sizes, vocabulary), so
+// that nothing is built from a config the file cannot back.
+ModelFile read_model_file(const std::string& path, bool verify = true);
 // Atomic: a crash mid-write leaves any previous file intact.
 void write_model_file(const std::string& path, const ModelFile& model);
 

@@ -189,6 +189,15 @@ std::string join(const std::vector<std::string>& v) {
   return os.str();
 }
 
+// The first names of a list that may be as long as a model: an error message stays readable
+// (a BERT-large checkpoint against the wrong model misses ~400 names).
+std::string join_capped(const std::vector<std::string>& v) {
+  constexpr size_t kShown = 20;
+  if (v.size() <= kShown) return join(v);
+  return join(std::vector<std::string>(v.begin(), v.begin() + kShown)) + ", ... and " +
+         std::to_string(v.size() - kShown) + " more";
+}
+
 }  // namespace
 
 void Module::load_state_dict(const StateDict& state, bool strict, const std::string& origin) {
@@ -249,13 +258,13 @@ void Module::load_state_dict(const StateDict& state, bool strict, const std::str
   for (const auto& [name, t] : state)
     if (!used.count(name)) unexpected.push_back(name);
   const std::string where = origin.empty() ? "" : origin + ": ";
-  KILN_CHECK(mismatched.empty(), where, "shape mismatch for ", join(mismatched));
+  KILN_CHECK(mismatched.empty(), where, "shape mismatch for ", join_capped(mismatched));
   if (strict) {
     KILN_CHECK(missing.empty() && unexpected.empty(), where, "checkpoint does not match the model",
-               missing.empty() ? "" : "; missing: " + join(missing),
-               unexpected.empty() ? "" : "; unexpected: " + join(unexpected));
+               missing.empty() ? "" : "; missing: " + join_capped(missing),
+               unexpected.empty() ? "" : "; unexpected: " + join_capped(unexpected));
   } else {
-    KILN_CHECK(missing.empty(), where, "missing parameters: ", join(missing));
+    KILN_CHECK(missing.empty(), where, "missing parameters: ", join_capped(missing));
   }
 }
 

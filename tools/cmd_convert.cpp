@@ -1,7 +1,10 @@
 // kiln convert HF_DIR -o MODEL.kiln [--dtype f32|bf16|f16]
 // Builds the model the checkpoint's config.json describes, loads every tensor by name (strictly:
 // missing and unexpected names are listed), and writes one kiln model file with the config, the
-// tokenizer and provenance in its metadata.
+// tokenizer and provenance in its metadata. Checkpoints with a head kiln does not build (the
+// Hub's *ForMaskedLM and *ForPreTraining) keep their encoder, stored as the bare *Model; the
+// dropped head tensors are named on stderr and in the provenance, and `kiln train --task` adds
+// a fresh head.
 #include <filesystem>
 #include <iostream>
 
@@ -14,6 +17,8 @@
 #include "tokenizer/tokenizer.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "tools/model_loading.h"
+#include "tools/threads.h"
 
 namespace kiln::cli {
 namespace {
@@ -22,10 +27,14 @@ int run_convert(const std::vector<std::string>& args) {
   ArgParser p("convert", "HF_DIR -o MODEL.kiln [options]");
   p.positional("HF_DIR",
                "Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer files)")
-      .option("output", "where to write the kiln model file", "-o")
+      .option("output",
+              "where to write the kiln model file (replaced atomically; through a symlink, the "
+              "file it points to)",
+              "-o")
       .option("dtype", "storage dtype of floating-point weights: f32, bf16 or f16", "", "f32")
-      .flag("no-tokenizer",
-            "convert without a tokenizer (tag/classify will then refuse the model)");
+      .flag("no-tokenizer", "convert without a tokenizer (tag/classify will then refuse the model)")
+      .option("threads", kThreadsHelp)
+      .flag("no-verify", kNoVerifyHelp);
   p.parse(args);
   if (p.help_requested()) {
     std::cout << p.help_text();
@@ -36,10 +45,11 @@ int run_convert(const std::vector<std::string>& args) {
   const auto dtype = parse_dtype(dtype_name);
   if (!dtype || (*dtype != DType::F32 && *dtype != DType::BF16 && *dtype != DType::F16))
     throw UsageError("--dtype must be f32, bf16 or f16, got '" + dtype_name + "'");
+  apply_threads_flag(p);
 
   if (std::filesystem::is_regular_file(dir)) {
     // A kiln model file: re-store it in another dtype (e.g. a trained f32 model as bf16).
-    nn::ModelFile mf = nn::read_model_file(dir);
+    nn::ModelFile mf = nn::read_model_file(dir, !p.get_flag("no-verify"));
     for (auto& [name, t] : mf.tensors)
       if (is_floating(t.dtype())) t = t.to(*dtype);
     mf.provenance["converted_from"] = {{"file", dir}, {"sha256", sha256_file(dir)}};
@@ -51,15 +61,33 @@ int run_convert(const std::vector<std::string>& args) {
   nn::HfCheckpoint ck = nn::read_hf_checkpoint(dir);
   const std::string origin = dir + "/config.json";
   const nn::ModelFamily& family = nn::family_for_config(ck.config, origin);
-  const nn::ModelSpec spec = family.parse_config(ck.config, origin);
-  const std::unique_ptr<nn::Model> model = family.build(ck.config, origin);
-  model->load_state_dict(ck.tensors, /*strict=*/true, dir);
+  std::string source_architecture;
+  if (ck.config.contains("architectures") && ck.config["architectures"].is_array() &&
+      !ck.config["architectures"].empty() && ck.config["architectures"][0].is_string())
+    source_architecture = ck.config["architectures"][0].get<std::string>();
+  // The family decides what kiln keeps: a pre-training checkpoint becomes its bare encoder.
+  nn::ConvertedWeights kept = family.import_checkpoint(ck.config, std::move(ck.tensors), origin);
+  const nn::ModelSpec spec = family.parse_config(kept.config, origin);
+  // Sizes against the stored shapes before anything is built (a wrong or absurd config).
+  nn::check_config_against_tensors(family, kept.config, kept.tensors, origin);
+  const std::unique_ptr<nn::Model> model = family.build(kept.config, origin);
+  // Strict: a tensor the family does not know as a head tensor is still an error.
+  model->load_state_dict(kept.tensors, /*strict=*/true, dir);
+  if (!kept.dropped.empty()) {
+    std::string names;
+    for (const auto& n : kept.dropped) names += (names.empty() ? "" : ", ") + n;
+    std::cerr << "kiln convert: dropped " << kept.dropped.size() << " tensors of the "
+              << source_architecture << " head that " << spec.architecture
+              << " does not use: " << names << "\n";
+  }
 
   nn::ModelFile mf;
   mf.family = family.name();
-  mf.config = ck.config;
-  for (auto& [name, t] : model->named_parameters())
-    mf.tensors[name] = is_floating(t->dtype()) ? t->to(*dtype) : *t;
+  mf.config = kept.config;
+  // Buffers too: some hold weights (BART's final_logits_bias), not only defaults. Tied aliases
+  // are not repeated (state_dict lists each tensor once, under its canonical name).
+  for (auto& [name, t] : model->state_dict())
+    mf.tensors[name] = is_floating(t.dtype()) ? t.to(*dtype) : t;
   if (!p.get_flag("no-tokenizer")) {
     try {
       mf.tokenizer_json = tok::Tokenizer::from_path(dir).to_json_string();
@@ -74,6 +102,10 @@ int run_convert(const std::vector<std::string>& args) {
                    {"kiln_version", kVersion},
                    {"storage_dtype", dtype_name},
                    {"architecture", spec.architecture}};
+  if (source_architecture != spec.architecture) {
+    mf.provenance["source_architecture"] = source_architecture;
+    mf.provenance["dropped_tensors"] = kept.dropped;
+  }
   nn::write_model_file(out, mf);
   std::cerr << "kiln convert: " << spec.architecture << " (" << model->parameter_count()
             << " parameters, " << dtype_name << ") -> " << out << "\n";

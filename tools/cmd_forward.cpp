@@ -17,6 +17,8 @@
 #include "tools/args.h"
 #include "tools/command.h"
 #include "tools/forward_file.h"
+#include "tools/model_loading.h"
+#include "tools/threads.h"
 
 namespace kiln::cli {
 namespace {
@@ -42,15 +44,19 @@ int run_forward(const std::vector<std::string>& args) {
               "safetensors file of named inputs (input_ids, attention_mask, token_type_ids, ...); "
               "integer tensors of any width are converted to int64",
               "-i")
-      .option("output", "safetensors file to write the named outputs to (replaced atomically)",
-              "-o")
+      .option(
+          "output",
+          "safetensors file to write the named outputs to (replaced atomically; through a symlink, "
+          "the file it points to)",
+          "-o")
       .option("outputs",
               "comma-separated outputs to write (logits, last_hidden_state, pooler_output, "
               "hidden_states.N); default: all of them, hidden states included")
       .flag("train-mode",
             "run the layers in training mode (e.g. batch statistics in batch norm); dropout is "
             "NOT applied, since no dropout generator is given")
-      .option("threads", "worker threads (default: all cores)", "", "0");
+      .option("threads", kThreadsHelp)
+      .flag("no-verify", kNoVerifyHelp);
   p.parse(args);
   if (p.help_requested()) {
     std::cout << p.help_text();
@@ -60,9 +66,10 @@ int run_forward(const std::vector<std::string>& args) {
   const std::optional<std::string> list = p.get_optional("outputs");
   const std::vector<std::string> wanted = list ? split_names(*list) : std::vector<std::string>{};
   const bool train_mode = p.get_flag("train-mode");
-  set_num_threads(static_cast<int>(p.get_int("threads")));
+  apply_threads_flag(p);
 
-  forward_file(p.get("model"), in_path, out_path, {wanted, train_mode});
+  forward_file(p.get("model"), in_path, out_path,
+               {wanted, train_mode, /*verify=*/!p.get_flag("no-verify")});
   return 0;
 }
 KILN_COMMAND("forward", "run a model on named input tensors and write its named outputs",

@@ -10,6 +10,8 @@
 #include "tokenizer/tokenizer.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "tools/output.h"
+#include "tools/threads.h"
 
 namespace kiln::cli {
 namespace {
@@ -103,14 +105,14 @@ int run_tokenize(const std::vector<std::string>& args) {
       .option("truncation", "longest_first | only_first | only_second", "", "longest_first")
       .option("padding", "none | longest (per batch) | max_length (needs --max-length)", "", "none")
       .option("batch-size", "lines encoded together on the thread pool", "", "256")
-      .option("threads", "worker threads (default: all cores)");
+      .option("threads", kThreadsHelp);
   p.parse(args);
   if (p.help_requested()) {
     std::cout << p.help_text();
     return 0;
   }
   if (!p.get_optional("tokenizer")) throw UsageError("--tokenizer is required");
-  if (auto t = p.get_optional("threads")) set_num_threads(static_cast<int>(p.get_int("threads")));
+  apply_threads_flag(p);
   const int64_t batch_size = p.get_int("batch-size");
   if (batch_size <= 0) throw UsageError("--batch-size must be positive");
 
@@ -166,7 +168,8 @@ int run_tokenize(const std::vector<std::string>& args) {
   auto flush = [&] {
     out.clear();
     run_batch(tok, batch, add_special, with_mask, out);
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+    flush_stdout_or_throw();  // streams, and stops at the first failed write
     batch.clear();
   };
   while (std::getline(*in, line)) {
@@ -176,7 +179,6 @@ int run_tokenize(const std::vector<std::string>& args) {
     if (static_cast<int64_t>(batch.size()) >= batch_size) flush();
   }
   if (!batch.empty()) flush();
-  std::fflush(stdout);
   return 0;
 }
 

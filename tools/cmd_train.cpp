@@ -1,18 +1,23 @@
 // kiln train --task token-classification|sequence-classification --train FILE [--eval FILE]
 //            --output RUN_DIR (--model X.kiln | --config config.json --tokenizer PATH) [options]
 // kiln train --resume RUN_DIR [--threads N] [--stop-after-epochs N] [--stop-after-steps N]
-//            [--logging-steps N]
+//            [--logging-steps N] [--no-verify]
 // Fine-tunes (or trains from scratch) any registered model family on any registered task: the
 // family and the task come from their registries (nn/family.h, train/task.h). All data is read and
 // checked before the run directory is created, so bad data never leaves a half-made run behind.
 // The run directory layout is described in train/run_dir.h; RUN_DIR/best.kiln works directly with
-// `kiln tag` / `kiln classify`.
+// `kiln tag` / `kiln classify`. Ctrl-C or SIGTERM finishes the update in progress, writes a
+// checkpoint and exits 130 / 143; --resume continues bit-exactly. One process at a time trains a
+// run directory (train/run_lock.h); model files and checkpoints are checked against their
+// kiln.data_sha256 on load unless --no-verify.
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "core/cpu_features.h"
@@ -21,11 +26,17 @@
 #include "core/thread_pool.h"
 #include "core/version.h"
 #include "nn/family.h"
+#include "nn/head_transfer.h"
 #include "nn/model_file.h"
+#include "tokenizer/word_splitter.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "tools/interrupt.h"
+#include "tools/model_loading.h"
+#include "tools/threads.h"
 #include "train/progress.h"
 #include "train/run_dir.h"
+#include "train/run_lock.h"
 #include "train/trainer.h"
 
 namespace kiln::cli {
@@ -49,17 +60,29 @@ ArgParser make_parser() {
               "--task TASK --train FILE [--eval FILE] --output RUN_DIR "
               "(--model X.kiln | --config config.json --tokenizer PATH) [options]\n"
               "       kiln train --resume RUN_DIR [--threads N] [--stop-after-epochs N] "
-              "[--stop-after-steps N]");
+              "[--stop-after-steps N] [--no-verify]");
   p.option("task", task_list())
       .option("train", "training data (JSON lines)")
       .option("eval", "evaluation data, scored after every epoch")
       .option("output", "run directory to create", "-o")
-      .option("model", "kiln model file to fine-tune (its labels and tokenizer are used)", "-m")
+      .option("model",
+              "kiln model file to fine-tune (its tokenizer, and its head when it has one for "
+              "--task; a bare encoder gets a fresh head)",
+              "-m")
+      .flag("reinit-head",
+            "replace the --model's task head with a fresh one for this data's labels")
+      .option("labels", "labels of a fresh head, in id order: a,b,c (default: the training data's)")
+      .option("num-labels", "number of labels of a fresh head (default: the training data's)")
       .option("config", "Hugging Face config.json of a model trained from scratch")
       .option("tokenizer", "tokenizer (tokenizer.json, vocab.txt or a directory) for --config")
       .option("text-field", "input field (default: tokens for tagging, text for classification)")
       .option("label-field",
               "label field (default: bio_tags for tagging, label for classification)")
+      .option("word-splitter",
+              "how the tagging data's words were (or, for text with spans, are) cut from text: " +
+                  tok::word_splitter_names() +
+                  " (default: tokenizer); recorded in best.kiln, where kiln tag splits text input "
+                  "the same way")
       .option("max-length",
               "tokens per example including special tokens (default: min(128, "
               "model maximum))")
@@ -89,8 +112,11 @@ ArgParser make_parser() {
               "0")
       .option("stop-after-steps", "end this session after N updates (checkpointed); --resume", "",
               "0")
-      .option("threads", "worker threads (default: all cores)", "", "0")
-      .option("resume", "continue the run in RUN_DIR from its checkpoint");
+      .option("threads", kThreadsHelp)
+      .option("resume", "continue the run in RUN_DIR from its checkpoint")
+      .flag("no-verify",
+            "do not check the tensor checksums (kiln.data_sha256) of --model and of the "
+            "checkpoint on load (faster for large models)");
   return p;
 }
 
@@ -99,10 +125,14 @@ const std::vector<std::string> kOptionNames = {"task",
                                                "eval",
                                                "output",
                                                "model",
+                                               "reinit-head",
+                                               "labels",
+                                               "num-labels",
                                                "config",
                                                "tokenizer",
                                                "text-field",
                                                "label-field",
+                                               "word-splitter",
                                                "max-length",
                                                "learning-rate",
                                                "optimizer",
@@ -178,11 +208,56 @@ int64_t positive(const ArgParser& p, const std::string& name, int64_t min = 1) {
 // The model a run starts from: its config (with labels), tokenizer and (for --model) weights.
 struct Start {
   const nn::ModelFamily* family = nullptr;
-  nlohmann::json config;
+  nlohmann::json config;  // gets its head (config_with_head) once the labels are known
   std::string tokenizer_json;
-  nn::StateDict weights;  // empty: random initialisation
-  bool labels_from_data = false;
+  nn::StateDict weights;          // empty: random initialisation
+  nlohmann::json weights_config;  // the config of the model `weights` are named for
+  // A head is made for this run's labels: from scratch, over a bare encoder, or --reinit-head.
+  bool fresh_head = false;
+  std::vector<std::string> dropped;  // the old head's tensors (--reinit-head)
+  nlohmann::json dropped_when_converted = nlohmann::json::array();  // from the file's provenance
 };
+
+// The labels of a fresh head: --labels, or the training data's (integer labels 0..N-1 named
+// "0".."N-1"), checked against --num-labels. A data label outside --labels is found by the
+// task's encode, with its file:line.
+std::vector<std::string> fresh_head_labels(const ArgParser& p, const train::Task& task,
+                                           const train::TaskData& data) {
+  std::vector<std::string> labels;
+  if (auto list = p.get_optional("labels")) {
+    std::stringstream ss(*list);
+    std::string item;
+    std::set<std::string> seen;
+    while (std::getline(ss, item, ',')) {
+      if (item.empty() || !seen.insert(item).second)
+        throw UsageError("--labels must be distinct, non-empty names separated by commas, got '" +
+                         *list + "'");
+      labels.push_back(item);
+    }
+    if (labels.empty()) throw UsageError("--labels needs at least one label");
+  } else {
+    labels = task.labels_from_data(data);
+  }
+  if (!p.given("num-labels")) return labels;
+  const int64_t n = p.get_int("num-labels");
+  if (n < 1) throw UsageError("--num-labels must be at least 1");
+  const auto count = static_cast<int64_t>(labels.size());
+  if (n == count) return labels;
+  std::string names;
+  for (const auto& l : labels) names += (names.empty() ? "" : ", ") + l;
+  if (p.given("labels"))
+    throw UsageError("--num-labels " + std::to_string(n) + " but --labels names " +
+                     std::to_string(count) + " (" + names + ")");
+  bool integer_ids = true;  // labels_from_data names integer labels 0..max by their decimal ids
+  for (int64_t i = 0; i < count; ++i) integer_ids &= labels[i] == std::to_string(i);
+  if (integer_ids && n > count) {
+    for (int64_t i = count; i < n; ++i) labels.push_back(std::to_string(i));
+    return labels;
+  }
+  throw UsageError("--num-labels " + std::to_string(n) + " but " + data.path + " has " +
+                   std::to_string(count) + " labels (" + names +
+                   "); name the head's labels with --labels");
+}
 
 Start start_from_options(const ArgParser& p, const train::Task& task) {
   Start s;
@@ -190,14 +265,28 @@ Start start_from_options(const ArgParser& p, const train::Task& task) {
   if (model.has_value() == config.has_value())
     throw UsageError("give exactly one of --model (fine-tune) or --config (train from scratch)");
   if (model) {
-    nn::ModelFile mf = nn::read_model_file(*model);
+    nn::ModelFile mf = nn::read_model_file(*model, !p.get_flag("no-verify"));
     s.family = &nn::family_by_name(mf.family, *model);
     s.config = mf.config;
     const nn::ModelSpec spec = s.family->parse_config(mf.config, *model + " (kiln.config)");
-    KILN_CHECK(spec.task == task.name(), *model, ": the model is a ",
-               spec.architecture.empty() ? "bare encoder" : spec.architecture, ", not a ",
-               head_architecture(*s.family, mf.config, task),
-               " (fine-tuning needs a model with the --task head)");
+    const bool reinit = p.get_flag("reinit-head") && !spec.task.empty();
+    if (!spec.task.empty() && !reinit) {
+      KILN_CHECK(spec.task == task.name(), *model, ": the model is a ", spec.architecture,
+                 ", not a ", head_architecture(*s.family, mf.config, task),
+                 "; pass --reinit-head to replace its head with a fresh one for --task ",
+                 task.name());
+      if (p.given("labels") || p.given("num-labels")) {
+        std::string names;
+        for (const auto& l : spec.labels) names += (names.empty() ? "" : ",") + l;
+        // Equal labels are no change; anything else needs a new head.
+        KILN_CHECK(p.get_optional("labels").value_or(names) == names &&
+                       (!p.given("num-labels") ||
+                        p.get_int("num-labels") == static_cast<int64_t>(spec.labels.size())),
+                   *model, ": its head has the labels ", names,
+                   "; pass --reinit-head to replace it with a fresh head for --labels / "
+                   "--num-labels");
+      }
+    }
     s.tokenizer_json = mf.tokenizer_json;
     if (auto t = p.get_optional("tokenizer"))
       s.tokenizer_json = tok::Tokenizer::from_path(*t).to_json_string();
@@ -205,14 +294,26 @@ Start start_from_options(const ArgParser& p, const train::Task& task) {
                ": the model file has no tokenizer; pass --tokenizer PATH");
     // The mapping is read-only and training updates weights in place: take copies.
     for (const auto& [name, t] : mf.tensors) s.weights[name] = t.clone();
+    if (reinit) {
+      nn::ConvertedWeights bare =
+          s.family->without_head(mf.config, std::move(s.weights), *model + " (kiln.config)");
+      s.config = std::move(bare.config);
+      s.weights = std::move(bare.tensors);
+      s.dropped = std::move(bare.dropped);
+    }
+    s.weights_config = s.config;
+    s.fresh_head = spec.task.empty() || reinit;
+    if (mf.provenance.is_object() && mf.provenance.contains("dropped_tensors"))
+      s.dropped_when_converted = mf.provenance["dropped_tensors"];
     return s;
   }
+  if (p.get_flag("reinit-head")) throw UsageError("--reinit-head needs --model");
   const auto tokenizer = p.get_optional("tokenizer");
   if (!tokenizer) throw UsageError("--config needs --tokenizer PATH");
   s.config = train::read_json_file(*config);
   s.family = &nn::family_for_config(s.config, *config);
   s.tokenizer_json = tok::Tokenizer::from_path(*tokenizer).to_json_string();
-  s.labels_from_data = true;
+  s.fresh_head = true;
   return s;
 }
 
@@ -257,8 +358,12 @@ int run_train(const std::vector<std::string>& cli_args) {
   std::vector<std::string> args = cli_args;
   const auto resume_dir = first.get_optional("resume");
   nlohmann::json manifest;
+  // Held until the command ends: one process trains a run directory at a time.
+  std::unique_ptr<train::RunLock> lock;
+  const bool verify = !first.get_flag("no-verify");
   if (resume_dir) {
     manifest = train::read_json_file(*resume_dir + "/manifest.json");
+    lock = std::make_unique<train::RunLock>(*resume_dir);
     // Session limits belong to the session that set them, not to the whole run.
     const auto original = manifest.at("args").get<std::vector<std::string>>();
     args.clear();
@@ -270,6 +375,12 @@ int run_train(const std::vector<std::string>& cli_args) {
       }
       if (a.rfind("--stop-after-epochs=", 0) == 0 || a.rfind("--stop-after-steps=", 0) == 0)
         continue;
+      // Before --threads was validated, "--threads 0" meant all cores, as no --threads now does.
+      if (a == "--threads" && i + 1 < original.size() && original[i + 1] == "0") {
+        ++i;
+        continue;
+      }
+      if (a == "--threads=0") continue;
       args.push_back(a);
     }
     auto given = [&](const std::string& name) { return first.given(name); };
@@ -292,7 +403,7 @@ int run_train(const std::vector<std::string>& cli_args) {
   const std::string run_dir = resume_dir ? *resume_dir : p.get("output");
   const std::string train_path = p.get("train");
   const auto eval_path = p.get_optional("eval");
-  set_num_threads(static_cast<int>(p.get_int("threads")));
+  apply_threads_flag(p);
 
   train::TrainOptions opt;
   opt.learning_rate = non_negative(p, "learning-rate");
@@ -324,17 +435,24 @@ int run_train(const std::vector<std::string>& cli_args) {
   opt.stop_after_steps = positive(p, "stop-after-steps", 0);
   if (opt.metric.size() && !eval_path) throw UsageError("--metric needs --eval");
 
-  if (!resume_dir && fs::exists(run_dir + "/manifest.json"))
-    throw Error(run_dir + " already holds a training run; use --resume " + run_dir +
-                " or choose another --output");
+  auto refuse_existing_run = [&] {
+    if (!resume_dir && fs::exists(run_dir + "/manifest.json"))
+      throw Error(run_dir + " already holds a training run; use --resume " + run_dir +
+                  " or choose another --output");
+  };
+  // A run being trained right now is named as such (the lock is taken once the directory exists).
+  if (!resume_dir && fs::is_directory(run_dir)) train::RunLock::check_not_held(run_dir);
+  refuse_existing_run();
 
   // ---- the starting model (or the checkpoint) ----
   Start start;
   std::optional<train::Checkpoint> ckpt;
   if (resume_dir) {
-    ckpt = train::read_checkpoint(run_dir);
+    ckpt = train::read_checkpoint(run_dir, verify);
     start.config = ckpt->config;
     start.family = &nn::family_for_config(start.config, train::checkpoint_path(run_dir));
+    nn::check_config_against_tensors(*start.family, ckpt->config, ckpt->weights,
+                                     train::checkpoint_path(run_dir) + " (kiln.config)");
     start.tokenizer_json = ckpt->tokenizer_json;
     for (const char* key : {"train", "eval"}) {
       const auto& d = manifest.at("data");
@@ -348,6 +466,12 @@ int run_train(const std::vector<std::string>& cli_args) {
   }
   const tok::Tokenizer tokenizer = tok::Tokenizer::from_json_string(start.tokenizer_json);
   const nn::ModelFamily& family = *start.family;
+  // Where the config came from, for errors about its fields.
+  std::string config_origin = p.get_optional("config").value_or("");
+  if (resume_dir)
+    config_origin = train::checkpoint_path(run_dir) + " (kiln.config)";
+  else if (p.get_optional("model"))
+    config_origin = p.get("model") + " (kiln.config)";
 
   // ---- data: read and checked before anything is written ----
   train::TaskSetup setup;
@@ -355,24 +479,42 @@ int run_train(const std::vector<std::string>& cli_args) {
   setup.fields = task.default_fields();
   if (auto f = p.get_optional("text-field")) setup.fields.text = *f;
   if (auto f = p.get_optional("label-field")) setup.fields.label = *f;
+  if (auto s = p.get_optional("word-splitter")) {
+    try {
+      setup.word_splitter = tok::parse_word_splitter(*s);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--word-splitter: ") + e.what());
+    }
+  }
   const auto train_data = task.read(train_path, setup);
   std::unique_ptr<train::TaskData> eval_data;
   if (eval_path) eval_data = task.read(*eval_path, setup);
-  if (start.labels_from_data)
+  if (start.fresh_head)
     start.config =
-        family.config_with_head(start.config, task.name(), task.labels_from_data(*train_data));
-  setup.spec = family.parse_config(start.config, "model config");
+        family.config_with_head(start.config, task.name(), fresh_head_labels(p, task, *train_data));
+  setup.spec = family.parse_config(start.config, config_origin);
   KILN_CHECK(setup.spec.task == task.name(), "the model is a ", setup.spec.architecture, ", not a ",
              head_architecture(family, start.config, task), " (--task ", p.get("task"), ")");
   setup.labels = setup.spec.labels;
+  check_tokenizer_fits(tokenizer, setup.spec, config_origin);
   const int64_t model_max = setup.spec.max_tokens;
   setup.max_length =
       p.get_optional("max-length") ? p.get_int("max-length") : std::min<int64_t>(128, model_max);
   if (setup.max_length > model_max)
     throw UsageError("--max-length " + std::to_string(setup.max_length) +
                      " exceeds the model maximum of " + std::to_string(model_max));
-  task.encode(*train_data, setup);
-  if (eval_data) task.encode(*eval_data, setup);
+  try {
+    task.encode(*train_data, setup);
+    if (eval_data) task.encode(*eval_data, setup);
+  } catch (const Error& e) {
+    // A label the model's existing head lacks: say how to train a head for this data instead.
+    const std::string what = e.what();
+    const bool label_error = what.find("the model's labels") != std::string::npos ||
+                             what.find("outside the model's") != std::string::npos;
+    if (!label_error || resume_dir || start.fresh_head) throw;
+    throw Error(what + "; pass --reinit-head to replace " + p.get("model") +
+                "'s head with a fresh one for this data's labels");
+  }
 
   const int64_t num_labels = static_cast<int64_t>(setup.labels.size());
   if (auto cw = p.get_optional("class-weights"))
@@ -380,10 +522,33 @@ int run_train(const std::vector<std::string>& cli_args) {
         *cw == "auto" ? train::auto_class_weights(task.target_counts(*train_data, num_labels))
                       : parse_weights(*cw);
   // ---- the model ----
-  const std::unique_ptr<nn::Model> model_ptr = family.build(start.config, "model config");
+  nlohmann::json model_init;  // what a fresh head initialised and dropped, for the manifest
+  // Weights, gradients and two optimizer moments in f32: refuse what cannot fit before building.
+  nn::check_model_fits_memory(family, start.config, config_origin, 16);
+  const std::unique_ptr<nn::Model> model_ptr = family.build(start.config, config_origin);
   nn::Model& model = *model_ptr;
   if (ckpt) {
     model.load_state_dict(ckpt->weights, /*strict=*/true, train::checkpoint_path(run_dir));
+  } else if (!start.weights.empty() && start.fresh_head) {
+    // The encoder's weights under a new head, initialised as transformers initialises one.
+    Generator init(opt.seed);
+    const nn::HeadTransfer t = nn::load_with_fresh_head(
+        family, model, start.config, start.weights_config, start.weights, init, p.get("model"));
+    start.dropped.insert(start.dropped.end(), t.dropped.begin(), t.dropped.end());
+    std::sort(start.dropped.begin(), start.dropped.end());
+    model_init = {{"newly_initialized", t.newly_initialized},
+                  {"dropped", start.dropped},
+                  {"dropped_when_converted", start.dropped_when_converted}};
+    auto list = [](const std::vector<std::string>& names) {
+      std::string out;
+      for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+      return out;
+    };
+    std::cerr << "kiln train: newly initialised (not in " << p.get("model")
+              << "; train them before use): " << list(t.newly_initialized) << "\n";
+    if (!start.dropped.empty())
+      std::cerr << "kiln train: not used from " << p.get("model") << ": " << list(start.dropped)
+                << "\n";
   } else if (!start.weights.empty()) {
     model.load_state_dict(start.weights, /*strict=*/false, p.get("model"));
   } else {
@@ -410,6 +575,10 @@ int run_train(const std::vector<std::string>& cli_args) {
 
   // ---- the run directory ----
   fs::create_directories(run_dir);
+  if (!lock) {
+    lock = std::make_unique<train::RunLock>(run_dir);
+    refuse_existing_run();  // another process may have made a run here since the first look
+  }
   if (!resume_dir) {
     nlohmann::ordered_json options;
     for (const auto& name : kOptionNames)
@@ -432,13 +601,15 @@ int run_train(const std::vector<std::string>& cli_args) {
                   {"max_length", setup.max_length},
                   {"total_updates", run.total_updates()},
                   {"class_weights", opt.loss.class_weights},
-                  {"metric", eval_path ? run.metric_name() : ""}}},
+                  {"metric", eval_path ? run.metric_name() : ""},
+                  {"word_splitter", tok::word_splitter_name(setup.word_splitter)}}},
                 {"model_config", start.config},
                 {"data", data},
                 {"kiln_version", kVersion},
                 {"cpu_features", cpu_features_string()},
                 {"threads", num_threads()},
                 {"created", now_utc()}};
+    if (!model_init.is_null()) manifest["model_init"] = model_init;
     train::write_json_file(run_dir + "/manifest.json", manifest);
     std::error_code ec;
     fs::remove(run_dir + "/metrics.jsonl", ec);
@@ -466,7 +637,11 @@ int run_train(const std::vector<std::string>& cli_args) {
   hooks.log = [&](const nlohmann::json& record) {
     metrics.append(record);
     if (record.contains("eval")) {
-      progress.message("epoch " + record["epoch"].dump() + " eval " + record["eval"].dump());
+      // The headline numbers; per-class scores and the confusion matrix are in metrics.jsonl.
+      nlohmann::json scalars = nlohmann::json::object();
+      for (const auto& [key, value] : record["eval"].items())
+        if (value.is_number()) scalars[key] = value;
+      progress.message("epoch " + record["epoch"].dump() + " eval " + scalars.dump());
       redraw();
     }
   };
@@ -486,6 +661,8 @@ int run_train(const std::vector<std::string>& cli_args) {
                      {"train_sha256", manifest.at("data").at("train").at("sha256")}};
     if (eval_path) mf.provenance["metric"] = {{run.metric_name(), s.best_metric}};
     mf.tensors = model.state_dict();
+    // How `kiln tag` must split text for this model: as its training data's words were split.
+    mf.extra_metadata[nn::kWordSplitterKey] = tok::word_splitter_name(setup.word_splitter);
     nn::write_model_file(run_dir + "/best.kiln", mf);
   };
   // A failure mid-run leaves the directory marked (and resumable from its last checkpoint).
@@ -493,15 +670,34 @@ int run_train(const std::vector<std::string>& cli_args) {
   std::error_code ec;
   fs::remove(failed_marker, ec);
   train::TrainState end;
-  try {
-    end = run.run(state, hooks);
-  } catch (const std::exception& e) {
-    progress.finish();
-    io::atomic_write_file(failed_marker, std::string(e.what()) + "\n");
-    throw;
+  int stopped_by = 0;  // the signal that ended the session early
+  {
+    // Ctrl-C or SIGTERM from here on: finish the update in progress, write a checkpoint, exit
+    // 130 / 143. The bit-exact resume makes this the same as --stop-after-steps there.
+    InterruptGuard interrupt(
+        "\nkiln train: stopping after the current update to write a checkpoint (press Ctrl-C "
+        "again to quit at once, losing the updates since the last checkpoint)\n");
+    hooks.stop_requested = [] { return InterruptGuard::received() != 0; };
+    try {
+      end = run.run(state, hooks);
+    } catch (const std::exception& e) {
+      progress.finish();
+      io::atomic_write_file(failed_marker, std::string(e.what()) + "\n");
+      throw;
+    }
+    stopped_by = InterruptGuard::received();
   }
   progress.finish();
   redraw();
+  if (stopped_by) {
+    std::cerr << "kiln train: stopped by " << (stopped_by == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM")
+              << " after update " << end.global_step << "; "
+              << (end.finished ? "training had finished, model: " + run_dir + "/best.kiln"
+                               : "checkpoint written to " + train::checkpoint_path(run_dir) +
+                                     "; continue with: kiln train --resume " + run_dir)
+              << "\n";
+    return exit_status_for_signal(stopped_by);
+  }
   std::ostringstream summary;
   summary << "kiln train: " << end.global_step << " updates, " << end.epoch << " epochs";
   if (eval_path && end.best_epoch >= 0)

@@ -13,9 +13,11 @@
 namespace kiln::cli {
 namespace {
 
+// At most 20 names (a deep model has an output per layer).
 std::string join(const std::vector<std::string>& items) {
   std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  for (size_t i = 0; i < items.size() && i < 20; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > 20) out += ", ... and " + std::to_string(items.size() - 20) + " more";
   return out;
 }
 
@@ -100,13 +102,14 @@ void forward_file(const std::string& model_path, const std::string& in_path,
   const std::vector<std::string>& wanted = options.outputs;
   const bool train_mode = options.train_mode;
   // Packed weights serve eval-mode forwards only; training mode keeps the plain ones.
-  LoadedModel m = load_model(model_path, {"", "kiln forward", false, !train_mode});
+  LoadedModel m = load_model(model_path, {"", "kiln forward", false, !train_mode, options.verify});
   if (train_mode) m.model->train(true);  // and no dropout generator: dropout stays off
   const nn::NamedTensors inputs = read_inputs(in_path, m.spec);
 
   // Hidden states cost memory for every layer: computed only when some are written.
   bool hidden = wanted.empty();
-  for (const auto& name : wanted) hidden |= name.rfind("hidden_states.", 0) == 0;
+  // (hidden_states.N, or an encoder-decoder's encoder_hidden_states.N / decoder_hidden_states.N)
+  for (const auto& name : wanted) hidden |= name.find("hidden_states.") != std::string::npos;
   auto run = [&](bool with_hidden) {
     NoGradGuard no_grad;
     try {

@@ -14,6 +14,7 @@ struct ForwardFileOptions {
   std::vector<std::string> outputs;  // empty: every output, hidden states included
   // Training-mode layers (e.g. batch statistics) without dropout: no dropout generator is given.
   bool train_mode = false;
+  bool verify = true;  // check the model file's kiln.data_sha256 (--no-verify: false)
 };
 
 // Errors name the input file (bad or unknown inputs) or list the model's outputs (unknown name).

@@ -5,6 +5,7 @@
 
 #include "core/version.h"
 #include "tools/command.h"
+#include "tools/output.h"
 
 namespace kiln::cli {
 std::vector<Command>& command_table() {
@@ -22,24 +23,39 @@ void print_help() {
                "usage: kiln <command> [options]   (kiln <command> --help for its options)\n\n";
   for (const auto& c : cmds) std::printf("  %-12s %s\n", c.name.c_str(), c.summary.c_str());
 }
+
+// `rc`, unless what was written to standard output did not all get there: then 1, with a message.
+int checked_exit(const std::string& who, int rc) {
+  try {
+    kiln::cli::flush_stdout_or_throw();
+  } catch (const std::exception& e) {
+    std::cerr << who << ": error: " << e.what() << "\n";
+    return 1;
+  }
+  return rc;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
+  kiln::cli::install_checked_stdout();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
       std::string(argv[1]) == "help") {
     print_help();
-    return argc < 2 ? 2 : 0;
+    return checked_exit("kiln", argc < 2 ? 2 : 0);
   }
   const std::string name = argv[1];
   if (name == "--version" || name == "version") {
     std::cout << "kiln " << kiln::kVersion << "\n";
-    return 0;
+    return checked_exit("kiln", 0);
   }
   for (const auto& c : kiln::cli::command_table()) {
     if (c.name != name) continue;
     std::vector<std::string> args(argv + 2, argv + argc);
     try {
-      return c.run(args);
+      const int rc = c.run(args);
+      // Output still buffered (or an earlier failed write) must not end in a silent exit 0.
+      kiln::cli::flush_stdout_or_throw();
+      return rc;
     } catch (const kiln::cli::UsageError& e) {
       std::cerr << "kiln " << name << ": " << e.what() << "\n(see 'kiln " << name << " --help')\n";
       return 2;

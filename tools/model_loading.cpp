@@ -23,7 +23,8 @@ std::string spoken(const std::string& task) {
 }  // namespace
 
 LoadedModel load_model(const std::string& path, const LoadOptions& options) {
-  nn::ModelFile mf = nn::read_model_file(path);
+  // Checks the tensor data's checksum and the config against the tensors before anything is built.
+  nn::ModelFile mf = nn::read_model_file(path, options.verify);
   const nn::ModelFamily& family = nn::family_by_name(mf.family, path);
   const std::string origin = path + " (kiln.config)";
   LoadedModel m;
@@ -37,9 +38,17 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   }
   if (!mf.tokenizer_json.empty()) {
     m.tokenizer = tok::Tokenizer::from_json_string(mf.tokenizer_json);
+    check_tokenizer_fits(*m.tokenizer, m.spec, path);
   } else {
     KILN_CHECK(!options.need_tokenizer, path,
                ": the model file has no tokenizer (it was converted with --no-tokenizer)");
+  }
+  if (auto it = mf.extra_metadata.find(nn::kWordSplitterKey); it != mf.extra_metadata.end()) {
+    try {
+      m.word_splitter = tok::parse_word_splitter(it->second);
+    } catch (const Error& e) {
+      throw Error(path + ": metadata '" + nn::kWordSplitterKey + "': " + e.what());
+    }
   }
   m.model = family.build(mf.config, origin);
   m.model->load_state_dict(mf.tensors, /*strict=*/false, path);
@@ -55,6 +64,17 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   return m;
 }
 
+void check_tokenizer_fits(const tok::Tokenizer& tokenizer, const nn::ModelSpec& spec,
+                          const std::string& origin) {
+  const auto n = static_cast<int64_t>(tokenizer.vocab_size());
+  KILN_CHECK(spec.vocab_size <= 0 || n <= spec.vocab_size, origin, ": the tokenizer has ", n,
+             " tokens but the model's embedding has only vocab_size = ", spec.vocab_size,
+             " rows (config field vocab_size), so token ids from ", spec.vocab_size,
+             " up would index past it; use the tokenizer the model was made with, or a config "
+             "whose vocab_size is at least ",
+             n);
+}
+
 std::map<std::string, double> pad_values(const nn::ModelSpec& spec) {
   return {{"input_ids", static_cast<double>(spec.pad_token_id)}};
 }
@@ -66,6 +86,7 @@ std::unique_ptr<train::Predictor> make_predictor(const LoadedModel& m, const std
   setup.spec = m.spec;
   setup.labels = m.spec.labels;
   setup.max_length = m.spec.max_tokens;
+  setup.word_splitter = m.word_splitter;
   try {
     return train::task_by_name(task).predictor(setup, options);
   } catch (const train::PredictorOptionError& e) {

@@ -44,9 +44,23 @@ size_t stream_predictions(data::RecordReader& reader, train::Predictor& predicto
   for (;;) {
     if (!pending.empty() && (engine.queued() >= window || !reader.ready())) drain();
     try {
-      std::optional<data::Record> record = reader.next();
+      std::optional<data::Record> record;
+      try {
+        record = reader.next();
+      } catch (const data::RecordError& e) {
+        if (!sink.skip) throw;
+        sink.skip(e.what());
+        continue;
+      }
       if (!record) break;
-      std::vector<nn::NamedTensors> items = predictor.inputs(*record);
+      std::vector<nn::NamedTensors> items;
+      try {
+        items = predictor.inputs(*record);
+      } catch (const Error& e) {
+        if (!sink.skip) throw;
+        sink.skip(e.what());
+        continue;
+      }
       pending.push_back({std::move(*record), items.size()});
       for (auto& item : items) engine.submit(std::move(item));
     } catch (...) {

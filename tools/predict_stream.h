@@ -37,11 +37,17 @@ struct StreamSink {
       write;
   // Called after each run of queued records, so output reaches a pipe reader at once.
   std::function<void()> flush;
+  // When set, a bad record is handed here (with the error, which names source:line) and the
+  // stream goes on with the next one. A bad record is one the reader moved past
+  // (data::RecordError: malformed JSON, a row with the wrong number of cells) or one the
+  // predictor refused (a missing or mistyped field, text that is not UTF-8).
+  std::function<void(const std::string& error)> skip;
 };
 
-// Runs `model` over every record of `reader`; returns the number of records. An error in a
-// record (reading or preparing it) first hands on the outputs of the records before it, then
-// propagates.
+// Runs `model` over every record of `reader`; returns the number of records written. An error in
+// a record (reading or preparing it) first hands on the outputs of the records before it, then
+// propagates, unless sink.skip takes it. Other errors (reading the input fails, the model fails)
+// always propagate after the records before them are written.
 size_t stream_predictions(data::RecordReader& reader, train::Predictor& predictor,
                           const nn::Model& model, const StreamOptions& options,
                           const StreamSink& sink);

@@ -27,30 +27,12 @@ RawLabel parse_label(const nlohmann::json& v, const std::string& what, const std
   return l;
 }
 
-// Words of `text` as the tokenizer's pre-tokenizer splits them, with byte offsets.
-struct Word {
-  size_t start, end;
-};
-
-std::vector<Word> split_words(const tok::Tokenizer& t, const std::string& text) {
-  const tok::Encoding e = t.encode(text, false);
-  std::vector<Word> words;
-  int32_t last = -1;
-  for (size_t k = 0; k < e.size(); ++k) {
-    if (e.word_ids[k] < 0) continue;
-    if (e.word_ids[k] != last || words.empty())
-      words.push_back({e.offsets[k].first, e.offsets[k].second});
-    else
-      words.back().end = std::max<size_t>(words.back().end, e.offsets[k].second);
-    last = e.word_ids[k];
-  }
-  return words;
-}
-
 // Text + character spans -> words with IOB2 tags.
 void spans_to_tags(const nlohmann::json& spans, const std::string& text, const std::string& field,
-                   const tok::Tokenizer* splitter, const std::string& at, RawRow& r) {
-  KILN_CHECK(splitter, at, "text with spans needs a tokenizer to split words");
+                   tok::WordSplitter splitter, const tok::Tokenizer* tokenizer,
+                   const std::string& at, RawRow& r) {
+  KILN_CHECK(tokenizer || splitter != tok::WordSplitter::Tokenizer, at,
+             "text with spans needs a tokenizer to split words");
   struct Span {
     size_t start, end;
     std::string label;
@@ -72,9 +54,14 @@ void spans_to_tags(const nlohmann::json& spans, const std::string& text, const s
             [](const Span& x, const Span& y) { return x.start < y.start; });
   for (size_t i = 1; i < parsed.size(); ++i)
     KILN_CHECK(parsed[i].start >= parsed[i - 1].end, at, field, " has overlapping spans");
-  const std::vector<Word> words = split_words(*splitter, text);
+  std::vector<tok::WordSpan> words;
+  try {
+    words = tok::split_words(splitter, text, tokenizer);
+  } catch (const Error& e) {
+    throw Error(at + e.what());
+  }
   int64_t open = -1;  // span index the previous word belonged to
-  for (const Word& w : words) {
+  for (const tok::WordSpan& w : words) {
     r.words.push_back(text.substr(w.start, w.end - w.start));
     int64_t hit = -1;
     for (size_t i = 0; i < parsed.size() && hit < 0; ++i)
@@ -89,8 +76,8 @@ void spans_to_tags(const nlohmann::json& spans, const std::string& text, const s
 }  // namespace
 
 RawData read_rows(const std::string& path, TextTask task, const std::string& text_field,
-                  const std::string& label_field, const tok::Tokenizer* splitter,
-                  data::Format format) {
+                  const std::string& label_field, const tok::Tokenizer* tokenizer,
+                  data::Format format, tok::WordSplitter word_splitter) {
   auto in = data::RecordReader::open(path, format);
   RawData data;
   data.path = path;
@@ -103,7 +90,7 @@ RawData read_rows(const std::string& path, TextTask task, const std::string& tex
     if (task == TextTask::TokenClassification && text.is_string()) {
       KILN_CHECK(label.is_array(), at, "field \"", label_field,
                  "\" must be an array of spans when \"", text_field, "\" is a text");
-      spans_to_tags(label, text.get<std::string>(), label_field, splitter, at, r);
+      spans_to_tags(label, text.get<std::string>(), label_field, word_splitter, tokenizer, at, r);
     } else if (task == TextTask::TokenClassification) {
       KILN_CHECK(text.is_array(), at, "field \"", text_field,
                  "\" must be an array of words or a text");

@@ -11,6 +11,7 @@
 
 #include "data/record_reader.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/word_splitter.h"
 #include "train/task.h"
 
 namespace kiln::train {
@@ -40,12 +41,14 @@ struct RawData {
 // Reads and checks the structure of every line. Tagging: `text_field` is an array of words and
 // `label_field` an array of tags of the same length; or `text_field` is a string and
 // `label_field` an array of {"start", "end", "label"} spans with byte offsets (as `kiln tag`
-// writes them), turned into IOB2 tags on the words `splitter` finds (the words `kiln tag` sees in
-// text input); a word overlapping a span gets its label. Classification: `text_field` is a string
-// and `label_field` a string or an integer.
+// writes them), turned into IOB2 tags on the words `word_splitter` finds (the words `kiln tag`
+// sees in text input with the same splitter; WordSplitter::Tokenizer needs `tokenizer`); a word
+// overlapping a span gets its label. Classification: `text_field` is a string and `label_field` a
+// string or an integer.
 RawData read_rows(const std::string& path, TextTask task, const std::string& text_field,
-                  const std::string& label_field, const tok::Tokenizer* splitter = nullptr,
-                  data::Format format = data::Format::Auto);
+                  const std::string& label_field, const tok::Tokenizer* tokenizer = nullptr,
+                  data::Format format = data::Format::Auto,
+                  tok::WordSplitter word_splitter = tok::WordSplitter::Tokenizer);
 
 // The label set of a model trained from scratch: integer labels 0..max become "0", "1", ...;
 // string labels are sorted, with "O" first for tagging (so id 0 is "outside").

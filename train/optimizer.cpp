@@ -12,9 +12,11 @@ namespace kiln::train {
 
 namespace {
 
+// At most 20 names: a checkpoint of the wrong model can list every parameter.
 std::string join(const std::vector<std::string>& v) {
   std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  for (size_t i = 0; i < v.size() && i < 20; ++i) out += (i ? ", " : "") + v[i];
+  if (v.size() > 20) out += ", ... and " + std::to_string(v.size() - 20) + " more";
   return out.empty() ? "none" : out;
 }
 

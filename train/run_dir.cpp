@@ -1,7 +1,9 @@
 #include "train/run_dir.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,7 +29,7 @@ nlohmann::json read_json_file(const std::string& path) {
 }
 
 MetricsLog::MetricsLog(const std::string& path) : path_(path), f_(std::fopen(path.c_str(), "a")) {
-  KILN_CHECK(f_, path, ": cannot open for appending");
+  KILN_CHECK(f_, path, ": cannot open for appending: ", std::strerror(errno));
 }
 
 MetricsLog::~MetricsLog() {
@@ -36,8 +38,8 @@ MetricsLog::~MetricsLog() {
 
 void MetricsLog::append(const nlohmann::json& record) {
   const std::string line = record.dump() + "\n";
-  KILN_CHECK(std::fwrite(line.data(), 1, line.size(), f_) == line.size() && std::fflush(f_) == 0,
-             path_, ": write failed");
+  const bool ok = std::fwrite(line.data(), 1, line.size(), f_) == line.size();
+  KILN_CHECK(ok && std::fflush(f_) == 0, path_, ": write failed: ", std::strerror(errno));
 }
 
 namespace {
@@ -162,12 +164,12 @@ void write_checkpoint(const std::string& run_dir, const nn::StateDict& weights,
                         {"kiln.tokenizer", tokenizer_json}});
 }
 
-Checkpoint read_checkpoint(const std::string& run_dir) {
+Checkpoint read_checkpoint(const std::string& run_dir, bool verify) {
   const std::string path = checkpoint_path(run_dir);
   KILN_CHECK(std::filesystem::exists(path), run_dir, ": no checkpoint to resume from (", path,
              " is missing)");
   std::map<std::string, std::string> meta;
-  const nn::StateDict all = nn::load_safetensors(path, &meta);
+  const nn::StateDict all = nn::load_safetensors(path, &meta, verify);
   for (const char* key : {"kiln.train_state", "kiln.config"})
     KILN_CHECK(meta.count(key), path, ": not a kiln training checkpoint (no ", key, ")");
   KILN_CHECK(meta.count("kiln.optimizer") || meta.count("kiln.optimizer_step"), path,

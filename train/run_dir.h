@@ -9,7 +9,10 @@
 //                      optimizer.exp_avg.bert.pooler.dense.weight); metadata: kiln.train_state,
 //                      kiln.config, kiln.tokenizer, and kiln.optimizer = {"kind", "scalars"}.
 //                      Checkpoints of the earlier layout (adam_m./adam_v. keys and
-//                      kiln.optimizer_step) are still read, as AdamW state.
+//                      kiln.optimizer_step) are still read, as AdamW state. kiln.data_sha256
+//                      (nn/state_dict_io.h) is checked on read; checkpoints written before it
+//                      was recorded are read unchecked.
+//   train.lock         held (flock) by the process training the run; see train/run_lock.h
 // Every whole-file write goes through io::atomic_write_file (temp file + rename).
 #pragma once
 
@@ -58,7 +61,9 @@ struct Checkpoint {
 void write_checkpoint(const std::string& run_dir, const nn::StateDict& weights,
                       const Optimizer& opt, const nlohmann::json& state,
                       const nlohmann::json& config, const std::string& tokenizer_json);
-Checkpoint read_checkpoint(const std::string& run_dir);
+// With `verify`, the tensor data must match the checkpoint's kiln.data_sha256 (an error naming
+// the file otherwise); --no-verify skips the hash.
+Checkpoint read_checkpoint(const std::string& run_dir, bool verify = true);
 std::string checkpoint_path(const std::string& run_dir);
 
 }  // namespace kiln::train

@@ -2,6 +2,7 @@
 // truncated to the model's length as Hugging Face's pipeline truncates it.
 #include "core/ops.h"
 #include "train/label_probs.h"
+#include "train/pass_through.h"
 #include "train/predictors.h"
 
 namespace kiln::train {
@@ -58,11 +59,15 @@ class SequenceClassificationPredictor : public Predictor {
     const size_t best = argmax_label(probs);
     nlohmann::ordered_json out;
     out["text"] = record.string_field(fields_.text);
-    if (record.has(fields_.pair)) out["pair"] = record.string_field(fields_.pair);
+    std::vector<std::string> consumed = {fields_.text};
+    if (record.has(fields_.pair)) {
+      out["pair"] = record.string_field(fields_.pair);
+      consumed.push_back(fields_.pair);
+    }
     out["label"] = labels[best];
     out["score"] = probs[best];
     if (probs_) out["probs"] = label_probs(labels, probs);
-    return out;
+    return with_input_fields(record, consumed, std::move(out));
   }
 
  private:

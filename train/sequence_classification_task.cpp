@@ -1,6 +1,8 @@
 // sequence-classification: one label per text (or text pair): topics, sentiment, fake news;
-// evaluated with accuracy and macro-F1. `kiln classify` predicts with it.
+// evaluated with accuracy and macro-F1 (plus loss, per-class scores and the confusion matrix).
+// `kiln classify` predicts with it.
 #include "core/ops.h"
+#include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/predictors.h"
 #include "train/text_classification_task.h"
@@ -8,25 +10,41 @@
 namespace kiln::train {
 namespace {
 
+// Accuracy and macro-F1 (the selection metrics), the mean loss, per-class scores and the
+// confusion matrix, by the head's label names.
 class ClassEvaluation : public Evaluation {
  public:
+  explicit ClassEvaluation(std::vector<std::string> labels) : labels_(std::move(labels)) {}
+
   void add(const nn::NamedTensors& outputs, const TaskData& data,
            const std::vector<size_t>& indices) override {
     const auto& ex = dynamic_cast<const LabelledTextData&>(data).examples;
-    const std::vector<int64_t> p = argmax(outputs.at("logits"), -1).contiguous().to_ints();
+    const Tensor& logits = outputs.at("logits");
+    const std::vector<int64_t> p = argmax(logits, -1).contiguous().to_ints();
+    std::vector<int64_t> targets;
     for (size_t r = 0; r < indices.size(); ++r) {
-      gold_.push_back(ex[indices[r]].labels[0]);
+      targets.push_back(ex[indices[r]].labels[0]);
+      gold_.push_back(targets.back());
       predicted_.push_back(p[r]);
     }
+    loss_.add(logits, targets);
   }
 
   nlohmann::json metrics() const override {
-    const ClassScores s = class_scores(gold_, predicted_);
-    return {{"accuracy", s.accuracy}, {"macro_f1", s.macro_f1}};
+    const auto n = static_cast<int64_t>(labels_.size());
+    const ClassReport r = class_report(gold_, predicted_, n);
+    nlohmann::json out = class_report_json(r, labels_);
+    out["accuracy"] = r.accuracy;
+    out["macro_f1"] = class_scores(gold_, predicted_).macro_f1;
+    out["loss"] = loss_.mean();
+    out["examples"] = gold_.size();
+    return out;
   }
 
  private:
+  std::vector<std::string> labels_;
   std::vector<int64_t> gold_, predicted_;
+  LossMean loss_;
 };
 
 class SequenceClassificationTask : public TextClassificationTask {
@@ -38,8 +56,8 @@ class SequenceClassificationTask : public TextClassificationTask {
   }
   std::vector<std::string> selection_metrics() const override { return {"accuracy", "macro_f1"}; }
   data::FieldMap default_fields() const override { return data::FieldMap{}; }
-  std::unique_ptr<Evaluation> evaluation(const TaskSetup&) const override {
-    return std::make_unique<ClassEvaluation>();
+  std::unique_ptr<Evaluation> evaluation(const TaskSetup& setup) const override {
+    return std::make_unique<ClassEvaluation>(setup.labels);
   }
   std::unique_ptr<Predictor> predictor(const TaskSetup& setup,
                                        const nlohmann::json& options) const override {

@@ -16,6 +16,7 @@
 #include "nn/family.h"
 #include "nn/model.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/word_splitter.h"
 
 namespace kiln::train {
 
@@ -31,6 +32,9 @@ struct TaskSetup {
   int64_t max_length = 128;                   // tokens per example, special tokens included
   data::FieldMap fields;                      // filled from the task's defaults and the flags
   data::Format format = data::Format::Auto;
+  // How text is cut into words for word-level tasks: the spans of text+spans training data, and
+  // `kiln tag`'s "text" input (recorded in the model file as kiln.word_splitter).
+  tok::WordSplitter word_splitter = tok::WordSplitter::Tokenizer;
 };
 
 // A task's rows of one file, read and (after encode) ready to collate. Each task derives its own.

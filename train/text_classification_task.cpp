@@ -17,8 +17,8 @@ std::unique_ptr<TaskData> TextClassificationTask::read(const std::string& path,
                                                        const TaskSetup& setup) const {
   auto out = std::make_unique<LabelledTextData>();
   out->path = path;
-  out->raw =
-      read_rows(path, kind_, setup.fields.text, setup.fields.label, setup.tokenizer, setup.format);
+  out->raw = read_rows(path, kind_, setup.fields.text, setup.fields.label, setup.tokenizer,
+                       setup.format, setup.word_splitter);
   return out;
 }
 

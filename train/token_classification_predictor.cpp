@@ -1,20 +1,25 @@
 // `kiln tag`'s predictor: one label per word (the prediction for the word's first sub-token), and
 // spans merged from IOB2 tags with byte offsets into the input text. Long inputs are truncated to
 // the model's window, or with a stride cut into overlapping windows.
+#include <limits>
 #include <map>
 #include <utility>
 
 #include "core/ops.h"
 #include "train/iob.h"
 #include "train/label_probs.h"
+#include "train/pass_through.h"
 #include "train/predictors.h"
 
 namespace kiln::train {
 namespace {
 
+// A word the tokenizer turns into no tokens at all ("", " ", a lone control character).
+constexpr size_t kNoToken = std::numeric_limits<size_t>::max();
+
 struct Word {
   size_t start, end;   // byte offsets into the text
-  size_t first_token;  // index into the special-free encoding
+  size_t first_token;  // index into the special-free encoding, or kNoToken
 };
 
 // One input record prepared for the model: its text split into words and word-pieces.
@@ -22,7 +27,14 @@ struct Doc {
   std::string text;
   std::vector<Word> words;
   tok::Encoding enc;  // without special tokens
+  std::string field;  // the input field the words came from (written back as text and words)
 };
+
+// `message` prefixed with the record's "source:line: " unless it already names it.
+std::string located(const data::Record& record, const std::string& message) {
+  const std::string where = record.where();
+  return message.rfind(where, 0) == 0 ? message : where + message;
+}
 
 // A window [begin, end) of a document's tokens; the model sees it wrapped in special tokens.
 struct Window {
@@ -37,6 +49,14 @@ class TokenClassificationPredictor : public Predictor {
     KILN_CHECK(!spec_.labels.empty(), "the model has no labels (id2label) for its token head");
     probs_ = options.value("probs", false);
     stride_ = options.value("stride", int64_t{-1});
+    splitter_ = setup.word_splitter;
+    if (options.contains("word_splitter")) {
+      try {
+        splitter_ = tok::parse_word_splitter(options["word_splitter"].get<std::string>());
+      } catch (const Error& e) {
+        throw PredictorOptionError(std::string("--word-splitter: ") + e.what());
+      }
+    }
     specials_ = tokenizer_->encode("", true);
     KILN_CHECK(specials_.size() >= 1, "the model's tokenizer adds no special tokens");
     width_ = spec_.max_tokens - static_cast<int64_t>(specials_.size());
@@ -49,7 +69,12 @@ class TokenClassificationPredictor : public Predictor {
   }
 
   std::vector<nn::NamedTensors> inputs(const data::Record& record) override {
-    Doc doc = prepare(record);
+    Doc doc;
+    try {
+      doc = prepare(record);
+    } catch (const Error& e) {  // e.g. text that is not UTF-8 (from a plain text line)
+      throw Error(located(record, e.what()));
+    }
     std::vector<Window> windows = cut(doc.enc.size());
     std::vector<nn::NamedTensors> out;
     for (const Window& w : windows) out.push_back(window_inputs(doc, w));
@@ -90,41 +115,45 @@ class TokenClassificationPredictor : public Predictor {
         }
       }
     }
-    return describe(doc, best);
+    return with_input_fields(record, {doc.field}, describe(doc, best));
   }
 
  private:
   using Key = std::pair<std::string, size_t>;
   static Key key(const data::Record& r) { return {r.source, r.line}; }
 
+  // The words field when the record has one, else the text field: an array of words (as
+  // `kiln train` accepts), or a text split by the word splitter.
   Doc prepare(const data::Record& record) const {
     Doc d;
-    if (record.has(fields_.words)) {
-      const nlohmann::json& words = record.field(fields_.words);
-      KILN_CHECK(words.is_array(), record.where(), "\"", fields_.words, "\" must be an array");
-      // Each word is encoded on its own, as Hugging Face does for is_split_into_words inputs.
-      const bool prefix_space = spec_.word_prefix_space;
-      for (size_t w = 0; w < words.size(); ++w) {
-        KILN_CHECK(words[w].is_string(), record.where(), fields_.words, "[", w,
-                   "] must be a string");
-        const std::string word = words[w].get<std::string>();
+    const bool has_words = record.has(fields_.words);
+    d.field = has_words ? fields_.words : fields_.text;
+    const nlohmann::json& value = record.field(d.field);
+    if (value.is_array()) {
+      // The text is the words joined by single spaces; every word is kept, even one that is
+      // empty or all whitespace, so that words in and labels out line up one to one.
+      for (size_t w = 0; w < value.size(); ++w) {
+        KILN_CHECK(value[w].is_string(), record.where(), d.field, "[", w, "] must be a string");
         if (w) d.text += ' ';
         const size_t base = d.text.size();
-        d.text += word;
-        tok::Encoding e = tokenizer_->encode(prefix_space ? " " + word : word, false);
-        const size_t shift = prefix_space ? 1 : 0;
-        const size_t first = d.enc.size();
-        for (size_t k = 0; k < e.size(); ++k) {
-          auto off = e.offsets[k];
-          off.first = base + (off.first >= shift ? off.first - shift : 0);
-          off.second = base + (off.second >= shift ? off.second - shift : 0);
-          d.enc.push_back(e.ids[k], e.tokens[k], off, 0, static_cast<int32_t>(w), 0, false);
-        }
-        if (e.size() > 0) d.words.push_back({base, base + word.size(), first});
+        d.text += value[w].get_ref<const std::string&>();
+        d.words.push_back({base, d.text.size(), kNoToken});
       }
+      encode_words(d);
       return d;
     }
-    d.text = record.string_field(fields_.text);
+    KILN_CHECK(!has_words, record.where(), "field \"", fields_.words,
+               "\" must be an array of words");
+    KILN_CHECK(value.is_string(), record.where(), "field \"", fields_.text,
+               "\" must be a string (or an array of words)");
+    d.text = value.get<std::string>();
+    if (splitter_ != tok::WordSplitter::Tokenizer) {
+      for (const tok::WordSpan& s : tok::split_words(splitter_, d.text))
+        d.words.push_back({s.start, s.end, kNoToken});
+      encode_words(d);
+      return d;
+    }
+    // The tokenizer's own words: the whole text encoded at once, words from the word ids.
     d.enc = tokenizer_->encode(d.text, false);
     int32_t last = -1;
     for (size_t k = 0; k < d.enc.size(); ++k) {
@@ -138,6 +167,25 @@ class TokenClassificationPredictor : public Predictor {
       }
     }
     return d;
+  }
+
+  // Encodes each word on its own, as Hugging Face does for is_split_into_words inputs and as
+  // training encodes words (train/data.h), with offsets into the document's text.
+  void encode_words(Doc& d) const {
+    const bool prefix_space = spec_.word_prefix_space;
+    const size_t shift = prefix_space ? 1 : 0;
+    for (size_t w = 0; w < d.words.size(); ++w) {
+      Word& word = d.words[w];
+      const std::string piece = d.text.substr(word.start, word.end - word.start);
+      const tok::Encoding e = tokenizer_->encode(prefix_space ? " " + piece : piece, false);
+      if (e.size() > 0) word.first_token = d.enc.size();
+      for (size_t k = 0; k < e.size(); ++k) {
+        auto off = e.offsets[k];
+        off.first = word.start + (off.first >= shift ? off.first - shift : 0);
+        off.second = word.start + (off.second >= shift ? off.second - shift : 0);
+        d.enc.push_back(e.ids[k], e.tokens[k], off, 0, static_cast<int32_t>(w), 0, false);
+      }
+    }
   }
 
   // Windows of at most width_ tokens: one (truncated) without a stride, else overlapping by
@@ -181,9 +229,9 @@ class TokenClassificationPredictor : public Predictor {
     size_t truncated = 0;
     for (const auto& w : doc.words) {
       words.push_back(doc.text.substr(w.start, w.end - w.start));
-      const auto* pr = best[w.first_token];
-      if (!pr) {  // beyond the truncation limit: no prediction
-        ++truncated;
+      const auto* pr = w.first_token == kNoToken ? nullptr : best[w.first_token];
+      if (!pr) {  // no tokens, or beyond the truncation limit: no prediction
+        if (w.first_token != kNoToken) ++truncated;
         tags.push_back("O");
         scores.push_back(0.0f);
         if (probs_) word_probs.push_back(nullptr);
@@ -220,6 +268,7 @@ class TokenClassificationPredictor : public Predictor {
   data::FieldMap fields_;
   bool probs_ = false;
   int64_t stride_ = -1;
+  tok::WordSplitter splitter_ = tok::WordSplitter::Tokenizer;  // for "text" input
   int64_t width_ = 0;  // document tokens per window (the model's length minus special tokens)
   bool accepts_token_types_ = false;
   tok::Encoding specials_;  // what the tokenizer adds around a sequence

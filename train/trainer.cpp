@@ -6,6 +6,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "train/evaluate.h"
 #include "train/metrics.h"
 
 namespace kiln::train {
@@ -149,19 +150,8 @@ double Trainer::accumulate(const std::vector<std::vector<size_t>>& group) {
 
 nlohmann::json Trainer::evaluate() {
   KILN_CHECK(eval_ != nullptr, "no evaluation data");
-  const bool was_training = model_.training();
-  model_.eval();
-  NoGradGuard ng;
-  auto evaluation = task_.evaluation(setup_);
-  const size_t bs = static_cast<size_t>(options_.batch_size);
-  for (size_t start = 0; start < eval_->size(); start += bs) {
-    std::vector<size_t> idx;
-    for (size_t i = start; i < std::min(eval_->size(), start + bs); ++i) idx.push_back(i);
-    const Batch b = task_.collate(*eval_, idx, setup_);
-    evaluation->add(model_.forward(b.inputs), *eval_, idx);
-  }
-  model_.train(was_training);
-  return evaluation->metrics();
+  // The loop `kiln eval` runs, so a run's eval records equal kiln eval of its model.
+  return train::evaluate(model_, task_, setup_, *eval_, static_cast<size_t>(options_.batch_size));
 }
 
 TrainState Trainer::run(TrainState state, const TrainHooks& hooks) {
@@ -174,7 +164,7 @@ TrainState Trainer::run(TrainState state, const TrainHooks& hooks) {
   const double no_clip = std::numeric_limits<double>::infinity();
   const double clip = options_.max_grad_norm > 0 ? options_.max_grad_norm : no_clip;
   int64_t session_epochs = 0, session_updates = 0;
-  bool stop = false;
+  bool stop = false, interrupted = false;
   while (!state.finished && state.epoch < options_.epochs) {
     Generator shuffle;
     shuffle.set_state(state.shuffle_seed, state.shuffle_offset);
@@ -218,20 +208,31 @@ TrainState Trainer::run(TrainState state, const TrainHooks& hooks) {
         loss_sum = 0, loss_count = 0, tokens = 0;
         window_start = Clock::now();
       }
+      bool saved = false;
       if (options_.save_steps > 0 && state.global_step % options_.save_steps == 0 && !epoch_end &&
           hooks.checkpoint) {
         state.dropout_offset = dropout_gen_.offset();
         hooks.checkpoint(state);
+        saved = true;
       }
       if (options_.stop_after_steps > 0 && ++session_updates >= options_.stop_after_steps) {
         stop = true;
         if (epoch_end) break;  // the epoch-end checkpoint below covers it
         state.dropout_offset = dropout_gen_.offset();
-        if (hooks.checkpoint) hooks.checkpoint(state);
+        if (hooks.checkpoint && !saved) hooks.checkpoint(state);
+        break;
+      }
+      if (hooks.stop_requested && hooks.stop_requested()) {
+        // Even after the epoch's last update: checkpointed with position == groups.size(), the
+        // resumed run goes straight to this epoch's evaluation, so stopping waits for no eval.
+        interrupted = true;
+        state.dropout_offset = dropout_gen_.offset();
+        if (hooks.checkpoint && !saved) hooks.checkpoint(state);
         break;
       }
     }
-    if (state.position < static_cast<int64_t>(groups.size())) break;  // stopped mid-epoch
+    if (interrupted || state.position < static_cast<int64_t>(groups.size()))
+      break;  // stopped mid-epoch (or before this epoch's evaluation)
     // End of epoch: evaluate, keep the best model, decide on early stopping, checkpoint.
     if (eval_) {
       nlohmann::json metrics = evaluate();
@@ -258,6 +259,7 @@ TrainState Trainer::run(TrainState state, const TrainHooks& hooks) {
     if (hooks.checkpoint) hooks.checkpoint(state);
     if (stop || (options_.stop_after_epochs > 0 && ++session_epochs >= options_.stop_after_epochs))
       break;
+    if (hooks.stop_requested && hooks.stop_requested()) break;  // asked during the evaluation
   }
   model_.eval();
   model_.set_dropout_generator(nullptr);

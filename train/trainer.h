@@ -63,6 +63,11 @@ struct TrainHooks {
   std::function<void(const TrainState&)> save_best;
   // After each update: updates done, total updates, smoothed loss.
   std::function<void(int64_t, int64_t, double)> progress;
+  // Polled after each update (and after each epoch's end): true ends the session there with a
+  // checkpoint, as --stop-after-steps does, so that --resume continues bit-exactly. At an epoch's
+  // last update the checkpoint comes before the evaluation, which the resumed run then does.
+  // (Ctrl-C in `kiln train`.)
+  std::function<bool()> stop_requested;
 };
 
 // "auto" weights for cross-entropy from the scored targets per class (Task::target_counts):
@@ -86,9 +91,9 @@ class Trainer {
   void restore(const OptimizerState& optimizer_state);
   const Optimizer& optimizer() const { return *optimizer_; }
 
-  // Trains from `state` until all epochs are done, early stopping triggers, or
-  // options.stop_after_epochs epochs / stop_after_steps updates have run in this session (with a
-  // checkpoint there). Returns the final state.
+  // Trains from `state` until all epochs are done, early stopping triggers,
+  // options.stop_after_epochs epochs / stop_after_steps updates have run in this session, or
+  // hooks.stop_requested says so (with a checkpoint there). Returns the final state.
   TrainState run(TrainState state, const TrainHooks& hooks);
 
   // Computes the gradients of one update over `group` (micro-batches of example indices) without

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Summary of bench/bert/paired.sh output: per-pair ratios ORT / kiln (> 1: kiln faster).
+"""Summary of paired runs: per-pair ratios B / A (> 1: A faster), where each line reads
+`pair N A_ms=X B_ms=Y` (bench/bert/paired.sh: kiln and ort; bench/bert/ab_commits.sh: new and old).
 
 Prints the median ratio, a percentile-bootstrap 95% interval of that median (10,000 resamples,
 fixed seed, so the same file always gives the same interval) and a one-sided sign test of
@@ -25,24 +26,26 @@ def median(values):
 
 def main(path):
     ratios = []
-    pattern = re.compile(r"^pair \d+ kiln_ms=([0-9.]+) ort_ms=([0-9.]+)")
+    names = ("kiln", "ORT")
+    pattern = re.compile(r"^pair \d+ (\w+)_ms=([0-9.]+) (\w+)_ms=([0-9.]+)")
     with open(path) as f:
         for line in f:
             m = pattern.match(line)
             if m:
-                ratios.append(float(m.group(2)) / float(m.group(1)))
+                names = (m.group(1), m.group(3) if m.group(3) != "ort" else "ORT")
+                ratios.append(float(m.group(4)) / float(m.group(2)))
     if len(ratios) < 3:
         sys.exit(f"{path}: fewer than 3 complete pairs")
     rng = random.Random(1)
     boots = sorted(median([rng.choice(ratios) for _ in ratios]) for _ in range(10000))
     wins = sum(r > 1 for r in ratios)
     n = len(ratios)
-    # P(X >= wins) for X ~ Binomial(n, 1/2): the chance of this many kiln wins if both were equal.
+    # P(X >= wins) for X ~ Binomial(n, 1/2): the chance of this many A wins if both were equal.
     p = sum(math.comb(n, k) for k in range(wins, n + 1)) / 2**n
     print(f"# pairs={n}")
-    print(f"# ratio ORT/kiln: median={median(ratios):.3f} bootstrap95=[{quantile(boots, 0.025):.3f}, "
+    print(f"# ratio {names[1]}/{names[0]}: median={median(ratios):.3f} bootstrap95=[{quantile(boots, 0.025):.3f}, "
           f"{quantile(boots, 0.975):.3f}] min={min(ratios):.3f} max={max(ratios):.3f}")
-    print(f"# kiln faster in {wins}/{n} pairs; sign test p={p:.2g} (one-sided)")
+    print(f"# {names[0]} faster in {wins}/{n} pairs; sign test p={p:.2g} (one-sided)")
 
 
 if __name__ == "__main__":

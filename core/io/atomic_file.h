@@ -2,7 +2,15 @@
 // goes to a temporary file in the target's directory, is fsync'ed, and is renamed over the target,
 // then the directory is fsync'ed. Readers see either the old file or the complete new one, never a
 // torn one. If writing fails (an exception from the callback, a full disk), the temporary file is
-// removed and the previous file is left untouched.
+// removed and the previous file is left untouched. Every write, fsync, close and rename is checked,
+// and errors name the path; so is the sync of the directory after the rename (a failure there is
+// reported although the new file is already in place).
+//
+// Only regular files are replaced: a path that is a directory, a device node (/dev/null), a FIFO or
+// a socket is refused with an error saying what it is. A symbolic link is written through: the
+// existing regular file it finally points to is replaced (atomically, beside that file), so
+// `-o link` updates what the link points to and keeps the link. A dangling link, or one pointing to
+// anything but a regular file, is refused.
 #pragma once
 
 #include <cstddef>

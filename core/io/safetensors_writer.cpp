@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/io/atomic_file.h"
 #include "core/io/text_escape.h"
+#include "core/sha256.h"
 
 namespace kiln::io {
 
@@ -37,6 +38,18 @@ void validate(const TensorToWrite& t) {
   KILN_CHECK(t.data || t.nbytes == 0, name, ": data is null");
 }
 
+// Indices into `tensors` in data-section order. Larger elements first: each tensor's byte size is
+// a multiple of its element size, so every start offset stays a multiple of the element sizes that
+// follow.
+std::vector<size_t> packing_order(const std::vector<TensorToWrite>& tensors) {
+  std::vector<size_t> order(tensors.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return file_dtype_size(tensors[a].dtype) > file_dtype_size(tensors[b].dtype);
+  });
+  return order;
+}
+
 Layout plan(const std::vector<TensorToWrite>& tensors,
             const std::map<std::string, std::string>& metadata) {
   std::set<std::string_view> names;
@@ -47,13 +60,7 @@ Layout plan(const std::vector<TensorToWrite>& tensors,
   }
 
   Layout layout;
-  layout.order.resize(tensors.size());
-  std::iota(layout.order.begin(), layout.order.end(), size_t{0});
-  // Larger elements first: each tensor's byte size is a multiple of its element size, so every
-  // start offset stays a multiple of the element sizes that follow.
-  std::stable_sort(layout.order.begin(), layout.order.end(), [&](size_t a, size_t b) {
-    return file_dtype_size(tensors[a].dtype) > file_dtype_size(tensors[b].dtype);
-  });
+  layout.order = packing_order(tensors);
   std::vector<std::pair<uint64_t, uint64_t>> offsets(tensors.size());
   uint64_t at = 0;
   for (size_t i : layout.order) {
@@ -103,6 +110,14 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   atomic_write_file(path, [&](FileSink& sink) {
     emit(layout, tensors, [&](const void* p, size_t n) { sink.write(p, n); });
   });
+}
+
+std::string data_section_sha256(const std::vector<TensorToWrite>& tensors) {
+  for (const auto& t : tensors) validate(t);
+  Sha256 h;
+  for (size_t i : packing_order(tensors))
+    if (tensors[i].nbytes) h.update(tensors[i].data, tensors[i].nbytes);
+  return h.hex_digest();
 }
 
 std::vector<uint8_t> encode_safetensors(const std::vector<TensorToWrite>& tensors,

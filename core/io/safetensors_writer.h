@@ -33,6 +33,11 @@ inline constexpr size_t kSafetensorsDataAlignment = 64;
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
+// SHA-256 (lower-case hex) of the data section that write_safetensors writes for `tensors`: their
+// bytes back to back in the writer's packing order. Recorded in a file's metadata before the write,
+// it lets a reader check every tensor byte (nn/state_dict_io.h: kiln.data_sha256).
+std::string data_section_sha256(const std::vector<TensorToWrite>& tensors);
+
 // The same file as bytes in memory (for tests, seeds, and small payloads).
 std::vector<uint8_t> encode_safetensors(const std::vector<TensorToWrite>& tensors,
                                         const std::map<std::string, std::string>& metadata = {});

@@ -64,6 +64,8 @@ nn::StateDict prepare(const std::string& name, const TempDir& tmp) {
   nn::StateDict inputs;
   for (const auto& n : kInputNames)
     if (ref.count(n)) inputs[n] = ref.at(n);
+  // Encoder-decoder fixtures (BART) give the decoder's teacher-forced input too.
+  if (ref.count("decoder_input_ids")) inputs["decoder_input_ids"] = ref.at("decoder_input_ids");
   nn::save_safetensors(tmp / "in.safetensors", inputs);
   return ref;
 }
@@ -89,8 +91,10 @@ TEST(ForwardCli, MatchesTransformersOnEveryBuildableFixture) {
     const nn::StateDict out = nn::load_safetensors(tmp / "out.safetensors");
     size_t compared = 0;
     for (const auto& [key, want] : ref) {
-      const bool hidden = key.rfind("hidden_states.", 0) == 0;
-      if (!hidden && key != "logits" && key != "last_hidden_state" && key != "pooler_output")
+      // hidden_states.N, or an encoder-decoder's encoder_/decoder_hidden_states.N
+      const bool hidden = key.find("hidden_states.") != std::string::npos;
+      if (!hidden && key != "logits" && key != "last_hidden_state" && key != "pooler_output" &&
+          key != "encoder_last_hidden_state")
         continue;  // inputs, labels, loss, attentions
       ASSERT_TRUE(out.count(key)) << key;
       EXPECT_LE(max_abs_diff(out.at(key), want), 1e-4) << key;

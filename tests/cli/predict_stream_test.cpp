@@ -156,5 +156,73 @@ TEST(PredictStream, RecordsBeforeABadOneStillGetTheirOutput) {
   EXPECT_EQ(c.outputs[2]["id"], 2);
 }
 
+// Records {"id": i, "n": 1} for each 'o' of the script; 'r' throws a RecordError (a bad line the
+// reader moved past), 'e' a plain Error (the input cannot be read on).
+class FaultyReader : public data::RecordReader {
+ public:
+  explicit FaultyReader(std::string script) : script_(std::move(script)) {}
+  std::optional<data::Record> next() override {
+    if (at_ == script_.size()) return std::nullopt;
+    const size_t i = at_++;
+    const std::string where = "faulty:" + std::to_string(i + 1) + ": ";
+    if (script_[i] == 'r') throw data::RecordError(where + "bad record");
+    if (script_[i] == 'e') throw Error("faulty: read failed");
+    data::Record r;
+    r.fields = {{"id", i}, {"n", 1}};
+    r.source = "faulty";
+    r.line = i + 1;
+    return r;
+  }
+  bool ready() override { return true; }
+  const std::string& name() const override { return name_; }
+
+ private:
+  std::string script_;
+  size_t at_ = 0;
+  std::string name_ = "faulty";
+};
+
+TEST(PredictStream, SkipTakesBadRecordsAndTheStreamGoesOn) {
+  std::vector<std::string> log;
+  FaultyReader reader("oorooro");  // and record 4 (line 5) is refused by the predictor
+  CountingPredictor predictor(/*bad=*/4);
+  EchoModel model;
+  Collected c(log);
+  std::vector<std::string> skipped;
+  c.sink.skip = [&](const std::string& e) { skipped.push_back(e); };
+  const size_t n = stream_predictions(reader, predictor, model, {2, 0, {}}, c.sink);
+  EXPECT_EQ(n, 4u);
+  ASSERT_EQ(c.outputs.size(), 4u);
+  const std::vector<int> ids = {0, 1, 3, 6};
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(c.outputs[i]["id"], ids[i]);
+  EXPECT_EQ(skipped, (std::vector<std::string>{"faulty:3: bad record", "faulty:5: bad record",
+                                               "faulty:6: bad record"}));
+  EXPECT_EQ(predictor.outstanding, 0);
+}
+
+TEST(PredictStream, WithoutSkipABadRecordStopsTheStreamAfterTheRecordsBeforeIt) {
+  std::vector<std::string> log;
+  FaultyReader reader("ooro");
+  CountingPredictor predictor;
+  EchoModel model;
+  Collected c(log);
+  EXPECT_THROW(stream_predictions(reader, predictor, model, {16, 0, {}}, c.sink),
+               data::RecordError);
+  EXPECT_EQ(c.outputs.size(), 2u);
+}
+
+TEST(PredictStream, AnInputThatCannotBeReadIsNeverSkipped) {
+  std::vector<std::string> log;
+  FaultyReader reader("oeo");
+  CountingPredictor predictor;
+  EchoModel model;
+  Collected c(log);
+  size_t skips = 0;
+  c.sink.skip = [&](const std::string&) { ++skips; };
+  EXPECT_THROW(stream_predictions(reader, predictor, model, {16, 0, {}}, c.sink), Error);
+  EXPECT_EQ(c.outputs.size(), 1u);  // the record before it is still written
+  EXPECT_EQ(skips, 0u);
+}
+
 }  // namespace
 }  // namespace kiln::cli

@@ -350,6 +350,56 @@ TEST(RecordReaderReady, ConversionErrorIsReportedByNextAndReadingGoesOn) {
   EXPECT_EQ(r->line, 2u);
 }
 
+// Reads `path` as a consumer that skips bad records does: the line of each record read, and
+// "!N" for each RecordError at line N. A plain kiln::Error propagates.
+std::vector<std::string> read_skipping(const std::string& path) {
+  auto reader = RecordReader::open(path);
+  std::vector<std::string> seen;
+  for (;;) {
+    try {
+      auto r = reader->next();
+      if (!r) return seen;
+      seen.push_back(std::to_string(r->line));
+    } catch (const RecordError& e) {
+      const std::string msg = e.what();
+      const size_t colon = msg.find(':', path.size() + 1);
+      seen.push_back("!" + msg.substr(path.size() + 1, colon - path.size() - 1));
+    }
+  }
+}
+
+TEST(RecordError, BadRecordsAreSkippableAndReadingGoesOn) {
+  ScratchDir dir;
+  EXPECT_EQ(read_skipping(dir.write("a.jsonl", "{\"a\": 1}\n{bad\n[1, 2]\n{\"a\": 2}\n")),
+            (std::vector<std::string>{"1", "!2", "!3", "4"}));
+  EXPECT_EQ(read_skipping(dir.write("b.csv", "x,y\n1,2\n1,2,3\n\"q\"z,1\n4,5\n")),
+            (std::vector<std::string>{"2", "!3", "!4", "5"}));
+  EXPECT_EQ(read_skipping(dir.write("c.tsv", "x\ty\n1\n1\t2\n")),
+            (std::vector<std::string>{"!2", "3"}));
+  // An unterminated quote runs to the end of the input: one bad record, then the end.
+  EXPECT_EQ(read_skipping(dir.write("d.csv", "x,y\n1,2\n\"open,1\n3,4\n")),
+            (std::vector<std::string>{"2", "!3"}));
+  // A bad header is not skippable: without it no later row can be read right.
+  EXPECT_THROW(
+      {
+        try {
+          read_skipping(dir.write("e.csv", "x,x\n1,2\n"));
+        } catch (const RecordError&) {
+          ADD_FAILURE() << "a repeated header column is a RecordError";
+        }
+      },
+      Error);
+  EXPECT_THROW(
+      {
+        try {
+          read_skipping(dir.write("f.csv", "\"x\"y,z\n1,2\n"));
+        } catch (const RecordError&) {
+          ADD_FAILURE() << "a malformed header is a RecordError";
+        }
+      },
+      Error);
+}
+
 // Reads all of `path`, returning the number of records and the most memory the reader held.
 std::pair<size_t, size_t> count_and_peak_memory(const std::string& path) {
   auto reader = RecordReader::open(path);

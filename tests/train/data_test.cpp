@@ -124,6 +124,33 @@ TEST(TrainData, TextWithCharacterSpansBecomesWordTags) {
   EXPECT_EQ(tags, (std::vector<std::string>{"B-KEY", "I-KEY", "O", "B-KEY", "I-KEY", "O"}));
 }
 
+// The words text+spans data is tagged on are the ones the chosen splitter finds: with regex-words
+// (Inspec's tokens) "industry's" and "quasi-weighted" stay whole, and no tokenizer is needed.
+TEST(TrainData, SpansAreTaggedOnTheWordSplittersWords) {
+  testing::TempDir tmp;
+  // "The industry's quasi-weighted model." with "quasi-weighted model" (bytes 15-35) a keyphrase.
+  const auto path = write_file(tmp, "s.jsonl",
+                               R"({"text": "The industry's quasi-weighted model.", "spans": [)"
+                               R"({"start": 15, "end": 35, "label": "KEY"}]})"
+                               "\n");
+  const RawData raw = read_rows(path, TextTask::TokenClassification, "text", "spans", nullptr,
+                                data::Format::Auto, tok::WordSplitter::RegexWords);
+  ASSERT_EQ(raw.rows.size(), 1u);
+  EXPECT_EQ(raw.rows[0].words,
+            (std::vector<std::string>{"The", "industry's", "quasi-weighted", "model", "."}));
+  std::vector<std::string> tags;
+  for (const auto& l : raw.rows[0].labels) tags.push_back(l.name);
+  EXPECT_EQ(tags, (std::vector<std::string>{"O", "O", "B-KEY", "I-KEY", "O"}));
+
+  // The tokenizer splitter needs a tokenizer; its words are the pre-tokenizer's.
+  EXPECT_THROW(read_rows(path, TextTask::TokenClassification, "text", "spans"), Error);
+  if (!std::filesystem::exists(kTokenizer)) return;
+  const auto tok = tok::Tokenizer::from_path(kTokenizer);
+  const RawData bert = read_rows(path, TextTask::TokenClassification, "text", "spans", &tok);
+  EXPECT_EQ(bert.rows[0].words, (std::vector<std::string>{"The", "industry", "'", "s", "quasi", "-",
+                                                          "weighted", "model", "."}));
+}
+
 TEST(TrainData, StructuralErrorsNameFileAndLine) {
   testing::TempDir tmp;
   auto expect_error = [&](const std::string& content, const std::string& needle) {
