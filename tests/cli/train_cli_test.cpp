@@ -293,5 +293,49 @@ TEST(TrainCli, BadDataStopsBeforeTrainingWithFileLineAndReason) {
       << wrong.output;
 }
 
+TEST(TrainCli, RefusesNonFiniteOrNegativeRatesAndWeightsUpFront) {
+  if (!have_data()) GTEST_SKIP();
+  TempDir tmp;
+  const auto train = head(kInspec + "inspec_train.jsonl", 8, tmp, "train.jsonl");
+  for (const std::string bad :
+       {"--learning-rate nan", "--learning-rate inf", "--learning-rate -1e-3", "--weight-decay nan",
+        "--class-weights 1,nan,1", "--class-weights 1,-2,1", "--max-grad-norm inf",
+        "--label-smoothing nan"}) {
+    const auto r = run_kiln(tagging_args(tmp, train, tmp / "run") + " " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.output;
+    const std::string flag = bad.substr(0, bad.find(' '));
+    EXPECT_NE(r.output.find(flag), std::string::npos) << bad << "\n" << r.output;
+    EXPECT_FALSE(std::filesystem::exists(tmp / "run")) << bad;
+  }
+}
+
+TEST(TrainCli, DropoutOutsideZeroOneNamesTheConfigField) {
+  if (!have_data()) GTEST_SKIP();
+  TempDir tmp;
+  const auto train = head(kInspec + "inspec_train.jsonl", 8, tmp, "train.jsonl");
+  std::ofstream(tmp / "bad.json")
+      << R"({"model_type": "bert", "vocab_size": 28996, "hidden_size": 16,
+             "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
+             "max_position_embeddings": 128, "hidden_dropout_prob": 1.0})";
+  const auto r =
+      run_kiln("train --task token-classification --train " + train + " -o " + (tmp / "run") +
+               " --config " + (tmp / "bad.json") + " --tokenizer " + kTokenizer + " --threads 1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("hidden_dropout_prob"), std::string::npos) << r.output;
+}
+
+TEST(TrainCli, ANonFiniteLossStopsTrainingNamingTheUpdate) {
+  if (!have_data()) GTEST_SKIP();
+  TempDir tmp;
+  const auto train = head(kInspec + "inspec_train.jsonl", 16, tmp, "train.jsonl");
+  // A learning rate this large overflows the weights within a few updates.
+  const auto r = run_kiln(tagging_args(tmp, train, tmp / "run") +
+                          " --learning-rate 1e30 --max-grad-norm 0 --epochs 20"
+                          " --per-device-batch-size 4");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("training stopped"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("update "), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace kiln::testing
