@@ -19,7 +19,7 @@ void print_help() {
   auto cmds = kiln::cli::command_table();
   std::sort(cmds.begin(), cmds.end(), [](auto& a, auto& b) { return a.name < b.name; });
   std::cout << "kiln " << kiln::kVersion
-            << ": train, compress and run transformer and DenseNet models on the CPU\n\n"
+            << ": train and run transformer models on the CPU\n\n"
                "usage: kiln <command> [options]   (kiln <command> --help for its options)\n\n";
   for (const auto& c : cmds) std::printf("  %-12s %s\n", c.name.c_str(), c.summary.c_str());
 }
