@@ -3,9 +3,9 @@
 // shared by the encoder, the decoder and the LM head, and a final_logits_bias buffer. Parameter
 // names are the Hugging Face state-dict keys, so a converted checkpoint loads by name.
 //
-// Generation is not here yet; encode() / decode() / lm_logits() and BartDecoderCache are the
-// pieces it will drive: decode() with a cache takes only the new decoder tokens, appends their
-// self-attention keys/values and computes the cross-attention keys/values once.
+// Generation (nn/generation.h) drives it as a Seq2SeqLM (nn/bart_generation.cpp): decode() with a
+// cache takes only the new decoder tokens, appends their self-attention keys/values and computes
+// the cross-attention keys/values once.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,6 +17,7 @@
 #include "nn/bart_layers.h"
 #include "nn/layers.h"
 #include "nn/model.h"
+#include "nn/seq2seq.h"
 
 namespace kiln::nn {
 
@@ -71,7 +72,7 @@ struct BartDecoderCache {
   int64_t length = 0;
 };
 
-class BartModel : public Model {
+class BartModel : public Model, public Seq2SeqLM {
  public:
   explicit BartModel(const BartConfig& config);
   ~BartModel() override;
@@ -102,6 +103,12 @@ class BartModel : public Model {
   void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
 
   const BartConfig& config() const { return config_; }
+
+  // Seq2SeqLM (nn/bart_generation.cpp): inputs input_ids and attention_mask; the LM head is
+  // required by decode_step.
+  std::unique_ptr<DecodingState> start_decoding(const NamedTensors& inputs) const override;
+  Tensor decode_step(DecodingState& state, const Tensor& tokens) const override;
+  int64_t vocab_size() const override { return config_.vocab_size; }
 
  private:
   Tensor embed(const Embedding& positions, const LayerNorm& norm, const Tensor& ids,

@@ -47,8 +47,10 @@ class CheckedStdoutBuf : public std::streambuf {
 }  // namespace
 
 void install_checked_stdout() {
-  static CheckedStdoutBuf buf;
-  std::cout.rdbuf(&buf);
+  // Never destroyed: std::ios_base::Init's destructor flushes std::cout after function-local
+  // statics are gone, so a static buffer here would be used after its destructor ran.
+  static auto* const buf = new CheckedStdoutBuf;
+  std::cout.rdbuf(buf);
 }
 
 void flush_stdout_or_throw() {
