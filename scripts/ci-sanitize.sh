@@ -27,7 +27,10 @@ done
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 # Benchmarks are not tests and are slow to build instrumented; everything else is built.
+# -O1 -g1 instead of RelWithDebInfo's -O2 -g: instrumented files compile 2.5x faster (cmd_train.cpp:
+# 50 s -> 20 s on this 2-core machine) and reports still carry function names and line numbers.
 cmake -S "$root" -B "$build" "${generator[@]}" -DKILN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCH=OFF
 cmake --build "$build" -j "$jobs" "${targets[@]}"
 
