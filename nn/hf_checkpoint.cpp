@@ -36,6 +36,11 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir_str) {
   KILN_CHECK(fs::exists(config), dir_str, ": no config.json");
   ck.config = read_json(config);
   ck.file_sha256["config.json"] = sha256_file(config.string());
+  if (const fs::path generation = dir / "generation_config.json"; fs::exists(generation)) {
+    ck.generation_config = read_json(generation);
+    KILN_CHECK(ck.generation_config.is_object(), generation.string(), ": must hold a JSON object");
+    ck.file_sha256["generation_config.json"] = sha256_file(generation.string());
+  }
 
   std::vector<std::string> shards;
   const fs::path single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";

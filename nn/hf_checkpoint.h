@@ -14,6 +14,7 @@ namespace kiln::nn {
 struct HfCheckpoint {
   std::string dir;
   nlohmann::json config;
+  nlohmann::json generation_config;  // generation_config.json; null when the checkpoint has none
   StateDict tensors;
   std::map<std::string, std::string> file_sha256;  // every file read, by name
 };

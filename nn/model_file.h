@@ -8,6 +8,8 @@
 //   kiln.word_splitter  how the training data's text was cut into words (tokenizer/word_splitter.h;
 //                    written by `kiln train`, used by `kiln tag` on "text"; absent: "tokenizer");
 //                    one of the extra_metadata keys, so `kiln convert` of a kiln file keeps it
+//   kiln.generation_config  the checkpoint's generation_config.json (JSON text; absent when it had
+//                    none): generation's defaults (nn/generation_config.h); an extra_metadata key
 //   kiln.data_sha256 sha256 of the data section (every tensor byte), checked on load; files
 //                    written before kiln recorded it load without the check
 // Tensors keep their Hugging Face state-dict names and are loaded zero-copy from the mapping.
@@ -23,6 +25,7 @@ namespace kiln::nn {
 
 inline constexpr const char* kModelFormatVersion = "1";
 inline constexpr const char* kWordSplitterKey = "kiln.word_splitter";
+inline constexpr const char* kGenerationConfigKey = "kiln.generation_config";
 
 struct ModelFile {
   std::string family;

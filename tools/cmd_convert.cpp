@@ -97,6 +97,9 @@ int run_convert(const std::vector<std::string>& args) {
           "\n(no usable tokenizer in the checkpoint; pass --no-tokenizer to convert anyway)");
     }
   }
+  // generate()'s defaults when the checkpoint has them (forced BOS/EOS, beams, lengths...).
+  if (!ck.generation_config.is_null())
+    mf.extra_metadata[nn::kGenerationConfigKey] = ck.generation_config.dump();
   mf.provenance = {{"source", std::filesystem::absolute(dir).lexically_normal().string()},
                    {"files", ck.file_sha256},
                    {"kiln_version", kVersion},

@@ -50,6 +50,14 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
       throw Error(path + ": metadata '" + nn::kWordSplitterKey + "': " + e.what());
     }
   }
+  if (auto it = mf.extra_metadata.find(nn::kGenerationConfigKey); it != mf.extra_metadata.end()) {
+    try {
+      m.generation_config = nlohmann::json::parse(it->second);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(path + ": metadata '" + nn::kGenerationConfigKey + "' is not valid JSON (" +
+                  e.what() + ")");
+    }
+  }
   m.model = family.build(mf.config, origin);
   m.model->load_state_dict(mf.tensors, /*strict=*/false, path);
   mf.tensors.clear();  // the model holds what it needs; the rest of the mapping can go

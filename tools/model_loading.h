@@ -18,6 +18,8 @@ namespace kiln::cli {
 struct LoadedModel {
   std::string path;
   nlohmann::json config;  // the Hugging Face config.json stored in the file
+  // The checkpoint's generation_config.json (kiln.generation_config); null when it had none.
+  nlohmann::json generation_config;
   nn::ModelSpec spec;
   std::unique_ptr<nn::Model> model;
   std::optional<tok::Tokenizer> tokenizer;  // set when the file has one
