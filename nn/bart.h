@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/rng.h"
+#include "nn/bart_decoder.h"
 #include "nn/bart_layers.h"
 #include "nn/layers.h"
 #include "nn/model.h"
@@ -58,20 +59,6 @@ std::vector<std::pair<std::string, std::string>> bart_relatives_not_supported();
 // token, then ids[:, :-1], with the label padding -100 replaced by pad_token_id.
 Tensor shift_tokens_right(const Tensor& ids, int64_t pad_token_id, int64_t decoder_start_token_id);
 
-struct BartStackOutput {
-  Tensor last_hidden_state;           // [B, L, d_model]
-  std::vector<Tensor> hidden_states;  // embedding output (after layernorm_embedding), each layer
-};
-
-// What incremental decoding keeps between steps: per decoder layer, the self-attention keys and
-// values of every token decoded so far and the cross-attention keys and values of the encoder
-// output (computed at the first step), plus the number of tokens decoded so far, which is the
-// position of the next one.
-struct BartDecoderCache {
-  std::vector<AttentionCache> self_attention, cross_attention;
-  int64_t length = 0;
-};
-
 class BartModel : public Model, public Seq2SeqLM {
  public:
   explicit BartModel(const BartConfig& config);
@@ -111,16 +98,13 @@ class BartModel : public Model, public Seq2SeqLM {
   int64_t vocab_size() const override { return config_.vocab_size; }
 
  private:
-  Tensor embed(const Embedding& positions, const LayerNorm& norm, const Tensor& ids,
-               int64_t past_length) const;
-  // transformers' layerdrop: in training, each layer is skipped with this probability.
-  bool drop_layer(double layerdrop) const;
+  BartDropout dropout_settings() const;
 
   BartConfig config_;
-  std::shared_ptr<Embedding> shared_, encoder_positions_, decoder_positions_;
-  std::shared_ptr<LayerNorm> encoder_norm_, decoder_norm_;
+  std::shared_ptr<Embedding> shared_, encoder_positions_;
+  std::shared_ptr<LayerNorm> encoder_norm_;
   std::vector<std::shared_ptr<BartEncoderLayer>> encoder_layers_;
-  std::vector<std::shared_ptr<BartDecoderLayer>> decoder_layers_;
+  std::shared_ptr<BartDecoder> decoder_;
   std::shared_ptr<Linear> lm_head_;
   Tensor* final_logits_bias_ = nullptr;  // buffer [1, vocab]; null without an LM head
   Generator* dropout_gen_ = nullptr;

@@ -87,8 +87,7 @@ std::vector<std::pair<std::string, std::string>> bart_relatives_not_supported() 
           {"bigbird_pegasus", "BigBird-PEGASUS" + sp},
           {"marian", "Marian" + sp},
           {"m2m_100", "M2M-100 and NLLB" + sp},
-          {"plbart", "PLBart" + sp},
-          {"led", "LED's Longformer encoder attention is not implemented yet"}};
+          {"plbart", "PLBart" + sp}};
 }
 
 double BartConfig::embed_scale() const {

@@ -6,21 +6,11 @@
 #include <string>
 
 #include "nn/bart.h"
+#include "nn/bart_checkpoint_import.h"
 #include "nn/family.h"
 
 namespace kiln::nn {
 namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-// Exact equality of two checkpoint tensors (a tied alias stored beside its canonical tensor).
-bool same_values(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return false;
-  const Tensor x = a.contiguous(), y = (b.dtype() == a.dtype() ? b : b.to(a.dtype())).contiguous();
-  return std::memcmp(x.raw_data(), y.raw_data(), x.nbytes()) == 0;
-}
 
 std::string id_text(int64_t id) {
   return id < 0 ? "none" : std::to_string(id);
@@ -45,7 +35,8 @@ class BartFamilyEntry : public ModelFamily {
   std::vector<std::string> architectures() const override {
     return {"BartForConditionalGeneration", "BartModel"};
   }
-  std::vector<std::string> tasks() const override { return {}; }
+  // BartForConditionalGeneration serves summarization (train/summarization_task.cpp).
+  std::vector<std::string> tasks() const override { return {"summarization"}; }
   std::vector<std::pair<std::string, std::string>> refused_model_types() const override {
     return bart_relatives_not_supported();
   }
@@ -56,6 +47,7 @@ class BartFamilyEntry : public ModelFamily {
     s.family = name();
     s.model_type = c.model_type;
     s.architecture = c.architecture;
+    if (c.lm_head) s.task = "summarization";
     s.max_tokens = c.max_position_embeddings;  // the offset of 2 is extra rows, not fewer tokens
     s.pad_token_id = c.pad_token_id;
     s.vocab_size = c.vocab_size;
@@ -122,9 +114,15 @@ class BartFamilyEntry : public ModelFamily {
     return n >= 9.2e18 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(n);
   }
 
-  nlohmann::json config_with_head(const nlohmann::json& /*config*/, const std::string& task,
+  // The LM head of BartForConditionalGeneration is the shared embedding (tied) plus a zero
+  // final_logits_bias: a config "with a summarization head" only names that architecture.
+  nlohmann::json config_with_head(const nlohmann::json& config, const std::string& task,
                                   const std::vector<std::string>& /*labels*/) const override {
-    throw Error("the bart family has no '" + task + "' head (it has no task heads yet)");
+    KILN_CHECK(task == "summarization", "the bart family has no '", task,
+               "' head (BartForConditionalGeneration serves summarization)");
+    nlohmann::json c = config;
+    c["architectures"] = {"BartForConditionalGeneration"};
+    return c;
   }
 
   // transformers loads a bare BartModel checkpoint into BartForConditionalGeneration (and the
@@ -133,47 +131,8 @@ class BartFamilyEntry : public ModelFamily {
   // accepted when they hold the same values, and not stored again.
   ConvertedWeights import_checkpoint(const nlohmann::json& config, StateDict tensors,
                                      const std::string& origin) const override {
-    const BartConfig c = BartConfig::from_json(config, origin);
-    const bool prefixed = std::any_of(tensors.begin(), tensors.end(), [](const auto& kv) {
-      return starts_with(kv.first, "model.");
-    });
-    ConvertedWeights out;
-    out.config = config;
-    for (auto& [name, t] : tensors) {
-      const bool head = name == "lm_head.weight" || name == "final_logits_bias";
-      std::string n = name;
-      if (c.lm_head && !prefixed && !head) {
-        n = "model." + name;
-      } else if (!c.lm_head && prefixed) {
-        if (head) {  // BartModel has no LM head
-          out.dropped.push_back(name);
-          continue;
-        }
-        if (starts_with(name, "model.")) n = name.substr(6);
-      }
-      out.tensors[n] = std::move(t);
-    }
-
-    const std::string prefix = c.lm_head ? "model." : "", shared = prefix + "shared.weight";
-    std::vector<std::string> aliases = {prefix + "encoder.embed_tokens.weight",
-                                        prefix + "decoder.embed_tokens.weight"};
-    if (c.lm_head && c.tie_word_embeddings) aliases.push_back("lm_head.weight");
-    for (const auto& alias : aliases) {
-      const auto a = out.tensors.find(alias);
-      if (a == out.tensors.end()) continue;
-      const auto s = out.tensors.find(shared);
-      if (s == out.tensors.end()) {  // stored under an alias only: that is the shared tensor
-        out.tensors[shared] = a->second;
-      } else {
-        KILN_CHECK(same_values(s->second, a->second), origin, ": the checkpoint's '", alias,
-                   "' differs from '", shared, "', but ",
-                   alias == "lm_head.weight"
-                       ? "the config ties them (tie_word_embeddings is true or absent)"
-                       : "BART's encoder and decoder always use the shared embedding");
-      }
-      out.tensors.erase(alias);
-    }
-    return out;
+    return import_bart_style_checkpoint(config, BartConfig::from_json(config, origin), "model",
+                                        std::move(tensors), origin);
   }
 };
 

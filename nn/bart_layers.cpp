@@ -20,6 +20,8 @@ Tensor activate(const Tensor& x, BartActivation act) {
   return x;
 }
 
+}  // namespace
+
 // x = LayerNorm(residual + dropout(out_proj(context))). Without dropout the projection, its bias
 // and the residual add run fused in the GEMM (the same bits as the separate ops).
 Tensor attention_block(const Linear& out_proj, const LayerNorm& norm, const Tensor& context,
@@ -43,8 +45,6 @@ Tensor feed_forward_block(const Linear& fc1, const Linear& fc2, const LayerNorm&
   Tensor f = maybe_dropout(fc2.forward(u), drop.hidden, true, drop.gen);
   return norm.forward(add(x, f));
 }
-
-}  // namespace
 
 BartAttention::BartAttention(int64_t d, int64_t heads) : heads_(heads) {
   // transformers registers k, v, q, out in this order (named_parameters follows it).

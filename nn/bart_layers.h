@@ -27,6 +27,14 @@ struct BartDropout {
   bool active() const { return training && gen != nullptr; }
 };
 
+// The two post-LayerNorm blocks of every BART-style layer (LED's encoder layers use them around
+// their own attention). x = LayerNorm(residual + dropout(out_proj(context))):
+Tensor attention_block(const Linear& out_proj, const LayerNorm& norm, const Tensor& context,
+                       const Tensor& residual, const BartDropout& drop);
+// x = LayerNorm(x + dropout(fc2(dropout(act(fc1(x)))))):
+Tensor feed_forward_block(const Linear& fc1, const Linear& fc2, const LayerNorm& norm,
+                          BartActivation act, const Tensor& x, const BartDropout& drop);
+
 // Multi-head attention with biased q/k/v/out projections; q is scaled by head_dim^-0.5.
 class BartAttention : public Module {
  public:

@@ -10,6 +10,7 @@
 #include "data/record_reader.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "tools/generation_flags.h"
 #include "tools/model_loading.h"
 #include "tools/threads.h"
 #include "train/evaluate.h"
@@ -36,9 +37,13 @@ int run_eval(const std::vector<std::string>& args) {
               "label field (default: bio_tags for tagging, label for classification)")
       .option("max-length",
               "tokens per example including special tokens (default: the model's maximum)")
+      .option("max-target-length", "summarization: target tokens scored by the loss", "", "128")
       .option("batch-size", "examples per forward pass", "", "16")
       .option("threads", kThreadsHelp)
       .flag("no-verify", kNoVerifyHelp);
+  // Summarization: how the summaries that ROUGE scores are generated (default: the model's
+  // generation config), under kiln train's names.
+  declare_generation_flags(p, "generation-");
   p.parse(args);
   if (p.help_requested()) {
     std::cout << p.help_text();
@@ -84,6 +89,19 @@ int run_eval(const std::vector<std::string>& args) {
   setup.fields = task->default_fields();
   if (auto f = p.get_optional("text-field")) setup.fields.text = *f;
   if (auto f = p.get_optional("label-field")) setup.fields.label = *f;
+  std::vector<std::string> seq2seq_flags = generation_flag_names("generation-");
+  seq2seq_flags.push_back("max-target-length");
+  if (!task->generates()) {
+    for (const auto& name : seq2seq_flags)
+      if (p.given(name))
+        throw UsageError("--" + name + " applies to tasks that generate (summarization)");
+  } else {
+    setup.max_target_length = p.get_int("max-target-length");
+    if (setup.max_target_length < 2) throw UsageError("--max-target-length must be at least 2");
+    setup.generation = apply_generation_flags(
+        p, nn::model_generation_config(m.config, m.generation_config, "summarization", m.path),
+        m.spec.vocab_size, "generation-");
+  }
 
   // Every line is read and checked (file:line errors, an unknown label) before any forward.
   const auto data = task->read(input, setup);
@@ -97,7 +115,8 @@ int run_eval(const std::vector<std::string>& args) {
   return 0;
 }
 
-KILN_COMMAND("eval", "score a model on labelled data: loss, accuracy, F1, confusion matrix (JSON)",
+KILN_COMMAND("eval",
+             "score a model on labelled data: loss, accuracy, F1, confusion matrix, ROUGE (JSON)",
              run_eval);
 
 }  // namespace

@@ -10,7 +10,6 @@
 #include <iostream>
 
 #include "nn/generation.h"
-#include "tokenizer/decoders.h"
 #include "tools/args.h"
 #include "tools/command.h"
 #include "tools/generation_flags.h"
@@ -29,15 +28,9 @@ struct PendingInput {
   train::EncodedSource source;
 };
 
-// The text of generated ids as transformers' tokenizer.decode(skip_special_tokens=True) gives it
-// (clean_up_tokenization_spaces, BartTokenizer's default).
-std::string summary_text(const tok::Tokenizer& tok, const std::vector<int64_t>& ids) {
-  return tok::cleanup_tokenization_spaces(tok.decode(std::vector<int32_t>(ids.begin(), ids.end())));
-}
-
 nlohmann::ordered_json sequence_json(const tok::Tokenizer& tok, const nn::GeneratedSequence& g) {
   nlohmann::ordered_json j;
-  j["summary"] = summary_text(tok, g.ids);
+  j["summary"] = train::decode_summary(tok, g.ids);
   j["ids"] = g.ids;
   if (!std::isnan(g.score)) j["score"] = g.score;
   return j;

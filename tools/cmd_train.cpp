@@ -31,6 +31,7 @@
 #include "tokenizer/word_splitter.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "tools/generation_flags.h"
 #include "tools/interrupt.h"
 #include "tools/model_loading.h"
 #include "tools/threads.h"
@@ -86,6 +87,15 @@ ArgParser make_parser() {
       .option("max-length",
               "tokens per example including special tokens (default: min(128, "
               "model maximum))")
+      .option("max-source-length", "summarization: tokens per source (the same as --max-length)")
+      .option("max-target-length",
+              "summarization: tokens per target summary including special tokens", "", "128")
+      .option("k-top-longest", "summarization of document groups: keep the K longest documents")
+      .option("max-docs-per-group",
+              "summarization: split a document group into examples of at most N documents")
+      .option("doc-sep",
+              "summarization: separator token between documents (default: the tokenizer's "
+              "<doc-sep>, else </s>)")
       .option("learning-rate", "peak learning rate", "", "5e-5")
       .option("optimizer", "adamw or sgd", "", "adamw")
       .option("weight-decay",
@@ -117,6 +127,8 @@ ArgParser make_parser() {
       .flag("no-verify",
             "do not check the tensor checksums (kiln.data_sha256) of --model and of the "
             "checkpoint on load (faster for large models)");
+  // How evaluation generates (summarization); defaults: the model's generation config.
+  declare_generation_flags(p, "generation-");
   return p;
 }
 
@@ -134,6 +146,11 @@ const std::vector<std::string> kOptionNames = {"task",
                                                "label-field",
                                                "word-splitter",
                                                "max-length",
+                                               "max-source-length",
+                                               "max-target-length",
+                                               "k-top-longest",
+                                               "max-docs-per-group",
+                                               "doc-sep",
                                                "learning-rate",
                                                "optimizer",
                                                "momentum",
@@ -156,6 +173,21 @@ const std::vector<std::string> kOptionNames = {"task",
                                                "stop-after-epochs",
                                                "stop-after-steps",
                                                "threads"};
+
+// Every option a run records in its manifest (and that --resume may not change unless allowed).
+std::vector<std::string> all_option_names() {
+  std::vector<std::string> names = kOptionNames;
+  for (const auto& n : generation_flag_names("generation-")) names.push_back(n);
+  return names;
+}
+
+// The flags that only tasks that generate (summarization) read.
+std::vector<std::string> seq2seq_flag_names() {
+  std::vector<std::string> names = {"max-source-length", "max-target-length", "k-top-longest",
+                                    "max-docs-per-group", "doc-sep"};
+  for (const auto& n : generation_flag_names("generation-")) names.push_back(n);
+  return names;
+}
 
 const train::Task& parse_task(const std::string& s) {
   try {
@@ -216,6 +248,7 @@ struct Start {
   bool fresh_head = false;
   std::vector<std::string> dropped;  // the old head's tensors (--reinit-head)
   nlohmann::json dropped_when_converted = nlohmann::json::array();  // from the file's provenance
+  nlohmann::json generation_config;  // the model file's kiln.generation_config; null: none
 };
 
 // The labels of a fresh head: --labels, or the training data's (integer labels 0..N-1 named
@@ -288,6 +321,9 @@ Start start_from_options(const ArgParser& p, const train::Task& task) {
       }
     }
     s.tokenizer_json = mf.tokenizer_json;
+    if (auto it = mf.extra_metadata.find(nn::kGenerationConfigKey); it != mf.extra_metadata.end())
+      s.generation_config = nlohmann::json::parse(it->second, nullptr, /*allow_exceptions=*/false);
+    if (s.generation_config.is_discarded()) s.generation_config = nullptr;
     if (auto t = p.get_optional("tokenizer"))
       s.tokenizer_json = tok::Tokenizer::from_path(*t).to_json_string();
     KILN_CHECK(!s.tokenizer_json.empty(), *model,
@@ -384,7 +420,7 @@ int run_train(const std::vector<std::string>& cli_args) {
       args.push_back(a);
     }
     auto given = [&](const std::string& name) { return first.given(name); };
-    for (const auto& name : kOptionNames) {
+    for (const auto& name : all_option_names()) {
       const bool allowed = std::find(std::begin(kResumeOverrides), std::end(kResumeOverrides),
                                      name) != std::end(kResumeOverrides);
       if (!allowed && given(name))
@@ -400,6 +436,12 @@ int run_train(const std::vector<std::string>& cli_args) {
   ArgParser p = make_parser();
   p.parse(args);
   const train::Task& task = parse_task(p.get("task"));
+  if (!task.generates())
+    for (const auto& name : seq2seq_flag_names())
+      if (p.given(name))
+        throw UsageError("--" + name +
+                         " applies to tasks that generate (summarization), not --task " +
+                         task.name());
   const std::string run_dir = resume_dir ? *resume_dir : p.get("output");
   const std::string train_path = p.get("train");
   const auto eval_path = p.get_optional("eval");
@@ -450,6 +492,8 @@ int run_train(const std::vector<std::string>& cli_args) {
   if (resume_dir) {
     ckpt = train::read_checkpoint(run_dir, verify);
     start.config = ckpt->config;
+    if (manifest.contains("generation_config"))
+      start.generation_config = manifest["generation_config"];
     start.family = &nn::family_for_config(start.config, train::checkpoint_path(run_dir));
     nn::check_config_against_tensors(*start.family, ckpt->config, ckpt->weights,
                                      train::checkpoint_path(run_dir) + " (kiln.config)");
@@ -498,10 +542,29 @@ int run_train(const std::vector<std::string>& cli_args) {
   setup.labels = setup.spec.labels;
   check_tokenizer_fits(tokenizer, setup.spec, config_origin);
   const int64_t model_max = setup.spec.max_tokens;
-  setup.max_length =
-      p.get_optional("max-length") ? p.get_int("max-length") : std::min<int64_t>(128, model_max);
+  if (p.given("max-length") && p.given("max-source-length"))
+    throw UsageError("--max-source-length is --max-length for summarization: give one of them");
+  const std::string length_flag = p.given("max-source-length") ? "max-source-length" : "max-length";
+  // A generating task reads whole sources by default (a summary of the first 128 tokens of an
+  // article is not what people expect); classifiers keep the cheaper 128.
+  setup.max_length = p.given(length_flag) ? p.get_int(length_flag)
+                     : task.generates()   ? model_max
+                                          : std::min<int64_t>(128, model_max);
+  if (task.generates()) {
+    setup.max_target_length = positive(p, "max-target-length", 2);
+    if (p.given("k-top-longest")) setup.k_top_longest = positive(p, "k-top-longest");
+    if (p.given("max-docs-per-group")) setup.max_docs_per_group = positive(p, "max-docs-per-group");
+    setup.doc_sep = p.get_optional("doc-sep").value_or("");
+    if (!setup.doc_sep.empty() && !tokenizer.token_to_id(setup.doc_sep))
+      throw UsageError("--doc-sep '" + setup.doc_sep + "' is not a token of the tokenizer");
+    setup.generation =
+        apply_generation_flags(p,
+                               nn::model_generation_config(start.config, start.generation_config,
+                                                           "summarization", config_origin),
+                               setup.spec.vocab_size, "generation-");
+  }
   if (setup.max_length > model_max)
-    throw UsageError("--max-length " + std::to_string(setup.max_length) +
+    throw UsageError("--" + length_flag + " " + std::to_string(setup.max_length) +
                      " exceeds the model maximum of " + std::to_string(model_max));
   try {
     task.encode(*train_data, setup);
@@ -581,7 +644,7 @@ int run_train(const std::vector<std::string>& cli_args) {
   }
   if (!resume_dir) {
     nlohmann::ordered_json options;
-    for (const auto& name : kOptionNames)
+    for (const auto& name : all_option_names())
       if (auto v = p.get_optional(name)) options[name] = *v;
     nlohmann::json data = {{"train",
                             {{"path", fs::absolute(train_path).string()},
@@ -604,6 +667,7 @@ int run_train(const std::vector<std::string>& cli_args) {
                   {"metric", eval_path ? run.metric_name() : ""},
                   {"word_splitter", tok::word_splitter_name(setup.word_splitter)}}},
                 {"model_config", start.config},
+                {"generation_config", start.generation_config},
                 {"data", data},
                 {"kiln_version", kVersion},
                 {"cpu_features", cpu_features_string()},
@@ -663,6 +727,8 @@ int run_train(const std::vector<std::string>& cli_args) {
     mf.tensors = model.state_dict();
     // How `kiln tag` must split text for this model: as its training data's words were split.
     mf.extra_metadata[nn::kWordSplitterKey] = tok::word_splitter_name(setup.word_splitter);
+    if (!start.generation_config.is_null())
+      mf.extra_metadata[nn::kGenerationConfigKey] = start.generation_config.dump();
     nn::write_model_file(run_dir + "/best.kiln", mf);
   };
   // A failure mid-run leaves the directory marked (and resumable from its last checkpoint).
@@ -711,7 +777,7 @@ int run_train(const std::vector<std::string>& cli_args) {
   return 0;
 }
 
-KILN_COMMAND("train", "fine-tune or train a token or sequence classifier", run_train);
+KILN_COMMAND("train", "fine-tune or train a tagger, a classifier or a summarizer", run_train);
 
 }  // namespace
 }  // namespace kiln::cli

@@ -28,42 +28,51 @@ const std::vector<std::pair<const char*, const char*>> kNumberFlags = {
 
 }  // namespace
 
-void declare_generation_flags(ArgParser& p) {
-  p.option("num-beams", "beams of beam search; 1: greedy search or sampling")
-      .option("length-penalty",
+void declare_generation_flags(ArgParser& p, const std::string& x) {
+  p.option(x + "num-beams", "beams of beam search; 1: greedy search or sampling")
+      .option(x + "length-penalty",
               "beam search: a finished hypothesis scores sum of log-probabilities / "
               "length^length_penalty (> 0 favours longer ones)")
-      .option("early-stopping",
+      .option(x + "early-stopping",
               "beam search: true (stop an input when num_beams hypotheses are finished), false "
               "(transformers' heuristic) or never (the exact bound)")
-      .option("num-return-sequences", "sequences per input (at most --num-beams without sampling)")
-      .option("min-length", "fewest tokens, the decoder start token included")
-      .option("max-length", "most tokens, the decoder start token included")
-      .option("min-new-tokens", "fewest generated tokens (the start token not counted)")
-      .option("max-new-tokens", "most generated tokens; overrides --max-length")
-      .option("no-repeat-ngram-size", "no n-gram of this size appears twice in the output")
-      .option("encoder-no-repeat-ngram-size",
+      .option(x + "num-return-sequences",
+              "sequences per input (at most --num-beams without sampling)")
+      .option(x + "min-length", "fewest tokens, the decoder start token included")
+      .option(x + "max-length", "most tokens, the decoder start token included")
+      .option(x + "min-new-tokens", "fewest generated tokens (the start token not counted)")
+      .option(x + "max-new-tokens", "most generated tokens; overrides --max-length")
+      .option(x + "no-repeat-ngram-size", "no n-gram of this size appears twice in the output")
+      .option(x + "encoder-no-repeat-ngram-size",
               "no n-gram of this size of the input appears in the output")
-      .option("repetition-penalty",
+      .option(x + "repetition-penalty",
               "divides (or multiplies, when negative) the score of tokens "
               "already generated; 1: off")
-      .flag("do-sample", "sample from the distribution instead of searching")
-      .option("temperature", "sampling: divides the logits")
-      .option("top-k", "sampling: only the k most likely tokens; 0: off")
-      .option("top-p", "sampling: only the most likely tokens whose probabilities add up to p")
-      .option("seed", "sampling: the seed of kiln's counter-based generator", "", "0");
+      .flag(x + "do-sample", "sample from the distribution instead of searching")
+      .option(x + "temperature", "sampling: divides the logits")
+      .option(x + "top-k", "sampling: only the k most likely tokens; 0: off")
+      .option(x + "top-p", "sampling: only the most likely tokens whose probabilities add up to p")
+      .option(x + "seed", "sampling: the seed of kiln's counter-based generator", "", "0");
+}
+
+std::vector<std::string> generation_flag_names(const std::string& prefix) {
+  std::vector<std::string> names;
+  for (const auto& [flag, field] : kIntFlags) names.push_back(prefix + flag);
+  for (const auto& [flag, field] : kNumberFlags) names.push_back(prefix + flag);
+  for (const char* flag : {"do-sample", "early-stopping", "seed"}) names.push_back(prefix + flag);
+  return names;
 }
 
 nn::GenerationConfig apply_generation_flags(const ArgParser& p, nn::GenerationConfig c,
-                                            int64_t vocab_size) {
+                                            int64_t vocab_size, const std::string& x) {
   nlohmann::json given = nlohmann::json::object();
   for (const auto& [flag, field] : kIntFlags)
-    if (p.given(flag)) given[field] = p.get_int(flag);
+    if (p.given(x + flag)) given[field] = p.get_int(x + flag);
   for (const auto& [flag, field] : kNumberFlags)
-    if (p.given(flag)) given[field] = p.get_double(flag);
-  if (p.given("do-sample")) given["do_sample"] = p.get_flag("do-sample");
-  if (p.given("early-stopping")) {
-    const std::string v = p.get("early-stopping");
+    if (p.given(x + flag)) given[field] = p.get_double(x + flag);
+  if (p.given(x + "do-sample")) given["do_sample"] = p.get_flag(x + "do-sample");
+  if (p.given(x + "early-stopping")) {
+    const std::string v = p.get(x + "early-stopping");
     if (v == "true")
       given["early_stopping"] = true;
     else if (v == "false")
@@ -71,11 +80,11 @@ nn::GenerationConfig apply_generation_flags(const ArgParser& p, nn::GenerationCo
     else if (v == "never")
       given["early_stopping"] = "never";
     else
-      throw UsageError("--early-stopping must be true, false or never, got '" + v + "'");
+      throw UsageError("--" + x + "early-stopping must be true, false or never, got '" + v + "'");
   }
   c.update_from_json(given, "the command line");
-  const int64_t seed = p.get_int("seed");
-  if (seed < 0) throw UsageError("--seed must not be negative");
+  const int64_t seed = p.get_int(x + "seed");
+  if (seed < 0) throw UsageError("--" + x + "seed must not be negative");
   c.seed = static_cast<uint64_t>(seed);
   try {
     c.validate(vocab_size);

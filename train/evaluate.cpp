@@ -45,7 +45,7 @@ nlohmann::json evaluate(nn::Model& model, const Task& task, const TaskSetup& set
     std::vector<size_t> idx;
     for (size_t i = start; i < std::min(data.size(), start + batch_size); ++i) idx.push_back(i);
     const Batch b = task.collate(data, idx, setup);
-    evaluation->add(model.forward(b.inputs), data, idx);
+    evaluation->add_batch(model, b, data, idx);
   }
   model.train(was_training);
   return evaluation->metrics();

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "tokenizer/decoders.h"
 
 namespace kiln::train {
 
@@ -42,6 +43,11 @@ std::vector<int64_t> pre_tokenized(const data::Record& r, const std::string& fie
 }
 
 }  // namespace
+
+std::string decode_summary(const tok::Tokenizer& tokenizer, const std::vector<int64_t>& ids) {
+  return tok::cleanup_tokenization_spaces(
+      tokenizer.decode(std::vector<int32_t>(ids.begin(), ids.end())));
+}
 
 int64_t default_doc_sep_id(const tok::Tokenizer& tokenizer) {
   if (auto id = tokenizer.token_to_id("<doc-sep>")) return *id;

@@ -42,6 +42,10 @@ struct EncodedSource {
 EncodedSource encode_source(const data::Record& record, const tok::Tokenizer& tokenizer,
                             const SourceOptions& options);
 
+// The text of generated ids as transformers' tokenizer.decode(skip_special_tokens=True) gives it,
+// with clean_up_tokenization_spaces (BartTokenizer's default).
+std::string decode_summary(const tok::Tokenizer& tokenizer, const std::vector<int64_t>& ids);
+
 // The separator kiln uses when none is given: the tokenizer's <doc-sep> (PRIMERA) when it has
 // one, otherwise its end-of-sequence token </s> (fairseq's convention for BART), or -1.
 int64_t default_doc_sep_id(const tok::Tokenizer& tokenizer);

@@ -14,6 +14,7 @@
 
 #include "data/record_reader.h"
 #include "nn/family.h"
+#include "nn/generation_config.h"
 #include "nn/model.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/word_splitter.h"
@@ -35,6 +36,14 @@ struct TaskSetup {
   // How text is cut into words for word-level tasks: the spans of text+spans training data, and
   // `kiln tag`'s "text" input (recorded in the model file as kiln.word_splitter).
   tok::WordSplitter word_splitter = tok::WordSplitter::Tokenizer;
+
+  // Tasks that generate (Task::generates(): summarization). max_length above is the source's
+  // length; these shape the rest (train/summarization_source.h has the input side).
+  int64_t max_target_length = 128;  // target tokens, special tokens included
+  int64_t k_top_longest = 0;        // multi-document input: keep the K longest; 0: all
+  int64_t max_docs_per_group = 0;   // split a document group into examples of at most N; 0: no
+  std::string doc_sep;              // separator token between documents; empty: the default
+  nn::GenerationConfig generation;  // how evaluation generates
 };
 
 // A task's rows of one file, read and (after encode) ready to collate. Each task derives its own.
@@ -64,6 +73,12 @@ class Evaluation {
   virtual ~Evaluation() = default;
   virtual void add(const nn::NamedTensors& outputs, const TaskData& data,
                    const std::vector<size_t>& indices) = 0;
+  // One batch of evaluation: by default the model's forward outputs go to add(). Tasks that score
+  // what the model generates (summarization) override it.
+  virtual void add_batch(const nn::Model& model, const Batch& batch, const TaskData& data,
+                         const std::vector<size_t>& indices) {
+    add(model.forward(batch.inputs), data, indices);
+  }
   virtual nlohmann::json metrics() const = 0;
 };
 
@@ -86,6 +101,9 @@ class Task {
   virtual std::string summary() const = 0;
   // Metrics evaluation reports that can select the best model; the first is the default.
   virtual std::vector<std::string> selection_metrics() const = 0;
+  // Sequence-to-sequence: evaluation generates, and the TaskSetup's generation and multi-document
+  // settings apply (kiln train refuses those flags for other tasks).
+  virtual bool generates() const { return false; }
   // The field mapping when no flag overrides it (e.g. tokens / bio_tags for tagging).
   virtual data::FieldMap default_fields() const = 0;
 

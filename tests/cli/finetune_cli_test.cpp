@@ -541,7 +541,7 @@ TEST(EvalCli, BadInputsGetClearErrors) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("no task head"), std::string::npos) << r.output;
   // Usage errors.
-  r = run_kiln("eval -m " + model + " --task summarization -i " + input);
+  r = run_kiln("eval -m " + model + " --task translation -i " + input);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   r = run_kiln("eval -m " + model + " --task sequence-classification");
   EXPECT_EQ(r.exit_code, 2) << r.output;

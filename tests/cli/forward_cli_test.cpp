@@ -66,6 +66,9 @@ nn::StateDict prepare(const std::string& name, const TempDir& tmp) {
     if (ref.count(n)) inputs[n] = ref.at(n);
   // Encoder-decoder fixtures (BART) give the decoder's teacher-forced input too.
   if (ref.count("decoder_input_ids")) inputs["decoder_input_ids"] = ref.at("decoder_input_ids");
+  // LED fixtures mark their global tokens.
+  if (ref.count("global_attention_mask"))
+    inputs["global_attention_mask"] = ref.at("global_attention_mask");
   nn::save_safetensors(tmp / "in.safetensors", inputs);
   return ref;
 }

@@ -12,30 +12,24 @@
 #include <map>
 
 #include "core/ops.h"
-#include "nn/bart.h"
+#include "nn/family.h"
 #include "nn/generation.h"
 #include "nn/logits_processors.h"
 #include "nn/state_dict_io.h"
+#include "tests/common/reference_checks.h"
 
 namespace kiln::nn {
 namespace {
 
+using testing::read_json;
+using testing::row_of;
+
 const std::string kRefs = std::string(KILN_SHARED_DIR) + "/refs/models/";
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
-std::vector<int64_t> row_of(const Tensor& t, int64_t row) {
-  const std::vector<int64_t> all = t.to_ints();
-  const int64_t n = t.size(1);
-  return {all.begin() + row * n, all.begin() + (row + 1) * n};
-}
 
 struct GenFixture {
   nlohmann::json config, generation_config, generation;
-  std::unique_ptr<BartModel> model;
+  std::unique_ptr<Model> owner;
+  const Seq2SeqLM* model = nullptr;
   StateDict ref, gen;
 };
 
@@ -45,9 +39,11 @@ GenFixture load(const std::string& name) {
   f.config = read_json(dir + "/config.json");
   f.generation_config = read_json(dir + "/generation_config.json");
   f.generation = read_json(dir + "/reference.json")["generation"];
-  f.model = std::make_unique<BartModel>(BartConfig::from_json(f.config, dir + "/config.json"));
-  f.model->load_state_dict(load_safetensors(dir + "/model.safetensors"), true, dir);
-  f.model->eval();
+  // Through the family registry: BART and LED alike.
+  f.owner = family_for_config(f.config, dir).build(f.config, dir);
+  f.owner->load_state_dict(load_safetensors(dir + "/model.safetensors"), true, dir);
+  f.owner->eval();
+  f.model = dynamic_cast<const Seq2SeqLM*>(f.owner.get());
   f.ref = load_safetensors(dir + "/reference.safetensors");
   f.gen = load_safetensors(dir + "/generate.safetensors");
   return f;
@@ -59,16 +55,27 @@ GenerationConfig config_for(const GenFixture& f, const std::string& name) {
   return c;
 }
 
+// The whole padded batch (LED's global_attention_mask too).
+NamedTensors batch_input(const GenFixture& f) {
+  NamedTensors in{{"input_ids", f.ref.at("input_ids")},
+                  {"attention_mask", f.ref.at("attention_mask")}};
+  if (f.ref.count("global_attention_mask"))
+    in["global_attention_mask"] = f.ref.at("global_attention_mask");
+  return in;
+}
+
 // Example i alone: its real tokens, no padding.
 NamedTensors single_input(const GenFixture& f, int64_t i) {
-  const std::vector<int64_t> ids = row_of(f.ref.at("input_ids"), i);
   const std::vector<int64_t> mask = row_of(f.ref.at("attention_mask"), i);
-  std::vector<int64_t> real;
-  for (size_t j = 0; j < ids.size(); ++j)
-    if (mask[j]) real.push_back(ids[j]);
-  const int64_t n = static_cast<int64_t>(real.size());
-  return {{"input_ids", Tensor::from_ints(real, {1, n})},
-          {"attention_mask", Tensor::from_ints(std::vector<int64_t>(real.size(), 1), {1, n})}};
+  NamedTensors out;
+  for (const auto& [name, t] : batch_input(f)) {
+    const std::vector<int64_t> row = row_of(t, i);
+    std::vector<int64_t> real;
+    for (size_t j = 0; j < row.size(); ++j)
+      if (mask[j]) real.push_back(row[j]);
+    out[name] = Tensor::from_ints(real, {1, static_cast<int64_t>(real.size())});
+  }
+  return out;
 }
 
 // The top 5 of a row, best first (equal values in index order).
@@ -102,8 +109,7 @@ TEST_P(GenerationReference, EveryConfigMatchesTransformersBatchedAndSingle) {
     const GenerationConfig c = config_for(f, name);
     const bool beam = c.num_beams > 1;
     const int64_t nrs = c.num_return_sequences;
-    NamedTensors batched{{"input_ids", f.ref.at("input_ids")},
-                         {"attention_mask", f.ref.at("attention_mask")}};
+    const NamedTensors batched = batch_input(f);
     const auto got_batched = generate(*f.model, batched, c);
     ASSERT_EQ(static_cast<int64_t>(got_batched.size()), batch);
     const Tensor want_batched = f.gen.at(name + ".batched.sequences");
@@ -170,7 +176,8 @@ TEST_P(GenerationReference, EveryConfigMatchesTransformersBatchedAndSingle) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, GenerationReference,
-                         ::testing::Values("bart-rand", "bart-denoise", "distilbart-asym"),
+                         ::testing::Values("bart-rand", "bart-denoise", "distilbart-asym",
+                                           "led-tiny"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
