@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/autograd.h"
 #include "core/gemm.h"
 #include "core/ops.h"
@@ -31,35 +32,11 @@
 
 namespace {
 
+using kiln::bench::hwm_mb;
+using kiln::bench::make_ids;
+using kiln::bench::peak_rss_mb;
+using kiln::bench::reset_peak_rss;
 using Clock = std::chrono::steady_clock;
-
-// Peak RSS since the last reset_peak_rss() (VmHWM), in MiB; -1 where /proc is unavailable.
-double hwm_mb() {
-  FILE* f = std::fopen("/proc/self/status", "r");
-  if (!f) return -1;
-  char line[256];
-  double kb = -1;
-  while (std::fgets(line, sizeof line, f))
-    if (std::sscanf(line, "VmHWM: %lf kB", &kb) == 1) break;
-  std::fclose(f);
-  return kb / 1024.0;
-}
-
-// Resets the kernel's peak-RSS mark to the current RSS (Linux clear_refs "5"), so the peak seen
-// afterwards belongs to the measured loop, not to building the model with random weights.
-void reset_peak_rss() {
-  if (FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
-    std::fputs("5", f);
-    std::fclose(f);
-  }
-}
-
-// ru_maxrss: since the process started, or since the last reset_peak_rss().
-double peak_rss_mb() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is KiB on Linux
-}
 
 kiln::nn::BertConfig base_config(int64_t layers) {
   nlohmann::json j = {{"model_type", "bert"},
@@ -73,18 +50,6 @@ kiln::nn::BertConfig base_config(int64_t layers) {
                       {"architectures", {"BertForSequenceClassification"}},
                       {"id2label", {{"0", "a"}, {"1", "b"}}}};
   return kiln::nn::BertConfig::from_json(j, "bert_bench");
-}
-
-// Deterministic token ids in [1000, vocab) (the same recipe as torch_bert.py is not needed: the
-// cost does not depend on the ids) and an all-ones attention mask.
-kiln::Tensor make_ids(int64_t b, int64_t l, int64_t vocab) {
-  std::vector<int64_t> v(static_cast<size_t>(b * l));
-  uint64_t s = 12345;
-  for (auto& x : v) {
-    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-    x = 1000 + static_cast<int64_t>((s >> 33) % static_cast<uint64_t>(vocab - 1000));
-  }
-  return kiln::Tensor::from_ints(v, {b, l});
 }
 
 }  // namespace
@@ -187,11 +152,8 @@ int main(int argc, char** argv) {
       }
     }
   }
+  const double median = kiln::bench::median(ms);
   std::sort(ms.begin(), ms.end());
-  const double median =
-      ms.empty()
-          ? 0.0
-          : (ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]));
   std::printf(
       "kiln mode=%s batch=%lld seq=%lld threads=%d runs=%d median_ms=%.2f min_ms=%.2f "
       "peak_rss_mb=%.0f setup_peak_mb=%.0f gemm=%s packed=%d\n",

@@ -30,6 +30,8 @@ constexpr int64_t kStripTarget = 480;
 constexpr int64_t kTasksPerThread = 16;
 constexpr int64_t kMinChunkPanels = 4;
 constexpr int64_t kFewRows = 128;
+// Panels per task when C has one row (sgemm_packed_b with micro_one_row).
+constexpr int64_t kOneRowPanels = 12;
 // Below this many flops the pool wake-up costs more than a second core saves.
 constexpr double kParallelFlops = 4e6;
 
@@ -272,7 +274,13 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   // out the cores (BERT-base linears at 128 rows, cold weights: 62.5-64.3 ms vs 67.1-69.3 with
   // the split below; equal at 256 rows, worse from 512).
   const bool few_rows = m <= kFewRows;
-  const int64_t strip_panels = few_rows ? 1 : prepacked_strip_panels(b.n_panels_, threads);
+  // One row (a decoder's step): tasks of kOneRowPanels panels, each swept by micro_one_row, which
+  // keeps several panels' accumulators in flight (same bits as `micro`).
+  const bool rows_a = reads_a_rows(kern, ta);
+  const bool one_row = m == 1 && !rows_a && kern.micro_one_row != nullptr;
+  const int64_t strip_panels = one_row    ? kOneRowPanels
+                               : few_rows ? 1
+                                          : prepacked_strip_panels(b.n_panels_, threads);
   const int64_t strips = (b.n_panels_ + strip_panels - 1) / strip_panels;
   // Otherwise rows are cut into chunks too, for about kTasksPerThread tasks per thread, but no
   // chunk under kMinChunkPanels row panels. Measured on the BERT-base linears (1024 rows, cold
@@ -286,7 +294,6 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   const int64_t chunk_panels = (m_panels + row_chunks - 1) / row_chunks;
   // Reading A in place needs rows contiguous along k; otherwise each task packs its own row panel
   // (8 x kc, stays in L1) before meeting the strip's B panels.
-  const bool rows_a = reads_a_rows(kern, ta);
   auto run_tasks = [&](int64_t t0, int64_t t1) {
     float* apanel = rows_a ? nullptr : t_apack.get<float>(kMr * kKc);
     for (int64_t t = t0; t < t1; ++t) {
@@ -304,7 +311,13 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
           if (!rows_a) kern.pack_a(ta, ta ? a + p0 * lda + i0 : arow, lda, mr, kc, apanel);
           float* crow = c + i0 * ldc;
           const bool first = p0 == 0, last = p0 + kKc >= k;
-          for (int64_t q = q0; q < q1; ++q) {
+          if (one_row) {
+            const int64_t j0 = q0 * kNr, cols = std::min(q1 * kNr, n) - j0;
+            if (first && ep.bias != nullptr) fill_bias(crow + j0, 1, j0, cols);
+            kern.micro_one_row(kc, apanel, block + q0 * kNr * kc, kNr * kc, q1 - q0, crow + j0,
+                               cols, alpha, beff);
+          }
+          for (int64_t q = one_row ? q1 : q0; q < q1; ++q) {
             const int64_t j0 = q * kNr, nr = std::min(kNr, n - j0);
             const float* bp = block + q * kNr * kc;
             if (rows_a) {

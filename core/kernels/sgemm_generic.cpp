@@ -50,7 +50,7 @@ void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_
 }  // namespace
 
 const SgemmKernel& sgemm_kernel() {
-  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, nullptr};
+  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, nullptr, nullptr};
   return k;
 }
 

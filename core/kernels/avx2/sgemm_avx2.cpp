@@ -87,10 +87,64 @@ void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_
   }
 }
 
+// One row over P panels: 2P accumulators in flight (P = 6: 12, as the 6 x 16 tile has), each
+// summing its k terms in ascending order exactly as micro_kernel does for one row.
+template <int P>
+void one_row_panels(int64_t kc, const float* ap, const float* bp, int64_t stride, float* c,
+                    int64_t cols, float alpha, float beta) {
+  __m256 acc[P][2];
+#pragma GCC unroll 6
+  for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 av = _mm256_broadcast_ss(ap + k * kMr);
+#pragma GCC unroll 6
+    for (int p = 0; p < P; ++p) {
+      const float* b = bp + p * stride + k * kNr;
+      acc[p][0] = _mm256_fmadd_ps(av, _mm256_loadu_ps(b), acc[p][0]);
+      acc[p][1] = _mm256_fmadd_ps(av, _mm256_loadu_ps(b + 8), acc[p][1]);
+    }
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma GCC unroll 6
+  for (int p = 0; p < P; ++p) {
+    const int64_t nr = cols - p * kNr;
+    const __m256i mask[2] = {lane_mask(nr), lane_mask(nr - 8)};
+    for (int j = 0; j < 2; ++j) {
+      float* dst = c + p * kNr + 8 * j;
+      __m256 r;
+      if (beta == 0.0f) {
+        r = _mm256_mul_ps(va, acc[p][j]);
+      } else {
+        const __m256 old = _mm256_maskload_ps(dst, mask[j]);
+        r = _mm256_fmadd_ps(va, acc[p][j], _mm256_mul_ps(vb, old));
+      }
+      _mm256_maskstore_ps(dst, mask[j], r);
+    }
+  }
+}
+
+void micro_one_row(int64_t kc, const float* ap, const float* bp, int64_t stride, int64_t panels,
+                   float* c, int64_t cols, float alpha, float beta) {
+  for (int64_t q = 0; q < panels; q += 6) {
+    const float* b = bp + q * stride;
+    float* cq = c + q * kNr;
+    const int64_t left = cols - q * kNr;
+    switch (panels - q < 6 ? panels - q : 6) {
+      case 1: one_row_panels<1>(kc, ap, b, stride, cq, left, alpha, beta); break;
+      case 2: one_row_panels<2>(kc, ap, b, stride, cq, left, alpha, beta); break;
+      case 3: one_row_panels<3>(kc, ap, b, stride, cq, left, alpha, beta); break;
+      case 4: one_row_panels<4>(kc, ap, b, stride, cq, left, alpha, beta); break;
+      case 5: one_row_panels<5>(kc, ap, b, stride, cq, left, alpha, beta); break;
+      default: one_row_panels<6>(kc, ap, b, stride, cq, left, alpha, beta); break;
+    }
+  }
+}
+
 }  // namespace
 
 const SgemmKernel& sgemm_kernel() {
-  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, nullptr};
+  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, nullptr,
+                               micro_one_row};
   return k;
 }
 

@@ -130,7 +130,7 @@ void micro_kernel(int64_t kc, const uint16_t* ap, const uint16_t* bp, float* c, 
 }  // namespace
 
 const Bf16GemmKernel& bf16_kernel() {
-  static const Bf16GemmKernel k{kMr, kNr, 2, pack_a, pack_b, micro_kernel, nullptr};
+  static const Bf16GemmKernel k{kMr, kNr, 2, pack_a, pack_b, micro_kernel, nullptr, nullptr};
   return k;
 }
 

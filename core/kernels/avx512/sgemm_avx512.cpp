@@ -148,7 +148,8 @@ void micro_kernel_rows_a(int64_t kc, const float* a, int64_t lda, const float* b
 }  // namespace
 
 const SgemmKernel& sgemm_kernel() {
-  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, micro_kernel_rows_a};
+  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, micro_kernel_rows_a,
+                               nullptr};
   return k;
 }
 

@@ -1,0 +1,29 @@
+// CPU kernels of batch_norm (core/ops/batch_norm.cpp holds its checks, running-statistics update
+// and autograd record). x is contiguous [n, c, inner]; statistics are per channel over n * inner
+// elements. Each channel is handled by one thread, its sums taken in a fixed order and, for f32,
+// in f64, so results do not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::kernels {
+
+// mean and the biased variance per channel, two passes (mean first) for accuracy.
+template <typename T>
+void batch_norm_stats(const T* x, int64_t n, int64_t c, int64_t inner, T* mean, T* var);
+
+// y = (x - mean) * invstd * w + b per channel; w, b may be null (1, 0).
+template <typename T>
+void batch_norm_forward(const T* x, int64_t n, int64_t c, int64_t inner, const T* mean,
+                        const T* invstd, const T* w, const T* b, T* y);
+
+// With xhat = (x - mean) * invstd, M = n * inner: gw = sum g * xhat, gb = sum g, and
+//   batch statistics: gx = w * invstd * (g - sum(g) / M - xhat * sum(g * xhat) / M);
+//   fixed statistics: gx = g * w * invstd.
+// Any of gx, gw, gb may be null.
+template <typename T>
+void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t inner,
+                         const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx,
+                         T* gw, T* gb);
+
+}  // namespace kiln::kernels

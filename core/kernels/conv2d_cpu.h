@@ -1,0 +1,37 @@
+// CPU kernels of conv2d (core/ops/conv2d.cpp holds its checks and autograd record). All arrays are
+// contiguous NCHW / [Cout, Cin/groups, kh, kw]. Two paths:
+//   - conv2d_forward / conv2d_backward: per sample and group, a GEMM on kiln's own GEMM
+//     (core/gemm.h): a pointwise (1x1, stride 1, no padding) convolution reads the input as the
+//     GEMM operand directly; any other shape goes through im2col (backward: col2im);
+//   - *_reference: plain loops with f64 (for f32) accumulation, kept for tests.
+// Both are bit-identical across thread counts: threads only split disjoint outputs (im2col rows,
+// col2im channels, output channels), sgemm is thread-count independent, and the weight gradient
+// is accumulated over samples in sample order.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::kernels {
+
+struct ConvGeometry {
+  int64_t n, cin, h, w;        // input
+  int64_t cout, kh, kw;        // weight [cout, cin / groups, kh, kw]
+  int64_t oh, ow;              // output
+  int64_t sh, sw, ph, pw, dh, dw, groups;
+};
+
+// y = conv(x, w) + b (b may be null).
+template <typename T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+// Any of gx, gw, gb may be null (not wanted). Each wanted one is overwritten.
+template <typename T>
+void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw,
+                     T* gb);
+
+template <typename T>
+void conv2d_forward_reference(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+template <typename T>
+void conv2d_backward_reference(const ConvGeometry& g, const T* x, const T* w, const T* gy, T* gx,
+                               T* gw, T* gb);
+
+}  // namespace kiln::kernels
