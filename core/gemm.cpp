@@ -277,7 +277,7 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   // One row (a decoder's step): tasks of kOneRowPanels panels, each swept by micro_one_row, which
   // keeps several panels' accumulators in flight (same bits as `micro`).
   const bool rows_a = reads_a_rows(kern, ta);
-  const bool one_row = m == 1 && !rows_a && kern.micro_one_row != nullptr;
+  const bool one_row = m == 1 && kern.micro_one_row != nullptr;
   const int64_t strip_panels = one_row    ? kOneRowPanels
                                : few_rows ? 1
                                           : prepacked_strip_panels(b.n_panels_, threads);
@@ -313,9 +313,23 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
           const bool first = p0 == 0, last = p0 + kKc >= k;
           if (one_row) {
             const int64_t j0 = q0 * kNr, cols = std::min(q1 * kNr, n) - j0;
-            if (first && ep.bias != nullptr) fill_bias(crow + j0, 1, j0, cols);
-            kern.micro_one_row(kc, apanel, block + q0 * kNr * kc, kNr * kc, q1 - q0, crow + j0,
-                               cols, alpha, beff);
+            const float* bp = block + q0 * kNr * kc;
+            if (rows_a) {
+              // As the rows_a tiles below: bias and (without an activation) the residual go into
+              // the store.
+              gemm::TileExtras extras;
+              if (first) extras.bias = ep.bias != nullptr ? ep.bias + j0 : nullptr;
+              if (last && ep.activation == nullptr && ep.residual != nullptr) {
+                extras.residual = ep.residual + j0;
+                extras.ldr = ep.ldr;
+              }
+              kern.micro_one_row(kc, arow, 1, bp, kNr * kc, q1 - q0, crow + j0, cols, alpha, beff,
+                                 &extras);
+            } else {
+              if (first && ep.bias != nullptr) fill_bias(crow + j0, 1, j0, cols);
+              kern.micro_one_row(kc, apanel, kMr, bp, kNr * kc, q1 - q0, crow + j0, cols, alpha,
+                                 beff, nullptr);
+            }
           }
           for (int64_t q = one_row ? q1 : q0; q < q1; ++q) {
             const int64_t j0 = q * kNr, nr = std::min(kNr, n - j0);

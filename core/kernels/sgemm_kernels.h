@@ -51,13 +51,15 @@ struct PackedGemmKernel {
   void (*micro_rows_a)(int64_t kc, const T* a, int64_t lda, const T* bp, float* c, int64_t ldc,
                        int64_t rows, int64_t cols, float alpha, float beta,
                        const TileExtras* extras);
-  // Optional (may be null): row 0 of a packed A panel times `panels` consecutive B panels
-  // (`panel_stride` elements apart) into c[0, cols). Each element gets exactly the instruction
-  // sequence `micro` gives it (ascending-k FMAs into one accumulator, the same store), so the
-  // result is bit-identical to `micro` with one row; working on several panels at once hides the
-  // FMA latency a lone 1-row tile is bound by (m = 1: a decoder generating one token per step).
-  void (*micro_one_row)(int64_t kc, const T* ap, const T* bp, int64_t panel_stride,
-                        int64_t panels, float* c, int64_t cols, float alpha, float beta);
+  // Optional (may be null): one row of op(A) times `panels` consecutive B panels (`panel_stride`
+  // elements apart) into c[0, cols). The row's k-th value is a[k * a_step] (a packed A panel:
+  // a_step = mr; the row in place: 1). Each element gets exactly the instruction sequence `micro`
+  // / `micro_rows_a` give it (ascending-k FMAs into one accumulator, the same store, `extras` as
+  // there with bias/residual covering c[0, cols)), so the bits are the same; working on several
+  // panels at once hides the FMA latency a lone 1-row tile is bound by (m = 1: a decoder step).
+  void (*micro_one_row)(int64_t kc, const T* a, int64_t a_step, const T* bp,
+                        int64_t panel_stride, int64_t panels, float* c, int64_t cols, float alpha,
+                        float beta, const TileExtras* extras);
 };
 using SgemmKernel = PackedGemmKernel<float>;
 using Bf16GemmKernel = PackedGemmKernel<uint16_t>;

@@ -90,13 +90,13 @@ void micro_kernel(int64_t kc, const float* ap, const float* bp, float* c, int64_
 // One row over P panels: 2P accumulators in flight (P = 6: 12, as the 6 x 16 tile has), each
 // summing its k terms in ascending order exactly as micro_kernel does for one row.
 template <int P>
-void one_row_panels(int64_t kc, const float* ap, const float* bp, int64_t stride, float* c,
-                    int64_t cols, float alpha, float beta) {
+void one_row_panels(int64_t kc, const float* ap, int64_t a_step, const float* bp, int64_t stride,
+                    float* c, int64_t cols, float alpha, float beta) {
   __m256 acc[P][2];
 #pragma GCC unroll 6
   for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
-    const __m256 av = _mm256_broadcast_ss(ap + k * kMr);
+    const __m256 av = _mm256_broadcast_ss(ap + k * a_step);
 #pragma GCC unroll 6
     for (int p = 0; p < P; ++p) {
       const float* b = bp + p * stride + k * kNr;
@@ -123,19 +123,33 @@ void one_row_panels(int64_t kc, const float* ap, const float* bp, int64_t stride
   }
 }
 
-void micro_one_row(int64_t kc, const float* ap, const float* bp, int64_t stride, int64_t panels,
-                   float* c, int64_t cols, float alpha, float beta) {
+// The AVX2 kernel reads no A rows in place, so the driver never passes extras here.
+void micro_one_row(int64_t kc, const float* ap, int64_t a_step, const float* bp, int64_t stride,
+                   int64_t panels, float* c, int64_t cols, float alpha, float beta,
+                   const TileExtras* /*extras*/) {
   for (int64_t q = 0; q < panels; q += 6) {
     const float* b = bp + q * stride;
     float* cq = c + q * kNr;
     const int64_t left = cols - q * kNr;
     switch (panels - q < 6 ? panels - q : 6) {
-      case 1: one_row_panels<1>(kc, ap, b, stride, cq, left, alpha, beta); break;
-      case 2: one_row_panels<2>(kc, ap, b, stride, cq, left, alpha, beta); break;
-      case 3: one_row_panels<3>(kc, ap, b, stride, cq, left, alpha, beta); break;
-      case 4: one_row_panels<4>(kc, ap, b, stride, cq, left, alpha, beta); break;
-      case 5: one_row_panels<5>(kc, ap, b, stride, cq, left, alpha, beta); break;
-      default: one_row_panels<6>(kc, ap, b, stride, cq, left, alpha, beta); break;
+      case 1:
+        one_row_panels<1>(kc, ap, a_step, b, stride, cq, left, alpha, beta);
+        break;
+      case 2:
+        one_row_panels<2>(kc, ap, a_step, b, stride, cq, left, alpha, beta);
+        break;
+      case 3:
+        one_row_panels<3>(kc, ap, a_step, b, stride, cq, left, alpha, beta);
+        break;
+      case 4:
+        one_row_panels<4>(kc, ap, a_step, b, stride, cq, left, alpha, beta);
+        break;
+      case 5:
+        one_row_panels<5>(kc, ap, a_step, b, stride, cq, left, alpha, beta);
+        break;
+      default:
+        one_row_panels<6>(kc, ap, a_step, b, stride, cq, left, alpha, beta);
+        break;
     }
   }
 }
@@ -143,8 +157,7 @@ void micro_one_row(int64_t kc, const float* ap, const float* bp, int64_t stride,
 }  // namespace
 
 const SgemmKernel& sgemm_kernel() {
-  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, nullptr,
-                               micro_one_row};
+  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, nullptr, micro_one_row};
   return k;
 }
 

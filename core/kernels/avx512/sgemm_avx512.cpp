@@ -145,11 +145,77 @@ void micro_kernel_rows_a(int64_t kc, const float* a, int64_t lda, const float* b
   micro_dispatch<true>(kc, a, lda, bp, c, ldc, mr, nr, alpha, beta, extras);
 }
 
+// One row over P panels of 48 columns: 3P accumulators in flight, each summing its k terms in
+// ascending order and stored exactly as store_tile_8x48 stores row 0 (bias, beta, residual).
+template <int P>
+void one_row_panels(int64_t kc, const float* a, int64_t a_step, const float* bp, int64_t stride,
+                    float* c, int64_t cols, float alpha, float beta, const float* bias,
+                    const float* residual) {
+  __m512 acc[P][3];
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = acc[p][2] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 av = _mm512_set1_ps(a[k * a_step]);
+#pragma GCC unroll 8
+    for (int p = 0; p < P; ++p) {
+      const float* b = bp + p * stride + k * kNr;
+#pragma GCC unroll 3
+      for (int v = 0; v < 3; ++v)
+        acc[p][v] = _mm512_fmadd_ps(av, _mm512_loadu_ps(b + 16 * v), acc[p][v]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+  for (int p = 0; p < P; ++p) {
+    for (int v = 0; v < 3; ++v) {
+      const int64_t off = p * kNr + 16 * v;
+      const __mmask16 mask = first_n(cols - off);
+      __m512 r;
+      if (beta == 0.0f) {
+        r = _mm512_mul_ps(va, acc[p][v]);
+      } else {
+        const __m512 old = bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + off)
+                                           : _mm512_maskz_loadu_ps(mask, c + off);
+        r = _mm512_fmadd_ps(va, acc[p][v], _mm512_mul_ps(vb, old));
+      }
+      if (residual != nullptr) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, residual + off));
+      _mm512_mask_storeu_ps(c + off, mask, r);
+    }
+  }
+}
+
+void micro_one_row(int64_t kc, const float* a, int64_t a_step, const float* bp, int64_t stride,
+                   int64_t panels, float* c, int64_t cols, float alpha, float beta,
+                   const TileExtras* extras) {
+  const float* bias = extras != nullptr ? extras->bias : nullptr;
+  const float* residual = extras != nullptr ? extras->residual : nullptr;
+  for (int64_t q = 0; q < panels; q += 4) {
+    const int64_t off = q * kNr, left = cols - off;
+    const float* b = bp + q * stride;
+    const float* bq = bias != nullptr ? bias + off : nullptr;
+    const float* rq = residual != nullptr ? residual + off : nullptr;
+    switch (panels - q < 4 ? panels - q : 4) {
+      case 1:
+        one_row_panels<1>(kc, a, a_step, b, stride, c + off, left, alpha, beta, bq, rq);
+        break;
+      case 2:
+        one_row_panels<2>(kc, a, a_step, b, stride, c + off, left, alpha, beta, bq, rq);
+        break;
+      case 3:
+        one_row_panels<3>(kc, a, a_step, b, stride, c + off, left, alpha, beta, bq, rq);
+        break;
+      default:
+        one_row_panels<4>(kc, a, a_step, b, stride, c + off, left, alpha, beta, bq, rq);
+        break;
+    }
+  }
+}
+
 }  // namespace
 
 const SgemmKernel& sgemm_kernel() {
-  static const SgemmKernel k{kMr, kNr, 1, pack_a, pack_b, micro_kernel, micro_kernel_rows_a,
-                               nullptr};
+  static const SgemmKernel k{
+      kMr, kNr, 1, pack_a, pack_b, micro_kernel, micro_kernel_rows_a, micro_one_row};
   return k;
 }
 
