@@ -183,7 +183,13 @@ void GenerationConfig::validate(int64_t vocab_size) const {
 GenerationConfig model_generation_config(const json& config, const json& generation_config,
                                          const std::string& task, const std::string& origin) {
   GenerationConfig g;
-  if (!generation_config.is_null()) {
+  // transformers 4.30 (generate() and Pipeline.__init__): a generation config that was itself made
+  // from the model config ("_from_model_config": true, as save_pretrained writes it then) is
+  // rebuilt from the model config, which the summarization pipeline has updated with
+  // task_specific_params.summarization; a generation config written on purpose wins as it is.
+  const bool from_model_config =
+      generation_config.is_object() && generation_config.value("_from_model_config", false) == true;
+  if (!generation_config.is_null() && !from_model_config) {
     g.update_from_json(generation_config, origin + " (generation_config.json)");
     return g;
   }

@@ -61,9 +61,11 @@ struct GenerationConfig {
 };
 
 // The defaults generate() uses for a model, as transformers 4.30.2 builds them: the model's
-// generation_config.json when it has one (`generation_config` not null), otherwise the generation
-// fields of config.json, with task_specific_params.<task> on top when `task` is not empty (what
-// the summarization pipeline does to the model config). Errors name `origin`.
+// generation_config.json when it has one written on purpose; otherwise (none, or one saved with
+// "_from_model_config": true) the generation fields of config.json, with
+// task_specific_params.<task> on top when `task` is not empty (what the summarization pipeline
+// does to the model config before generate() rebuilds its generation config from it). Errors
+// name `origin`.
 GenerationConfig model_generation_config(const nlohmann::json& config,
                                          const nlohmann::json& generation_config,
                                          const std::string& task, const std::string& origin);
