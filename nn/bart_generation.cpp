@@ -40,10 +40,7 @@ void BartDecodingState::select_rows(const std::vector<int64_t>& rows) {
     inputs[i] = row_input_[static_cast<size_t>(rows[i])];
   }
   const Tensor index = Tensor::from_ints(rows, {static_cast<int64_t>(rows.size())});
-  for (AttentionCache& c : cache_.self_attention) {
-    c.key = select_batch_rows(c.key, index);
-    c.value = select_batch_rows(c.value, index);
-  }
+  for (AttentionCache& c : cache_.self_attention) c.select_rows(rows);
   // Beams of one input reordered among themselves see the same encoder rows: nothing to move.
   if (inputs == row_input_) return;
   encoder_output_ = index_select(encoder_output_, 0, index);

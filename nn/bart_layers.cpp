@@ -75,12 +75,13 @@ Tensor BartAttention::attend(const Tensor& x, const Tensor& memory, const Tensor
   } else {
     k = split_heads(k_->forward(x));
     v = split_heads(v_->forward(x));
-    if (cache && cache->key.defined()) {  // self-attention: earlier tokens, then the new ones
-      k = concat({cache->key, k}, 2);
-      v = concat({cache->value, v}, 2);
+    if (cache) {  // self-attention: earlier tokens, then the new ones
+      cache->append(k, v);
+      k = cache->key;
+      v = cache->value;
     }
   }
-  if (cache) {
+  if (cache && memory.defined() && !cache->key.defined()) {
     cache->key = k;
     cache->value = v;
   }

@@ -6,18 +6,13 @@
 #include <memory>
 
 #include "core/rng.h"
+#include "nn/attention_cache.h"
 #include "nn/layers.h"
 #include "nn/module.h"
 
 namespace kiln::nn {
 
 enum class BartActivation { Gelu, GeluTanh, Relu };  // gelu; gelu_new / gelu_pytorch_tanh; relu
-
-// Keys and values of one attention layer, [B, heads, Lk, head_dim], kept between decoding steps.
-// Undefined until the first step.
-struct AttentionCache {
-  Tensor key, value;
-};
 
 // Training-time randomness of one layer: dropout probabilities and the generator (null: none).
 struct BartDropout {
