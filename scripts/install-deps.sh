@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package kiln needs to build and test. The build itself never downloads.
-# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers used by bench/: python3-torch, nodejs/npm)
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers used by bench/: python3-torch, nodejs/npm,
+# python3-pil, which remakes the Pillow fixtures in tests/data, and python3-torchvision, which turns
+# on the densenet121-vs-torchvision test instead of skipping it)
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -8,11 +10,12 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git
   libopenblas-dev libutf8proc-dev libssl-dev
   nlohmann-json3-dev libcli11-dev
+  libjpeg62-turbo-dev libpng-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev clang-format
 )
 if [ "${1:-}" = "--bench" ]; then
-  PKGS+=(python3-torch python3-numpy nodejs npm)
+  PKGS+=(python3-torch python3-torchvision python3-numpy python3-pil nodejs npm)
 fi
 missing=()
 for p in "${PKGS[@]}"; do
