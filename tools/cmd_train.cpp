@@ -508,7 +508,11 @@ int run_train(const std::vector<std::string>& cli_args) {
   } else {
     start = start_from_options(p, task);
   }
-  const tok::Tokenizer tokenizer = tok::Tokenizer::from_json_string(start.tokenizer_json);
+  tok::Tokenizer tokenizer = tok::Tokenizer::from_json_string(start.tokenizer_json);
+  // kiln builds and pads its own sequences (as transformers' tokenizer calls do): the padding and
+  // truncation a tokenizer.json may carry (sentence-transformers' Fixed 128) must not apply.
+  tokenizer.set_padding(std::nullopt);
+  tokenizer.set_truncation(std::nullopt);
   const nn::ModelFamily& family = *start.family;
   // Where the config came from, for errors about its fields.
   std::string config_origin = p.get_optional("config").value_or("");

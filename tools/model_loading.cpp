@@ -38,6 +38,11 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   }
   if (!mf.tokenizer_json.empty()) {
     m.tokenizer = tok::Tokenizer::from_json_string(mf.tokenizer_json);
+    // The commands build and pad their own sequences, as transformers' tokenizer calls do: a
+    // tokenizer.json's own padding/truncation (sentence-transformers ship Fixed 128) must not
+    // pad every word of tagging input to 128 tokens.
+    m.tokenizer->set_padding(std::nullopt);
+    m.tokenizer->set_truncation(std::nullopt);
     check_tokenizer_fits(*m.tokenizer, m.spec, path);
   } else {
     KILN_CHECK(!options.need_tokenizer, path,
