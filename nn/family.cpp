@@ -48,6 +48,9 @@ const ModelFamily& family_by_name(const std::string& name, const std::string& or
 
 const ModelFamily& family_for_config(const nlohmann::json& config, const std::string& origin) {
   KILN_CHECK(config.is_object(), origin, ": config must be a JSON object");
+  if (!config.contains("model_type"))
+    for (const auto& f : registry())
+      if (f->recognises_config(config)) return *f;
   KILN_CHECK(config.contains("model_type") && config["model_type"].is_string(), origin,
              ": missing config field 'model_type' (a string)");
   const std::string type = config["model_type"].get<std::string>();

@@ -65,6 +65,10 @@ class ModelFamily {
   virtual std::vector<std::pair<std::string, std::string>> refused_model_types() const {
     return {};
   }
+  // A config without a Hugging Face model_type that this family still recognises by its own
+  // fields (torchvision- and timm-style image model configs). family_for_config asks every family
+  // before it requires model_type.
+  virtual bool recognises_config(const nlohmann::json& /*config*/) const { return false; }
   // Parses and validates a Hugging Face config.json; errors name `origin` and the field.
   virtual ModelSpec parse_config(const nlohmann::json& config, const std::string& origin) const = 0;
   // A model with the architecture the config names, parameters allocated but not initialised.

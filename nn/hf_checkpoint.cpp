@@ -23,6 +23,23 @@ nlohmann::json read_json(const fs::path& p) {
   }
 }
 
+// A torch.save() pickle (torchvision/timm .pth or .pt) cannot be read without a pickle
+// interpreter: say how to turn it into the safetensors file kiln reads.
+void refuse_pickles(const fs::path& dir, const std::string& dir_str) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string ext = e.path().extension().string();
+    if (ext != ".pth" && ext != ".pt") continue;
+    const std::string name = e.path().filename().string();
+    throw Error(dir_str + ": " + name +
+                " is a PyTorch pickle, which kiln does not read (unpickling runs arbitrary code). "
+                "Convert it to model.safetensors in this directory with Python: import torch; "
+                "from safetensors.torch import save_file; sd = torch.load('" +
+                name +
+                "', map_location='cpu'); sd = sd.get('state_dict', sd); save_file({k: "
+                "v.contiguous() for k, v in sd.items()}, 'model.safetensors')");
+  }
+}
+
 }  // namespace
 
 HfCheckpoint read_hf_checkpoint(const std::string& dir_str) {
@@ -59,6 +76,7 @@ HfCheckpoint read_hf_checkpoint(const std::string& dir_str) {
   } else if (fs::exists(single)) {
     shards.push_back("model.safetensors");
   } else {
+    refuse_pickles(dir, dir_str);
     const bool has_bin = fs::exists(dir / "pytorch_model.bin");
     throw Error(dir_str + ": no model.safetensors or model.safetensors.index.json" +
                 (has_bin ? std::string(" (pytorch_model.bin found: re-save the model with "

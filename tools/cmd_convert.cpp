@@ -5,6 +5,7 @@
 // Hub's *ForMaskedLM and *ForPreTraining) keep their encoder, stored as the bare *Model; the
 // dropped head tensors are named on stderr and in the provenance, and `kiln train --task` adds
 // a fresh head.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -88,7 +89,10 @@ int run_convert(const std::vector<std::string>& args) {
   // are not repeated (state_dict lists each tensor once, under its canonical name).
   for (auto& [name, t] : model->state_dict())
     mf.tensors[name] = is_floating(t.dtype()) ? t.to(*dtype) : t;
-  if (!p.get_flag("no-tokenizer")) {
+  // Image models (pixel_values in, no input_ids) have no tokenizer to keep.
+  const bool takes_tokens = std::find(spec.input_names.begin(), spec.input_names.end(),
+                                      "input_ids") != spec.input_names.end();
+  if (takes_tokens && !p.get_flag("no-tokenizer")) {
     try {
       mf.tokenizer_json = tok::Tokenizer::from_path(dir).to_json_string();
     } catch (const Error& e) {

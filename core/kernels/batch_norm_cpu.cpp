@@ -58,8 +58,8 @@ void batch_norm_forward(const T* x, int64_t n, int64_t c, int64_t inner, const T
 
 template <typename T>
 void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t inner,
-                         const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx,
-                         T* gw, T* gb) {
+                         const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx, T* gw,
+                         T* gb) {
   const int64_t m = n * inner;
   parallel_for(0, c, channel_grain(m), [&](int64_t cb, int64_t ce) {
     for (int64_t ch = cb; ch < ce; ++ch) {
@@ -83,8 +83,7 @@ void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t 
         const T* gp = gy + (i * c + ch) * inner;
         const T* xp = x + (i * c + ch) * inner;
         T* op = gx + (i * c + ch) * inner;
-        for (int64_t j = 0; j < inner; ++j)
-          op[j] = scale * (gp[j] - mg - (xp[j] - mu) * is * mgx);
+        for (int64_t j = 0; j < inner; ++j) op[j] = scale * (gp[j] - mg - (xp[j] - mu) * is * mgx);
       }
     }
   });

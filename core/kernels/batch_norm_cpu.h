@@ -23,7 +23,7 @@ void batch_norm_forward(const T* x, int64_t n, int64_t c, int64_t inner, const T
 // Any of gx, gw, gb may be null.
 template <typename T>
 void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t inner,
-                         const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx,
-                         T* gw, T* gb);
+                         const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx, T* gw,
+                         T* gb);
 
 }  // namespace kiln::kernels

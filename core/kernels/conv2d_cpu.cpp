@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <type_traits>
-#include <vector>
 
 #include "core/gemm.h"
 #include "core/tensor.h"
@@ -34,15 +33,43 @@ int64_t grain_for(int64_t per_item) {
   return std::max<int64_t>(1, 16384 / std::max<int64_t>(per_item, 1));
 }
 
-// col[K, P] from the `cing` channels starting at xs (one sample, one group).
+// Samples per batched GEMM: as many as keep the [K, samples * P] column buffer under 16M
+// elements. One GEMM over several samples instead of one per sample: the late DenseNet layers
+// have P = 7x7 or 14x14 positions, far too few columns for a GEMM to pay for its set-up and its
+// threads' synchronisation. Chunking never changes a result: each GEMM element is summed over K
+// in the same fixed blocks whatever N is (core/gemm.h).
+// A pointwise convolution over planes of kDirectPlane positions or more runs one sample at a
+// time, reading its input rows in place (no column copy): such a GEMM is wide enough alone.
+constexpr int64_t kDirectPlane = 1024;
+
+int64_t samples_per_chunk(const ConvGeometry& g, int64_t k, int64_t p) {
+  if (is_pointwise(g) && p >= kDirectPlane) return 1;
+  return std::clamp<int64_t>((int64_t(1) << 24) / std::max<int64_t>(k * p, 1), 1,
+                             std::max<int64_t>(g.n, 1));
+}
+
+// A scratch buffer from the tensor allocator (reused memory, not freshly zeroed pages).
 template <typename T>
-void im2col(const ConvGeometry& g, const T* xs, int64_t cing, T* col) {
-  const int64_t taps = g.kh * g.kw, P = g.oh * g.ow;
-  parallel_for(0, cing * taps, grain_for(P), [&](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
+Tensor scratch(int64_t n) {
+  return Tensor::empty({n}, dtype_of<T>::value);
+}
+
+// Columns of samples [n0, n0 + nb), group gr: col[K, nb * P] (row stride ld = nb * P), sample s
+// in columns [s * P, (s + 1) * P). For a pointwise convolution the rows are the input channels.
+template <typename T>
+void gather_columns(const ConvGeometry& g, const T* x, int64_t n0, int64_t nb, int64_t gr, T* col) {
+  const int64_t cing = g.cin / g.groups, taps = g.kh * g.kw, P = g.oh * g.ow, ld = nb * P;
+  const int64_t rows = cing * taps;
+  parallel_for(0, nb * rows, grain_for(P), [&](int64_t ib, int64_t ie) {
+    for (int64_t idx = ib; idx < ie; ++idx) {
+      const int64_t s = idx / rows, r = idx % rows;
       const int64_t c = r / taps, i = (r % taps) / g.kw, j = r % g.kw;
-      const T* xc = xs + c * g.h * g.w;
-      T* dst = col + r * P;
+      const T* xc = x + ((n0 + s) * g.cin + gr * cing + c) * g.h * g.w;
+      T* dst = col + r * ld + s * P;
+      if (is_pointwise(g)) {
+        std::copy(xc, xc + P, dst);
+        continue;
+      }
       for (int64_t oy = 0; oy < g.oh; ++oy) {
         const int64_t iy = oy * g.sh - g.ph + i * g.dh;
         T* drow = dst + oy * g.ow;
@@ -60,18 +87,35 @@ void im2col(const ConvGeometry& g, const T* xs, int64_t cing, T* col) {
   });
 }
 
-// xs[cing, H, W] = sum of col's entries landing on each pixel. One thread per channel, taps and
-// positions in a fixed order, so the sums do not depend on the thread count.
+// The GEMM's column operand for samples [n0, n0 + nb), group gr: the input rows themselves for
+// one sample of a pointwise convolution, otherwise `col` after gathering into it.
 template <typename T>
-void col2im(const ConvGeometry& g, const T* col, int64_t cing, T* xs) {
-  const int64_t taps = g.kh * g.kw, P = g.oh * g.ow;
-  parallel_for(0, cing, grain_for(taps * P), [&](int64_t cb, int64_t ce) {
-    for (int64_t c = cb; c < ce; ++c) {
-      T* xc = xs + c * g.h * g.w;
+const T* columns(const ConvGeometry& g, const T* x, int64_t n0, int64_t nb, int64_t gr, T* col) {
+  if (is_pointwise(g) && nb == 1) return x + (n0 * g.cin + gr * (g.cin / g.groups)) * g.h * g.w;
+  gather_columns(g, x, n0, nb, gr, col);
+  return col;
+}
+
+// The inverse scatter: gx of samples [n0, n0 + nb), group gr, = the sum of the column entries
+// landing on each pixel. One thread per (sample, channel), taps and positions in a fixed order,
+// so the sums do not depend on the thread count.
+template <typename T>
+void scatter_columns(const ConvGeometry& g, const T* col, int64_t n0, int64_t nb, int64_t gr,
+                     T* gx) {
+  const int64_t cing = g.cin / g.groups, taps = g.kh * g.kw, P = g.oh * g.ow, ld = nb * P;
+  parallel_for(0, nb * cing, grain_for(taps * P), [&](int64_t ib, int64_t ie) {
+    for (int64_t idx = ib; idx < ie; ++idx) {
+      const int64_t s = idx / cing, c = idx % cing;
+      T* xc = gx + ((n0 + s) * g.cin + gr * cing + c) * g.h * g.w;
+      if (is_pointwise(g)) {
+        const T* src = col + c * ld + s * P;
+        std::copy(src, src + P, xc);
+        continue;
+      }
       std::fill(xc, xc + g.h * g.w, T(0));
       for (int64_t t = 0; t < taps; ++t) {
         const int64_t i = t / g.kw, j = t % g.kw;
-        const T* src = col + (c * taps + t) * P;
+        const T* src = col + (c * taps + t) * ld + s * P;
         for (int64_t oy = 0; oy < g.oh; ++oy) {
           const int64_t iy = oy * g.sh - g.ph + i * g.dh;
           if (iy < 0 || iy >= g.h) continue;
@@ -87,68 +131,83 @@ void col2im(const ConvGeometry& g, const T* col, int64_t cing, T* xs) {
   });
 }
 
+// Calls fn(image_row, matrix_row) for NCHW rows of samples [n0, n0 + nb), channels
+// [c0, c0 + cn), and the rows of a [cn, nb * P] matrix whose sample s fills columns
+// [s * P, (s + 1) * P): the layout change between a batched GEMM's operand and NCHW.
+template <typename Img, typename Mat, typename Fn>
+void for_each_row_pair(const ConvGeometry& g, int64_t channels, int64_t n0, int64_t nb, int64_t c0,
+                       int64_t cn, Img* nchw, Mat* mat, Fn fn) {
+  const int64_t P = g.oh * g.ow, ld = nb * P;
+  parallel_for(0, nb * cn, grain_for(P), [&](int64_t ib, int64_t ie) {
+    for (int64_t idx = ib; idx < ie; ++idx) {
+      const int64_t s = idx / cn, c = idx % cn;
+      fn(nchw + ((n0 + s) * channels + c0 + c) * P, mat + c * ld + s * P, c0 + c);
+    }
+  });
+}
+
+// The sizes and scratch buffers of one direction: columns [K, chunk * P] and a
+// [Cout / groups, chunk * P] matrix of outputs (forward) or output gradients (backward).
+template <typename T>
+struct Batched {
+  explicit Batched(const ConvGeometry& g)
+      : coutg(g.cout / g.groups),
+        K(g.cin / g.groups * g.kh * g.kw),
+        P(g.oh * g.ow),
+        chunk(samples_per_chunk(g, std::max(K, coutg), P)),
+        col_t(scratch<T>(K * chunk * P)),
+        mat_t(scratch<T>(coutg * chunk * P)),
+        col(col_t.data<T>()),
+        mat(mat_t.data<T>()) {}
+  // fn(n0, nb, gr) for each chunk of samples [n0, n0 + nb) and each group gr, in order.
+  template <typename Fn>
+  void for_each_chunk(const ConvGeometry& g, Fn fn) const {
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk)
+      for (int64_t gr = 0; gr < g.groups; ++gr) fn(n0, std::min(chunk, g.n - n0), gr);
+  }
+  int64_t coutg, K, P, chunk;
+  Tensor col_t, mat_t;
+  T *col, *mat;
+};
+
 }  // namespace
 
 template <typename T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
-  const int64_t cing = g.cin / g.groups, coutg = g.cout / g.groups;
-  const int64_t K = cing * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
-  const bool pw = is_pointwise(g);
-  std::vector<T> col(pw ? 0 : static_cast<size_t>(K * P));
-  for (int64_t n = 0; n < g.n; ++n) {
-    for (int64_t gr = 0; gr < g.groups; ++gr) {
-      const T* xs = x + (n * g.cin + gr * cing) * HW;
-      const T* bmat = xs;
-      if (!pw) {
-        im2col(g, xs, cing, col.data());
-        bmat = col.data();
-      }
-      T* ys = y + (n * g.cout + gr * coutg) * P;
-      gemm_t(false, false, coutg, P, K, w + gr * coutg * K, K, bmat, P, T(0), ys, P);
-    }
-  }
-  if (!b) return;
-  parallel_for(0, g.n * g.cout, grain_for(P), [&](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
-      const T bias = b[r % g.cout];
-      T* yr = y + r * P;
-      for (int64_t p = 0; p < P; ++p) yr[p] += bias;
-    }
+  const Batched<T> bt(g);
+  bt.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
+    const int64_t ld = nb * bt.P, P = bt.P;
+    const T* cols = columns(g, x, n0, nb, gr, bt.col);
+    gemm_t(false, false, bt.coutg, ld, bt.K, w + gr * bt.coutg * bt.K, bt.K, cols, ld, T(0), bt.mat,
+           ld);
+    for_each_row_pair(g, g.cout, n0, nb, gr * bt.coutg, bt.coutg, y, static_cast<const T*>(bt.mat),
+                      [&](T* yr, const T* mr, int64_t c) {
+                        const T bias = b ? b[c] : T(0);
+                        for (int64_t p = 0; p < P; ++p) yr[p] = mr[p] + bias;
+                      });
   });
 }
 
 template <typename T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw,
                      T* gb) {
-  const int64_t cing = g.cin / g.groups, coutg = g.cout / g.groups;
-  const int64_t K = cing * g.kh * g.kw, P = g.oh * g.ow, HW = g.h * g.w;
-  const bool pw = is_pointwise(g);
-  std::vector<T> col(pw ? 0 : static_cast<size_t>(K * P));
-  for (int64_t n = 0; n < g.n; ++n) {
-    for (int64_t gr = 0; gr < g.groups; ++gr) {
-      const T* gys = gy + (n * g.cout + gr * coutg) * P;
-      const T* wg = w + gr * coutg * K;
-      if (gx) {
-        T* gxs = gx + (n * g.cin + gr * cing) * HW;
-        if (pw) {
-          gemm_t(true, false, K, P, coutg, wg, K, gys, P, T(0), gxs, P);
-        } else {
-          gemm_t(true, false, K, P, coutg, wg, K, gys, P, T(0), col.data(), P);
-          col2im(g, col.data(), cing, gxs);
-        }
-      }
-      if (gw) {
-        const T* xs = x + (n * g.cin + gr * cing) * HW;
-        const T* bmat = xs;
-        if (!pw) {
-          im2col(g, xs, cing, col.data());
-          bmat = col.data();
-        }
-        gemm_t(false, true, coutg, K, P, gys, P, bmat, P, n == 0 ? T(0) : T(1), gw + gr * coutg * K,
-               K);
-      }
+  const Batched<T> bt(g);
+  const int64_t P = bt.P;
+  bt.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
+    const int64_t ld = nb * P, coutg = bt.coutg, K = bt.K;
+    const T* wg = w + gr * coutg * K;
+    for_each_row_pair(g, g.cout, n0, nb, gr * coutg, coutg, gy, bt.mat,
+                      [&](const T* src, T* mr, int64_t) { std::copy(src, src + P, mr); });
+    if (gx) {
+      gemm_t(true, false, K, ld, coutg, wg, K, bt.mat, ld, T(0), bt.col, ld);
+      scatter_columns(g, bt.col, n0, nb, gr, gx);
     }
-  }
+    if (gw) {
+      const T* cols = columns(g, x, n0, nb, gr, bt.col);
+      gemm_t(false, true, coutg, K, ld, bt.mat, ld, cols, ld, n0 == 0 ? T(0) : T(1),
+             gw + gr * coutg * K, K);
+    }
+  });
   if (!gb) return;
   parallel_for(0, g.cout, grain_for(g.n * P), [&](int64_t cb, int64_t ce) {
     for (int64_t c = cb; c < ce; ++c) {
@@ -248,14 +307,13 @@ void conv2d_backward_reference(const ConvGeometry& g, const T* x, const T* w, co
   }
 }
 
-#define KILN_CONV_INSTANTIATE(T)                                                                  \
-  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*);         \
-  template void conv2d_backward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, T*,     \
-                                   T*);                                                           \
-  template void conv2d_forward_reference<T>(const ConvGeometry&, const T*, const T*, const T*,    \
-                                            T*);                                                  \
-  template void conv2d_backward_reference<T>(const ConvGeometry&, const T*, const T*, const T*, T*, \
-                                             T*, T*);
+#define KILN_CONV_INSTANTIATE(T)                                                                   \
+  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*);          \
+  template void conv2d_backward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, T*, T*); \
+  template void conv2d_forward_reference<T>(const ConvGeometry&, const T*, const T*, const T*,     \
+                                            T*);                                                   \
+  template void conv2d_backward_reference<T>(const ConvGeometry&, const T*, const T*, const T*,    \
+                                             T*, T*, T*);
 KILN_CONV_INSTANTIATE(float)
 KILN_CONV_INSTANTIATE(double)
 #undef KILN_CONV_INSTANTIATE

@@ -1,12 +1,13 @@
 // CPU kernels of conv2d (core/ops/conv2d.cpp holds its checks and autograd record). All arrays are
 // contiguous NCHW / [Cout, Cin/groups, kh, kw]. Two paths:
-//   - conv2d_forward / conv2d_backward: per sample and group, a GEMM on kiln's own GEMM
-//     (core/gemm.h): a pointwise (1x1, stride 1, no padding) convolution reads the input as the
-//     GEMM operand directly; any other shape goes through im2col (backward: col2im);
+//   - conv2d_forward / conv2d_backward: per group and chunk of samples, one GEMM on kiln's own
+//     GEMM (core/gemm.h) over the samples' columns side by side: a pointwise (1x1, stride 1, no
+//     padding) convolution's columns are the input rows themselves; any other shape goes through
+//     im2col (backward: col2im);
 //   - *_reference: plain loops with f64 (for f32) accumulation, kept for tests.
 // Both are bit-identical across thread counts: threads only split disjoint outputs (im2col rows,
 // col2im channels, output channels), sgemm is thread-count independent, and the weight gradient
-// is accumulated over samples in sample order.
+// is accumulated over sample chunks in order.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +15,9 @@
 namespace kiln::kernels {
 
 struct ConvGeometry {
-  int64_t n, cin, h, w;        // input
-  int64_t cout, kh, kw;        // weight [cout, cin / groups, kh, kw]
-  int64_t oh, ow;              // output
+  int64_t n, cin, h, w;  // input
+  int64_t cout, kh, kw;  // weight [cout, cin / groups, kh, kw]
+  int64_t oh, ow;        // output
   int64_t sh, sw, ph, pw, dh, dw, groups;
 };
 

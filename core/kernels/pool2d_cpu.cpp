@@ -150,12 +150,12 @@ void adaptive_avg_pool2d_backward(const PoolGeometry& g, const T* gy, T* gx) {
       [](const Span& a, const Span& b) { return Acc<T>(a.padded * b.padded); });
 }
 
-#define KILN_POOL_INSTANTIATE(T)                                                                  \
-  template void max_pool2d_forward<T>(const PoolGeometry&, const T*, T*, int64_t*);               \
-  template void max_pool2d_backward<T>(const PoolGeometry&, const T*, const int64_t*, T*);        \
-  template void avg_pool2d_forward<T>(const PoolGeometry&, const T*, T*);                         \
-  template void avg_pool2d_backward<T>(const PoolGeometry&, const T*, T*);                        \
-  template void adaptive_avg_pool2d_forward<T>(const PoolGeometry&, const T*, T*);                \
+#define KILN_POOL_INSTANTIATE(T)                                                           \
+  template void max_pool2d_forward<T>(const PoolGeometry&, const T*, T*, int64_t*);        \
+  template void max_pool2d_backward<T>(const PoolGeometry&, const T*, const int64_t*, T*); \
+  template void avg_pool2d_forward<T>(const PoolGeometry&, const T*, T*);                  \
+  template void avg_pool2d_backward<T>(const PoolGeometry&, const T*, T*);                 \
+  template void adaptive_avg_pool2d_forward<T>(const PoolGeometry&, const T*, T*);         \
   template void adaptive_avg_pool2d_backward<T>(const PoolGeometry&, const T*, T*);
 KILN_POOL_INSTANTIATE(float)
 KILN_POOL_INSTANTIATE(double)

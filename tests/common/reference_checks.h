@@ -26,6 +26,30 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   return m;
 }
 
+// Norm of the difference / norm of `want` (the norm of the difference when `want` is zero).
+inline double rel_norm_diff(const Tensor& got, const Tensor& want) {
+  EXPECT_EQ(got.shape(), want.shape());
+  const auto x = got.to_vector(), y = want.to_vector();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+    num += (x[i] - y[i]) * (x[i] - y[i]);
+    den += y[i] * y[i];
+  }
+  return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
+}
+
+// Max |got - want| / max |want| ("relative to the tensor's max"; absolute when `want` is zero).
+inline double max_diff_over_max(const Tensor& got, const Tensor& want) {
+  EXPECT_EQ(got.shape(), want.shape());
+  const auto x = got.to_vector(), y = want.to_vector();
+  double m = 0, scale = 0;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+    m = std::max(m, std::abs(x[i] - y[i]));
+    scale = std::max(scale, std::abs(y[i]));
+  }
+  return scale == 0 ? m : m / scale;
+}
+
 // What f throws as a kiln Error, or "(no error)".
 inline std::string message_of(const std::function<void()>& f) {
   try {

@@ -1,0 +1,60 @@
+// Convolution, batch norm and pooling over NCHW images, as torch.nn.functional defines them.
+// Declared apart from core/ops.h so that the image ops do not rebuild every user of the core.
+// Each op's shape checks and autograd record live in core/ops/<op>.cpp; the CPU arithmetic is in
+// core/kernels/ (a later device backend adds kernels there, not edits here).
+#pragma once
+
+#include <array>
+
+#include "core/tensor.h"
+
+namespace kiln {
+
+struct Conv2dOptions {
+  std::array<int64_t, 2> stride{1, 1};
+  std::array<int64_t, 2> padding{0, 0};  // zero padding on both sides of H, W
+  std::array<int64_t, 2> dilation{1, 1};
+  int64_t groups = 1;
+};
+
+// x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], bias [Cout] or undefined -> [N, Cout, Ho,
+// Wo] with Ho = (H + 2p - d(kh-1) - 1) / s + 1 (floor).
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options = {});
+
+// x [N, C, ...] normalised per channel C. training: batch statistics over N and the trailing
+// dimensions (biased variance), and, when running_mean/running_var are given, those are updated in
+// place (never recorded): running = (1 - momentum) * running + momentum * stat, the variance
+// unbiased (n / (n - 1)). Not training: the running statistics normalise. weight/bias optional.
+// num_batches_tracked is the caller's (a module counter), as torch's functional batch_norm.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum = 0.1, double eps = 1e-5);
+
+struct Pool2dOptions {
+  std::array<int64_t, 2> kernel{1, 1};
+  std::array<int64_t, 2> stride{0, 0};  // 0: the kernel size (torch's default)
+  std::array<int64_t, 2> padding{0, 0};
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // avg_pool2d only
+};
+
+// x [N, C, H, W]. Output sizes and window clipping as torch (ceil_mode drops a last window that
+// would start in the right padding); max pooling pads with -inf, ties go to the first maximum.
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& options);
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& options);
+// Windows [floor(i*H/oh), ceil((i+1)*H/oh)) per output row, likewise columns.
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t out_h, int64_t out_w);
+
+// Inference folding of a batch norm (eval mode: running statistics) that follows a convolution:
+// conv(x, w', b') == batch_norm(conv(x, w, b)) with w' = w * s per output channel and
+// b' = beta + (b - mean) * s, s = gamma / sqrt(var + eps). conv_bias may be undefined (zero).
+struct FoldedConv {
+  Tensor weight, bias;
+};
+FoldedConv fold_batch_norm_into_conv(const Tensor& conv_weight, const Tensor& conv_bias,
+                                     const Tensor& bn_weight, const Tensor& bn_bias,
+                                     const Tensor& running_mean, const Tensor& running_var,
+                                     double eps);
+
+}  // namespace kiln

@@ -1,0 +1,151 @@
+// batch_norm: checks, the running-statistics update (training) and the autograd record; the
+// arithmetic is in core/kernels/batch_norm_cpu.h. The backward reads private copies of the mean
+// and invstd it normalised with, so a later update of the running statistics (the next training
+// forward, an optimizer's in-place write) cannot change a pending gradient.
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/conv_ops.h"
+#include "core/dispatch.h"
+#include "core/kernels/batch_norm_cpu.h"
+#include "core/op_registry.h"
+#include "core/ops.h"
+#include "core/ops/image_op_util.h"
+
+namespace kiln {
+
+KILN_OP(kBatchNormOp, "batch_norm", true);
+
+namespace {
+
+using image_ops::detached_contiguous;
+
+void check_channel_tensor(const Tensor& t, const Tensor& x, int64_t c, const char* what) {
+  if (!t.defined()) return;
+  KILN_CHECK(t.dim() == 1 && t.shape()[0] == c && t.dtype() == x.dtype(), "batch_norm: ", what,
+             " must be [", c, "] of the input's dtype, got ", t.describe(), " for input ",
+             x.describe());
+}
+
+// running = (1 - momentum) * running + momentum * stat, in place, as one write.
+template <typename T>
+void update_running(const Tensor& running, const T* stat, double momentum, double factor) {
+  begin_in_place_write(running, "batch_norm");
+  T* r = running.data<T>();
+  const int64_t c = running.numel();
+  for (int64_t i = 0; i < c; ++i)
+    r[i] = static_cast<T>((1 - momentum) * r[i] + momentum * (stat[i] * factor));
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps) {
+  KILN_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, ...], got ", x_in.describe());
+  KILN_CHECK(x_in.dtype() == DType::F32 || x_in.dtype() == DType::F64,
+             "batch_norm: expected an f32 or f64 input, got ", x_in.describe());
+  const int64_t n = x_in.shape()[0], c = x_in.shape()[1];
+  const int64_t inner = c == 0 || n == 0 ? 0 : x_in.numel() / (n * c);
+  check_channel_tensor(w_in, x_in, c, "weight");
+  check_channel_tensor(b_in, x_in, c, "bias");
+  check_channel_tensor(running_mean, x_in, c, "running_mean");
+  check_channel_tensor(running_var, x_in, c, "running_var");
+  KILN_CHECK(eps >= 0, "batch_norm: eps must be non-negative, got ", eps);
+  const int64_t m = n * inner;
+  if (training) {
+    KILN_CHECK(m > 1, "batch_norm: training needs more than 1 value per channel, got input ",
+               x_in.describe());
+  } else {
+    KILN_CHECK(running_mean.defined() && running_var.defined(),
+               "batch_norm: eval mode needs running_mean and running_var");
+  }
+  for (const Tensor* r : {&running_mean, &running_var}) {
+    // Training writes them in place; eval only reads them (any layout).
+    KILN_CHECK(!r->defined() || !training || (r->is_contiguous() && !r->requires_grad()),
+               "batch_norm: running statistics updated in training must be contiguous buffers "
+               "without grad");
+  }
+  const DType dt = x_in.dtype();
+  Tensor x = detached_contiguous(x_in), w = detached_contiguous(w_in),
+         b = detached_contiguous(b_in);
+  Tensor mean = Tensor::empty({c}, dt), invstd = Tensor::empty({c}, dt);
+  Tensor out = Tensor::empty(x_in.shape(), dt);
+  dispatch_floating(dt, "batch_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* mu = mean.data<T>();
+    T* is = invstd.data<T>();
+    if (training) {
+      Tensor var = Tensor::empty({c}, dt);
+      T* v = var.data<T>();
+      kernels::batch_norm_stats<T>(x.data<T>(), n, c, inner, mu, v);
+      for (int64_t i = 0; i < c; ++i) is[i] = static_cast<T>(1.0 / std::sqrt(double(v[i]) + eps));
+      NoGradGuard ng;
+      if (running_mean.defined()) update_running<T>(running_mean, mu, momentum, 1.0);
+      if (running_var.defined())
+        update_running<T>(running_var, v, momentum, static_cast<double>(m) / (m - 1));
+    } else {
+      const Tensor rmc = detached_contiguous(running_mean), rvc = detached_contiguous(running_var);
+      const T* rm = rmc.data<T>();
+      const T* rv = rvc.data<T>();
+      for (int64_t i = 0; i < c; ++i) {
+        mu[i] = rm[i];
+        is[i] = static_cast<T>(1.0 / std::sqrt(double(rv[i]) + eps));
+      }
+    }
+    if (out.numel() == 0) return;
+    kernels::batch_norm_forward<T>(x.data<T>(), n, c, inner, mu, is,
+                                   w.defined() ? w.data<T>() : nullptr,
+                                   b.defined() ? b.data<T>() : nullptr, out.data<T>());
+  });
+  if (!needs_grad({&x_in, &w_in, &b_in})) return out;
+  const bool gx = x_in.requires_grad(), gw = w_in.defined() && w_in.requires_grad(),
+             gb = b_in.defined() && b_in.requires_grad();
+  return record(kBatchNormOp, out, {x_in, w_in, b_in}, {&x, &w},
+                [=](const Tensor& grad) -> std::vector<Tensor> {
+                  Tensor g = grad.contiguous();
+                  Tensor dx = gx ? Tensor::empty(x.shape(), dt) : Tensor();
+                  Tensor dw = gw ? Tensor::empty({c}, dt) : Tensor();
+                  Tensor db = gb ? Tensor::empty({c}, dt) : Tensor();
+                  dispatch_floating(dt, "batch_norm", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+                    kernels::batch_norm_backward<T>(ptr(g), ptr(x), n, c, inner, ptr(mean),
+                                                    ptr(invstd), ptr(w), training, ptr(dx), ptr(dw),
+                                                    ptr(db));
+                  });
+                  return {dx, dw, db};
+                });
+}
+
+FoldedConv fold_batch_norm_into_conv(const Tensor& conv_weight, const Tensor& conv_bias,
+                                     const Tensor& bn_weight, const Tensor& bn_bias,
+                                     const Tensor& running_mean, const Tensor& running_var,
+                                     double eps) {
+  KILN_CHECK(conv_weight.dim() == 4, "fold_batch_norm_into_conv: expected a conv weight, got ",
+             conv_weight.describe());
+  const int64_t cout = conv_weight.shape()[0];
+  for (const Tensor* t : {&conv_bias, &bn_weight, &bn_bias, &running_mean, &running_var}) {
+    KILN_CHECK(!t->defined() || (t->dim() == 1 && t->shape()[0] == cout),
+               "fold_batch_norm_into_conv: per-channel tensors must be [", cout, "], got ",
+               t->describe());
+  }
+  NoGradGuard ng;
+  // In f64, then rounded once: the folded weights are as close to the exact product as f32 allows.
+  auto vec = [&](const Tensor& t, double dflt) {
+    return t.defined() ? t.to_vector() : std::vector<double>(static_cast<size_t>(cout), dflt);
+  };
+  const auto gamma = vec(bn_weight, 1.0), beta = vec(bn_bias, 0.0), mu = vec(running_mean, 0.0),
+             var = vec(running_var, 1.0), b0 = vec(conv_bias, 0.0);
+  std::vector<double> w = conv_weight.to_vector(), bias(static_cast<size_t>(cout));
+  const int64_t per = cout ? conv_weight.numel() / cout : 0;
+  for (int64_t o = 0; o < cout; ++o) {
+    const double s = gamma[o] / std::sqrt(var[o] + eps);
+    for (int64_t k = 0; k < per; ++k) w[o * per + k] *= s;
+    bias[o] = beta[o] + (b0[o] - mu[o]) * s;
+  }
+  const DType dt = conv_weight.dtype();
+  return {Tensor::from_vector(w, conv_weight.shape(), dt), Tensor::from_vector(bias, {cout}, dt)};
+}
+
+}  // namespace kiln

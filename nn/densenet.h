@@ -1,0 +1,81 @@
+// DenseNet (Huang et al.), exactly as torchvision.models.DenseNet computes it and with its
+// state_dict names: features.conv0 / norm0 / (relu0, pool0), features.denseblockN.denselayerM.
+// {norm1, conv1, norm2, conv2}, features.transitionN.{norm, conv}, features.norm5, classifier.
+// Inference (eval mode, no grad, after pack_for_inference) folds each batch norm that follows a
+// convolution (norm0 after conv0, norm2 after conv1) into that convolution; the norms that precede
+// a ReLU and a convolution cannot be folded (the ReLU is between them).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "nn/densenet_config.h"
+#include "nn/image_layers.h"
+#include "nn/layers.h"
+#include "nn/model.h"
+
+namespace kiln::nn {
+
+class DenseLayer : public Module {
+ public:
+  DenseLayer(int64_t in, const DenseNetConfig& c);
+  // x: the block's features so far, concatenated; returns growth_rate new channels.
+  Tensor forward(const Tensor& x, Generator* dropout_gen) const;
+  std::shared_ptr<BatchNorm2d> norm1, norm2;
+  std::shared_ptr<Conv2d> conv1, conv2;
+  double drop_rate;
+
+ protected:
+  void pack_self(bool release_weights) override;
+  void drop_packed_self() override { folded_ = {}; }
+
+ private:
+  FoldedConvBn folded_;  // conv1 + norm2
+};
+
+class Transition : public Module {
+ public:
+  Transition(int64_t in, int64_t out, const DenseNetConfig& c);
+  Tensor forward(const Tensor& x) const;  // avg_pool 2/2 of conv(relu(norm(x)))
+  std::shared_ptr<BatchNorm2d> norm;
+  std::shared_ptr<Conv2d> conv;
+};
+
+class DenseNet : public Model {
+ public:
+  explicit DenseNet(const DenseNetConfig& config);
+  const DenseNetConfig& config() const { return config_; }
+
+  // inputs: pixel_values [N, 3, H, W] (already preprocessed). Outputs: logits; with
+  // options.hidden_states also every module output under torchvision's names (features.conv0,
+  // features.denseblock1.denselayer1 (new channels only), features.transition1, features.norm5,
+  // classifier.input = the pooled vector).
+  NamedTensors forward(const NamedTensors& inputs,
+                       const ForwardOptions& options = {}) const override;
+  // features(x), then ReLU and global average pooling: [N, C]. When `acts` is given, each module's
+  // output is stored there under `prefix` + its name.
+  Tensor pooled_features(const Tensor& x, NamedTensors* acts, const std::string& prefix) const;
+  Tensor classify(const Tensor& pooled) const { return classifier->forward(pooled); }
+
+  // torchvision's init: convs kaiming_normal_, BN weight 1 / bias 0, classifier bias 0 (its
+  // weight keeps nn.Linear's default).
+  void init_weights(Generator& gen) override;
+  void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
+
+  std::shared_ptr<Conv2d> conv0;
+  std::shared_ptr<BatchNorm2d> norm0, norm5;
+  std::vector<std::vector<std::shared_ptr<DenseLayer>>> blocks;
+  std::vector<std::shared_ptr<Transition>> transitions;
+  std::shared_ptr<Linear> classifier;
+
+ protected:
+  void pack_self(bool release_weights) override;
+  void drop_packed_self() override { folded_stem_ = {}; }
+
+ private:
+  DenseNetConfig config_;
+  Generator* dropout_gen_ = nullptr;
+  FoldedConvBn folded_stem_;  // conv0 + norm0
+};
+
+}  // namespace kiln::nn
