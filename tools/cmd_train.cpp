@@ -12,6 +12,8 @@
 // kiln.data_sha256 on load unless --no-verify.
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -25,6 +27,7 @@
 #include "core/sha256.h"
 #include "core/thread_pool.h"
 #include "core/version.h"
+#include "data/file_hashes.h"
 #include "nn/family.h"
 #include "nn/head_transfer.h"
 #include "nn/model_file.h"
@@ -38,6 +41,7 @@
 #include "train/progress.h"
 #include "train/run_dir.h"
 #include "train/run_lock.h"
+#include "train/system_stats.h"
 #include "train/trainer.h"
 
 namespace kiln::cli {
@@ -646,18 +650,23 @@ int run_train(const std::vector<std::string>& cli_args) {
     lock = std::make_unique<train::RunLock>(run_dir);
     refuse_existing_run();  // another process may have made a run here since the first look
   }
+  // Training seconds of the sessions before this one (elapsed_s of the last record kept).
+  double elapsed_before = 0;
   if (!resume_dir) {
     nlohmann::ordered_json options;
     for (const auto& name : all_option_names())
       if (auto v = p.get_optional(name)) options[name] = *v;
-    nlohmann::json data = {{"train",
-                            {{"path", fs::absolute(train_path).string()},
-                             {"sha256", sha256_file(train_path)},
-                             {"examples", train_data->size()}}}};
-    if (eval_path)
-      data["eval"] = {{"path", fs::absolute(*eval_path).string()},
-                      {"sha256", sha256_file(*eval_path)},
-                      {"examples", eval_data->size()}};
+    // md5 beside sha256: the hash DVC writes into .dvc files (data/file_hashes.h).
+    auto data_entry = [](const std::string& path, size_t examples) {
+      const data::FileHashes h = data::hash_file(path);
+      return nlohmann::json{{"path", fs::absolute(path).string()},
+                            {"sha256", h.sha256},
+                            {"md5", h.md5},
+                            {"size", h.size},
+                            {"examples", examples}};
+    };
+    nlohmann::json data = {{"train", data_entry(train_path, train_data->size())}};
+    if (eval_path) data["eval"] = data_entry(*eval_path, eval_data->size());
     std::string command = "kiln train";
     for (const auto& a : cli_args) command += " " + a;
     manifest = {{"command", command},
@@ -687,7 +696,10 @@ int run_train(const std::vector<std::string>& cli_args) {
     std::string kept, line;
     while (std::getline(in, line)) {
       const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-      if (j.is_object() && j.value("step", int64_t{0}) <= state.global_step) kept += line + "\n";
+      if (j.is_object() && j.value("step", int64_t{0}) <= state.global_step) {
+        kept += line + "\n";
+        elapsed_before = std::max(elapsed_before, j.value("elapsed_s", 0.0));
+      }
     }
     io::atomic_write_file(run_dir + "/metrics.jsonl", kept);
   }
@@ -702,8 +714,17 @@ int run_train(const std::vector<std::string>& cli_args) {
   hooks.progress = [&](int64_t done, int64_t total, double loss) {
     progress.update(done, total, loss);
   };
-  hooks.log = [&](const nlohmann::json& record) {
+  // System figures for each logged step (train/system_stats.h), and elapsed_s: seconds of
+  // training since the run began, summed over sessions (`kiln runs` shows it as the wall time).
+  train::SystemSampler system;
+  const auto session_start = std::chrono::steady_clock::now();
+  hooks.log = [&](const nlohmann::json& logged) {
+    nlohmann::json record = logged;
+    if (!record.contains("eval")) record.update(system.sample());
+    const std::chrono::duration<double> session = std::chrono::steady_clock::now() - session_start;
+    record["elapsed_s"] = std::round((elapsed_before + session.count()) * 1000.0) / 1000.0;
     metrics.append(record);
+    if (record.contains("eval")) system.restart();  // the next step's figures exclude the eval
     if (record.contains("eval")) {
       // The headline numbers; per-class scores and the confusion matrix are in metrics.jsonl.
       nlohmann::json scalars = nlohmann::json::object();

@@ -1,6 +1,9 @@
 // The files of a training run directory:
 //   manifest.json      how the run was made (command line, options, config, data hashes, machine)
-//   metrics.jsonl      one JSON object per logged step or evaluation, appended and flushed
+//   metrics.jsonl      one JSON object per logged step or evaluation, appended and flushed; a
+//                      step's has loss, lr, grad_norm, tokens_per_s and, from `kiln train`, the
+//                      system figures of train/system_stats.h; every record has elapsed_s
+//                      (training seconds since the run began, summed over sessions)
 //   plot.svg           training loss and the eval metric, redrawn from metrics.jsonl
 //   best.kiln          the best model so far (written by the caller with nn::write_model_file)
 //   checkpoint/checkpoint.safetensors  weights, the optimizer's state and the TrainState, in one
