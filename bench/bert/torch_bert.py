@@ -1,14 +1,25 @@
-#!/usr/bin/python3
-"""PyTorch peer for bench_bert_bench: the same BERT-base-shaped BertForSequenceClassification
-written in plain torch.nn (transformers is not installed here), with the same measurements.
+#!/usr/bin/env python3
+"""PyTorch peer for bench_bert_bench: BERT-base-shaped BertForSequenceClassification (seeded random
+weights, hidden 768, 12 layers, 12 heads, FFN 3072, vocab 30522, 2 labels), timed like kiln's bench.
 
   torch_bert.py --mode infer|train [--batch 8] [--seq 128] [--runs 10] [--warmup 2] [--threads 2]
-  torch_bert.py --export PATH.onnx      # forward graph for ONNX Runtime (dynamic batch/seq)
+                [--impl hf|plain] [--attn eager|sdpa] [--compile] [--adamw fused|foreach|loop]
 
-Prints one line like bench_bert_bench: "torch mode=... median_ms=... peak_rss_mb=...". Run one
-configuration per process so the peak RSS belongs to it alone.
+--impl hf (default) is transformers' own BertForSequenceClassification, the model PyTorch users
+run; --impl plain is the same network written here in plain torch.nn (the earlier peer, kept for
+machines without transformers). --attn picks transformers' attention kernel (eager: explicit
+matmul + softmax; sdpa: torch.nn.functional.scaled_dot_product_attention). --compile wraps the
+model in torch.compile (inductor; for inference with weight freezing, so inductor can pre-pack
+the weights for oneDNN) and compiles it during set-up: compilation counts in setup_peak_mb, not in
+the timed loop or its peak_rss_mb. --adamw picks the optimizer's implementation for the training
+step (default fused, the fastest here).
+
+Prints one line like bench_bert_bench: "torch mode=... median_ms=... peak_rss_mb=... ...", with the
+configuration (impl, attn, compile, adamw) at its end. Run one configuration per process so the
+peak RSS belongs to it alone. Needs the PyPI packages torch and transformers (see run.sh).
 """
 import argparse
+import gc
 import math
 import resource
 import statistics
@@ -21,6 +32,19 @@ import torch.nn.functional as F
 
 HIDDEN, LAYERS, HEADS, FFN, VOCAB, MAXPOS, TYPES, LABELS = 768, 12, 12, 3072, 30522, 512, 2, 2
 EPS, DROPOUT, INIT_STD = 1e-12, 0.1, 0.02
+SEED = 42  # ort_bert.py --export builds its model with hf_model() under the same seed
+
+
+def hf_model(attn="sdpa"):
+    """transformers' BertForSequenceClassification, BERT-base shape, seeded random init."""
+    from transformers import BertConfig, BertForSequenceClassification
+    cfg = BertConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
+                     num_attention_heads=HEADS, intermediate_size=FFN,
+                     max_position_embeddings=MAXPOS, type_vocab_size=TYPES, layer_norm_eps=EPS,
+                     hidden_dropout_prob=DROPOUT, attention_probs_dropout_prob=DROPOUT,
+                     initializer_range=INIT_STD, num_labels=LABELS)
+    torch.manual_seed(SEED)
+    return BertForSequenceClassification._from_config(cfg, attn_implementation=attn)
 
 
 class Layer(nn.Module):
@@ -53,9 +77,12 @@ class Layer(nn.Module):
         return self.ln2(self.drop(f) + a)
 
 
-class Bert(nn.Module):
+class PlainBert(nn.Module):
+    """The same network in plain torch.nn (--impl plain); called as model(ids, mask) -> logits."""
+
     def __init__(self):
         super().__init__()
+        torch.manual_seed(SEED)
         self.word = nn.Embedding(VOCAB, HIDDEN, padding_idx=0)
         self.pos = nn.Embedding(MAXPOS, HIDDEN)
         self.typ = nn.Embedding(TYPES, HIDDEN)
@@ -82,6 +109,17 @@ class Bert(nn.Module):
             x = layer(x, bias)
         pooled = torch.tanh(self.pooler(x[:, 0]))
         return self.classifier(self.drop(pooled))
+
+
+class HfLogits(nn.Module):
+    """Calls the transformers model as model(ids, mask) -> logits, like PlainBert."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, mask):
+        return self.model(input_ids=ids, attention_mask=mask).logits
 
 
 def inputs(batch, seq):
@@ -120,34 +158,44 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--export", help="write the forward as ONNX to this path and exit")
+    ap.add_argument("--impl", choices=["hf", "plain"], default="hf")
+    # sdpa is transformers' own default; run.sh times eager, sdpa and compiled sdpa and the table
+    # marks the fastest (on the loaded machine of 2026-12-02 eager and sdpa were within noise).
+    ap.add_argument("--attn", choices=["eager", "sdpa"], default="sdpa")
+    ap.add_argument("--compile", action="store_true")
+    # fused: one kernel over all parameters; at BERT-base size its step took a fraction of the
+    # default (per-parameter loop) and foreach steps' time here.
+    ap.add_argument("--adamw", choices=["fused", "foreach", "loop"], default="fused")
     ap.add_argument("--show-config", action="store_true")
     a = ap.parse_args()
-    torch.manual_seed(42)
     torch.set_num_threads(a.threads)
     if a.show_config:
         print(torch.__version__)
         print(torch.__config__.show())
         print(torch.__config__.parallel_info())
         return
-    model = Bert()
+    model = HfLogits(hf_model(a.attn)) if a.impl == "hf" else PlainBert()
+    model.train(a.mode == "train")
     ids, mask = inputs(a.batch, a.seq)
-    if a.export:
-        model.eval()
-        torch.onnx.export(model, (ids, mask), a.export, input_names=["input_ids", "attention_mask"],
-                          output_names=["logits"], opset_version=14,
-                          dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
-                                        "attention_mask": {0: "batch", 1: "seq"},
-                                        "logits": {0: "batch"}})
-        print("exported", a.export)
-        return
-    import gc
+    labels = torch.arange(a.batch) % 2
+    if a.compile:
+        if a.mode == "infer":
+            # Freezing turns the weights into constants, so inductor can pre-pack them for oneDNN.
+            import torch._inductor.config as inductor_config
+            inductor_config.freezing = True
+        model = torch.compile(model)
+        # Compile now (one call), outside the timed loop and its RSS peak.
+        if a.mode == "infer":
+            with torch.inference_mode():
+                model(ids, mask)
+        else:
+            F.cross_entropy(model(ids, mask), labels).backward()
+            model.zero_grad(set_to_none=True)
     gc.collect()
     setup_peak = hwm_mb()
     reset_peak_rss()  # getrusage's ru_maxrss restarts too
     times = []
     if a.mode == "infer":
-        model.eval()
         with torch.inference_mode():
             for r in range(a.warmup + a.runs):
                 t0 = time.perf_counter()
@@ -156,9 +204,8 @@ def main():
                 if r >= a.warmup:
                     times.append(dt)
     else:
-        model.train()
-        opt = torch.optim.AdamW(model.parameters(), lr=2e-5)
-        labels = torch.arange(a.batch) % 2
+        kind = {"fused": {"fused": True}, "foreach": {"foreach": True}, "loop": {"foreach": False}}
+        opt = torch.optim.AdamW(model.parameters(), lr=2e-5, **kind[a.adamw])
         for r in range(a.warmup + a.runs):
             t0 = time.perf_counter()
             opt.zero_grad(set_to_none=True)
@@ -169,9 +216,16 @@ def main():
             dt = (time.perf_counter() - t0) * 1e3
             if r >= a.warmup:
                 times.append(dt)
+    cfg = f"impl={a.impl} attn={a.attn if a.impl == 'hf' else 'eager'} compile={int(a.compile)}"
+    if a.mode == "train":
+        cfg += f" adamw={a.adamw}"
+    if a.impl == "hf":
+        import transformers
+        cfg += f" transformers={transformers.__version__}"
     print(f"torch mode={a.mode} batch={a.batch} seq={a.seq} threads={a.threads} runs={a.runs} "
           f"median_ms={statistics.median(times):.2f} min_ms={min(times):.2f} "
-          f"peak_rss_mb={peak_rss_mb():.0f} setup_peak_mb={setup_peak:.0f} torch={torch.__version__}")
+          f"peak_rss_mb={peak_rss_mb():.0f} setup_peak_mb={setup_peak:.0f} {cfg} "
+          f"torch={torch.__version__}")
 
 
 if __name__ == "__main__":
