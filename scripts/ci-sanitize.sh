@@ -31,7 +31,7 @@ command -v ninja >/dev/null && generator=(-G Ninja)
 # 50 s -> 20 s on this 2-core machine) and reports still carry function names and line numbers.
 cmake -S "$root" -B "$build" "${generator[@]}" -DKILN_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1" \
-  -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCH=OFF
+  -DKILN_BUILD_TESTS=ON -DKILN_BUILD_BENCH=OFF -DKILN_PCH=ON
 cmake --build "$build" -j "$jobs" "${targets[@]}"
 
 # halt/abort on the first report so that a finding always fails the test that triggered it.

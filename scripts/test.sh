@@ -7,7 +7,7 @@ bash scripts/install-deps.sh
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DKILN_BUILD_TESTS=ON \
-  -DKILN_BUILD_BENCH=OFF
+  -DKILN_BUILD_BENCH=OFF -DKILN_PCH="${KILN_PCH:-ON}"
 cmake --build "$BUILD_DIR" -j "$JOBS"
 # The tests compare against fixtures in ../shared when present; OPENBLAS_CORETYPE is left as the
 # environment sets it (results must not depend on it).
