@@ -125,6 +125,19 @@ class BartFamilyEntry : public ModelFamily {
     return c;
   }
 
+  // A bare BartModel's weights under BartForConditionalGeneration, as transformers'
+  // from_pretrained loads them: "model." in front; the LM head is the tied shared embedding and
+  // final_logits_bias a zero buffer, so nothing new is random. The reverse drops the prefix (and
+  // the head's tensors then name nothing, so they are reported as not used).
+  std::string rename_weight(const nlohmann::json& from, const nlohmann::json& to,
+                            const std::string& name) const override {
+    const bool from_head = BartConfig::from_json(from, "the weights' config").lm_head;
+    const bool to_head = BartConfig::from_json(to, "the model's config").lm_head;
+    if (!from_head && to_head) return "model." + name;
+    if (from_head && !to_head && name.rfind("model.", 0) == 0) return name.substr(6);
+    return name;
+  }
+
   // transformers loads a bare BartModel checkpoint into BartForConditionalGeneration (and the
   // reverse) by adding or removing the "model." prefix; kiln does the same at convert time. Tied
   // aliases stored beside model.shared.weight (older save_pretrained versions wrote them) are

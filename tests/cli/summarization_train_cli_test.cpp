@@ -121,8 +121,9 @@ TEST_F(SummarizationTrainCli, DocumentGroupsSplitAndBadInputFails) {
                                            {"summary", {"Good food, slow service.", "Mixed."}}})
                                .dump()
                         << "\n";
-  const auto r = run_kiln("train --task summarization -m " + model_ + " --train " + groups +
-                          " -o " + (tmp_ / "g") + " --epochs 1 --max-docs-per-group 2 --per-device-batch-size 1");
+  const auto r =
+      run_kiln("train --task summarization -m " + model_ + " --train " + groups + " -o " +
+               (tmp_ / "g") + " --epochs 1 --max-docs-per-group 2 --per-device-batch-size 1");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // 3 parts x 2 summaries = 6 examples of one update each (unsplit: 2).
   EXPECT_EQ(testing::read_json(tmp_ / "g/manifest.json")["resolved"]["total_updates"], 6);
@@ -141,6 +142,35 @@ TEST_F(SummarizationTrainCli, DocumentGroupsSplitAndBadInputFails) {
   EXPECT_NE(bad.output.find("broken.jsonl:2"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("summary"), std::string::npos) << bad.output;
   EXPECT_FALSE(std::filesystem::exists(tmp_ / "y/manifest.json"));
+}
+
+// A bare BartModel (no LM head) fine-tunes for summarization as transformers' from_pretrained
+// loads it into BartForConditionalGeneration: the weights under "model.", the LM head tied to the
+// shared embedding, final_logits_bias zero. bart-denoise's own bias is zero, so the bare and the
+// full model evaluate to the same loss before training (learning rate 0).
+TEST_F(SummarizationTrainCli, ABareBartModelGetsTheTiedLmHead) {
+  const std::string dir = tmp_ / "bare";
+  std::filesystem::copy(kRefs + "bart-denoise", dir);
+  auto config = testing::read_json(dir + "/config.json");
+  config["architectures"] = {"BartModel"};
+  std::ofstream(dir + "/config.json") << config.dump();
+  const std::string bare = tmp_ / "bare.kiln";
+  const auto c = run_kiln("convert " + dir + " -o " + bare);
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  auto eval_loss = [&](const std::string& model, const std::string& run) {
+    const auto r =
+        run_kiln("train --task summarization -m " + model + " --train " + train_ + " --eval " +
+                 eval_ + " -o " + run + " --epochs 1 --learning-rate 0 --generation-max-length 8");
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    for (const auto& j : read_jsonl(run + "/metrics.jsonl"))
+      if (j.contains("eval")) return j["eval"]["loss"].get<double>();
+    return -1.0;
+  };
+  const double from_bare = eval_loss(bare, tmp_ / "run-bare");
+  EXPECT_GT(from_bare, 0.0);
+  EXPECT_DOUBLE_EQ(from_bare, eval_loss(model_, tmp_ / "run-full"));
+  const auto manifest = testing::read_json(tmp_ / "run-bare/manifest.json");
+  EXPECT_TRUE(manifest["model_init"]["newly_initialized"].empty()) << manifest["model_init"];
 }
 
 }  // namespace
