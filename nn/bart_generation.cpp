@@ -9,10 +9,6 @@ namespace kiln::nn {
 
 namespace {
 
-Tensor select_batch_rows(const Tensor& t, const Tensor& index) {
-  return t.defined() ? index_select(t, 0, index) : t;
-}
-
 // index_select is for floating tensors; the attention mask holds integers.
 Tensor select_mask_rows(const Tensor& mask, const std::vector<int64_t>& rows) {
   if (!mask.defined()) return mask;
@@ -39,16 +35,13 @@ void BartDecodingState::select_rows(const std::vector<int64_t>& rows) {
                " does not exist (", this->rows(), " rows)");
     inputs[i] = row_input_[static_cast<size_t>(rows[i])];
   }
-  const Tensor index = Tensor::from_ints(rows, {static_cast<int64_t>(rows.size())});
   for (AttentionCache& c : cache_.self_attention) c.select_rows(rows);
   // Beams of one input reordered among themselves see the same encoder rows: nothing to move.
   if (inputs == row_input_) return;
-  encoder_output_ = index_select(encoder_output_, 0, index);
+  encoder_output_ = index_select(encoder_output_, 0,
+                                 Tensor::from_ints(rows, {static_cast<int64_t>(rows.size())}));
   encoder_mask_ = select_mask_rows(encoder_mask_, rows);
-  for (AttentionCache& c : cache_.cross_attention) {
-    c.key = select_batch_rows(c.key, index);
-    c.value = select_batch_rows(c.value, index);
-  }
+  for (AttentionCache& c : cache_.cross_attention) c.select_rows(rows);
   row_input_ = std::move(inputs);
 }
 

@@ -36,30 +36,6 @@ nlohmann::ordered_json sequence_json(const tok::Tokenizer& tok, const nn::Genera
   return j;
 }
 
-// Input tensors for a batch: right-padded ids, the attention mask, and the global attention mask
-// for models that take one (LED).
-nn::NamedTensors batch_inputs(const std::vector<PendingInput>& batch, const nn::ModelSpec& spec) {
-  size_t longest = 0;
-  for (const auto& in : batch) longest = std::max(longest, in.source.ids.size());
-  const int64_t b = static_cast<int64_t>(batch.size()), l = static_cast<int64_t>(longest);
-  std::vector<int64_t> ids(batch.size() * longest, spec.pad_token_id), mask(ids.size(), 0),
-      global(ids.size(), 0);
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const auto& s = batch[i].source;
-    for (size_t j = 0; j < s.ids.size(); ++j) {
-      ids[i * longest + j] = s.ids[j];
-      mask[i * longest + j] = 1;
-      global[i * longest + j] = s.global_attention[j];
-    }
-  }
-  nn::NamedTensors inputs{{"input_ids", Tensor::from_ints(ids, {b, l})},
-                          {"attention_mask", Tensor::from_ints(mask, {b, l})}};
-  const auto& names = spec.input_names;
-  if (std::find(names.begin(), names.end(), "global_attention_mask") != names.end())
-    inputs["global_attention_mask"] = Tensor::from_ints(global, {b, l});
-  return inputs;
-}
-
 // Prints a sequence's text as it grows: each step decodes the ids so far and prints what was
 // added, holding back a trailing partial UTF-8 character (decoded as U+FFFD) until it completes.
 class TextStreamer {
@@ -150,20 +126,19 @@ int run_summarize(const std::vector<std::string>& args) {
       throw UsageError("--max-source-length must be between 2 and the model's " +
                        std::to_string(m.spec.max_tokens) + " positions");
   }
-  source.doc_sep_id = train::default_doc_sep_id(tok);
-  if (p.given("doc-sep")) {
-    const auto id = tok.token_to_id(p.get("doc-sep"));
-    if (!id)
-      throw UsageError("--doc-sep '" + p.get("doc-sep") +
-                       "' is not a token of the model's "
-                       "tokenizer");
-    source.doc_sep_id = *id;
+  try {
+    source.doc_sep_id = train::doc_sep_id(tok, p.get_optional("doc-sep").value_or(""));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--doc-sep: ") + e.what());
   }
   source.vocab_size = lm->vocab_size();
 
   auto reader = open_stream_input(p);
-  const bool skip_bad = p.get_flag("skip-bad-lines");
-  size_t written = 0, skipped = 0;
+  // --skip-bad-lines as tag and classify have it (the same warnings and final count).
+  BadLines bad_lines("kiln summarize", p);
+  StreamSink bad_line_sink;
+  bad_lines.attach(bad_line_sink);
+  size_t written = 0;
   bool said_truncated = false;
   std::vector<PendingInput> batch;
   TextStreamer streamer(tok);
@@ -177,7 +152,10 @@ int run_summarize(const std::vector<std::string>& args) {
       hooks.on_token = [&](int64_t, int64_t, int64_t token) {
         if (!config.is_eos(token)) streamer.add(token);
       };
-    const auto results = nn::generate(*lm, batch_inputs(batch, m.spec), config, hooks, written);
+    std::vector<const train::EncodedSource*> sources;
+    for (const auto& in : batch) sources.push_back(&in.source);
+    const auto results =
+        nn::generate(*lm, train::source_batch(sources, m.spec), config, hooks, written);
     for (size_t i = 0; i < batch.size(); ++i) {
       if (stream) {
         streamer.finish();
@@ -214,20 +192,17 @@ int run_summarize(const std::vector<std::string>& args) {
       }
       batch.push_back(std::move(in));
     } catch (const Error& e) {
-      if (!skip_bad) {
+      if (!bad_line_sink.skip) {
         run_batch();  // the lines before the bad one are written first
         throw;
       }
-      ++skipped;
-      std::cerr << "kiln summarize: warning: " << e.what() << " (line skipped)\n";
+      bad_line_sink.skip(e.what());
       continue;
     }
     if (static_cast<int64_t>(batch.size()) >= per_batch || !reader->ready()) run_batch();
   }
   run_batch();
-  if (skipped)
-    std::cerr << "kiln summarize: skipped " << skipped << " bad input line"
-              << (skipped == 1 ? "" : "s") << " (--skip-bad-lines); " << written << " written\n";
+  bad_lines.finish(written);
   return 0;
 }
 

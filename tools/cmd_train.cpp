@@ -41,6 +41,7 @@
 #include "train/progress.h"
 #include "train/run_dir.h"
 #include "train/run_lock.h"
+#include "train/summarization_source.h"
 #include "train/system_stats.h"
 #include "train/trainer.h"
 
@@ -563,8 +564,11 @@ int run_train(const std::vector<std::string>& cli_args) {
     if (p.given("k-top-longest")) setup.k_top_longest = positive(p, "k-top-longest");
     if (p.given("max-docs-per-group")) setup.max_docs_per_group = positive(p, "max-docs-per-group");
     setup.doc_sep = p.get_optional("doc-sep").value_or("");
-    if (!setup.doc_sep.empty() && !tokenizer.token_to_id(setup.doc_sep))
-      throw UsageError("--doc-sep '" + setup.doc_sep + "' is not a token of the tokenizer");
+    try {
+      train::doc_sep_id(tokenizer, setup.doc_sep);  // checked before anything is written
+    } catch (const Error& e) {
+      throw UsageError(std::string("--doc-sep: ") + e.what());
+    }
     setup.generation =
         apply_generation_flags(p,
                                nn::model_generation_config(start.config, start.generation_config,

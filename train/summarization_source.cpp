@@ -55,6 +55,37 @@ int64_t default_doc_sep_id(const tok::Tokenizer& tokenizer) {
   return -1;
 }
 
+int64_t doc_sep_id(const tok::Tokenizer& tokenizer, const std::string& token) {
+  if (token.empty()) return default_doc_sep_id(tokenizer);
+  const auto id = tokenizer.token_to_id(token);
+  KILN_CHECK(id.has_value(), "the document separator '", token,
+             "' is not a token of the tokenizer");
+  return *id;
+}
+
+nn::NamedTensors source_batch(const std::vector<const EncodedSource*>& sources,
+                              const nn::ModelSpec& spec) {
+  size_t longest = 0;
+  for (const EncodedSource* s : sources) longest = std::max(longest, s->ids.size());
+  const int64_t b = static_cast<int64_t>(sources.size()), l = static_cast<int64_t>(longest);
+  std::vector<int64_t> ids(sources.size() * longest, spec.pad_token_id), mask(ids.size(), 0),
+      global(ids.size(), 0);
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const EncodedSource& s = *sources[i];
+    for (size_t j = 0; j < s.ids.size(); ++j) {
+      ids[i * longest + j] = s.ids[j];
+      mask[i * longest + j] = 1;
+      global[i * longest + j] = s.global_attention[j];
+    }
+  }
+  nn::NamedTensors inputs{{"input_ids", Tensor::from_ints(ids, {b, l})},
+                          {"attention_mask", Tensor::from_ints(mask, {b, l})}};
+  const auto& names = spec.input_names;
+  if (std::find(names.begin(), names.end(), "global_attention_mask") != names.end())
+    inputs["global_attention_mask"] = Tensor::from_ints(global, {b, l});
+  return inputs;
+}
+
 EncodedSource encode_source(const data::Record& r, const tok::Tokenizer& tok,
                             const SourceOptions& o) {
   EncodedSource out;

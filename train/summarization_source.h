@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "data/record_reader.h"
+#include "nn/family.h"
 #include "tokenizer/tokenizer.h"
 
 namespace kiln::train {
@@ -49,5 +50,13 @@ std::string decode_summary(const tok::Tokenizer& tokenizer, const std::vector<in
 // The separator kiln uses when none is given: the tokenizer's <doc-sep> (PRIMERA) when it has
 // one, otherwise its end-of-sequence token </s> (fairseq's convention for BART), or -1.
 int64_t default_doc_sep_id(const tok::Tokenizer& tokenizer);
+// The id of the separator token `token` (--doc-sep); empty: default_doc_sep_id. A token the
+// tokenizer does not have is an error naming it.
+int64_t doc_sep_id(const tok::Tokenizer& tokenizer, const std::string& token);
+
+// The encoder inputs of a batch of sources, right-padded with the model's pad token: input_ids,
+// attention_mask, and global_attention_mask for models that take one (LED).
+nn::NamedTensors source_batch(const std::vector<const EncodedSource*>& sources,
+                              const nn::ModelSpec& spec);
 
 }  // namespace kiln::train

@@ -66,13 +66,7 @@ SourceOptions source_options(const TaskSetup& setup) {
   o.k_top_longest = setup.k_top_longest;
   o.max_source_length = setup.max_length;
   o.vocab_size = setup.spec.vocab_size;
-  o.doc_sep_id = default_doc_sep_id(*setup.tokenizer);
-  if (!setup.doc_sep.empty()) {
-    const auto id = setup.tokenizer->token_to_id(setup.doc_sep);
-    KILN_CHECK(id.has_value(), "the document separator '", setup.doc_sep,
-               "' is not a token of the tokenizer");
-    o.doc_sep_id = *id;
-  }
+  o.doc_sep_id = doc_sep_id(*setup.tokenizer, setup.doc_sep);
   return o;
 }
 
@@ -223,24 +217,19 @@ class SummarizationTask : public Task {
   Batch collate(const TaskData& data, const std::vector<size_t>& indices,
                 const TaskSetup& setup) const override {
     const SummarizationData& d = cast(data);
-    const int64_t pad = setup.spec.pad_token_id;
     const int64_t start = special_id(setup.spec, "decoder_start_token_id", 2);
-    size_t ls = 0, lt = 0;
+    std::vector<const EncodedSource*> sources;
+    size_t lt = 0;
     for (size_t i : indices) {
-      ls = std::max(ls, d.examples[i].source.ids.size());
+      sources.push_back(&d.examples[i].source);
       lt = std::max(lt, d.examples[i].target.size());
     }
     const size_t b = indices.size();
-    std::vector<int64_t> ids(b * ls, pad), mask(b * ls, 0), global(b * ls, 0), decoder(b * lt, pad),
-        labels(b * lt, kIgnoreLabel);
+    std::vector<int64_t> decoder(b * lt, setup.spec.pad_token_id), labels(b * lt, kIgnoreLabel);
     Batch batch;
+    batch.inputs = source_batch(sources, setup.spec);
     for (size_t k = 0; k < b; ++k) {
       const SummarizationExample& e = d.examples[indices[k]];
-      for (size_t j = 0; j < e.source.ids.size(); ++j) {
-        ids[k * ls + j] = e.source.ids[j];
-        mask[k * ls + j] = 1;
-        global[k * ls + j] = e.source.global_attention[j];
-      }
       // shift_tokens_right of the padded labels: the decoder start, then the labels, so the
       // first padding position reads the final </s> (it predicts an ignored label).
       for (size_t j = 0; j < std::min(e.target.size() + 1, lt); ++j) {
@@ -249,14 +238,8 @@ class SummarizationTask : public Task {
       }
       batch.tokens += static_cast<int64_t>(e.source.ids.size());
     }
-    const int64_t B = static_cast<int64_t>(b), S = static_cast<int64_t>(ls),
-                  T = static_cast<int64_t>(lt);
-    batch.inputs = {{"input_ids", Tensor::from_ints(ids, {B, S})},
-                    {"attention_mask", Tensor::from_ints(mask, {B, S})},
-                    {"decoder_input_ids", Tensor::from_ints(decoder, {B, T})}};
-    const auto& names = setup.spec.input_names;
-    if (std::find(names.begin(), names.end(), "global_attention_mask") != names.end())
-      batch.inputs["global_attention_mask"] = Tensor::from_ints(global, {B, S});
+    const int64_t B = static_cast<int64_t>(b), T = static_cast<int64_t>(lt);
+    batch.inputs["decoder_input_ids"] = Tensor::from_ints(decoder, {B, T});
     batch.targets = Tensor::from_ints(labels, {B * T});
     return batch;
   }

@@ -10,6 +10,7 @@
 
 #include "nn/state_dict_io.h"
 #include "tests/cli/cli_util.h"
+#include "tests/common/reference_checks.h"
 
 namespace kiln::testing {
 namespace {
@@ -17,14 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kRefs = std::string(KILN_SHARED_DIR) + "/refs/models/";
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-  return m;
-}
 
 class BartCli : public ::testing::TestWithParam<std::string> {};
 

@@ -14,11 +14,10 @@ struct RunResult {
   std::string output;  // stdout (and stderr when merged)
 };
 
-// Runs `kiln <args>` through the shell; stderr is merged into output unless merge_stderr=false.
-inline RunResult run_kiln(const std::string& args, bool merge_stderr = true) {
-  const std::string cmd =
-      std::string(KILN_BIN) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
+// Runs `script` with `sh -c` and returns its exit code and what it wrote to the pipe (stdout,
+// plus whatever the script redirects there).
+inline RunResult run_shell(const std::string& script) {
+  FILE* p = popen(script.c_str(), "r");
   RunResult r{-1, ""};
   if (!p) return r;
   char buf[4096];
@@ -27,6 +26,14 @@ inline RunResult run_kiln(const std::string& args, bool merge_stderr = true) {
   const int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+// Runs `kiln <args>` through the shell, after `env` (e.g. "KILN_NUM_THREADS=3 "); stderr is merged
+// into output unless merge_stderr=false.
+inline RunResult run_kiln(const std::string& args, bool merge_stderr = true,
+                          const std::string& env = "") {
+  return run_shell(env + std::string(KILN_BIN) + " " + args +
+                   (merge_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 // A fresh temporary directory, removed when the object dies.

@@ -12,6 +12,7 @@
 #include "nn/family.h"
 #include "nn/state_dict_io.h"
 #include "tests/cli/cli_util.h"
+#include "tests/common/reference_checks.h"
 
 namespace kiln::testing {
 namespace {
@@ -20,19 +21,6 @@ namespace fs = std::filesystem;
 
 const std::string kRefs = std::string(KILN_SHARED_DIR) + "/refs/models/";
 const std::vector<std::string> kInputNames = {"input_ids", "attention_mask", "token_type_ids"};
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-  return m;
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 // Fixtures whose config.json names an architecture of a registered family (the BERT family's
 // bare encoders and classifiers; its MLM and pre-training checkpoints have no kiln head).

@@ -39,20 +39,6 @@ std::string null_device(const TempDir& tmp) {
   return node;
 }
 
-// `sh -c "<kiln> <args> <redirects>"`; returns the exit code and what reached the pipe (stderr,
-// with the redirects below sending stdout elsewhere).
-RunResult run_shell(const std::string& script) {
-  FILE* p = popen(script.c_str(), "r");
-  RunResult r{-1, ""};
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
 // kiln with stdout on /dev/full and stderr captured.
 RunResult run_to_full(const std::string& args) {
   return run_shell(std::string(KILN_BIN) + " " + args + " 2>&1 >/dev/full");

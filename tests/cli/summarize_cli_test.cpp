@@ -11,18 +11,16 @@
 #include <sstream>
 
 #include "cli_util.h"
+#include "tests/common/reference_checks.h"
 
 namespace kiln {
 namespace {
 
+using kiln::testing::read_json;
+
 using testing::run_kiln;
 using testing::TempDir;
 const std::string kRefs = std::string(KILN_SHARED_DIR) + "/refs/models/";
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
 
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> out;

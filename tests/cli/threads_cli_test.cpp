@@ -22,22 +22,6 @@ const std::string kInspecSample = std::string(KILN_SOURCE_DIR) + "/examples/insp
 const std::string kShared = KILN_SHARED_DIR;
 const std::string kTokenizer = kShared + "/tokenizers/bert-base-cased";
 
-// `kiln <args>` run by the shell after `env` (e.g. "KILN_NUM_THREADS=3 "), stderr merged unless
-// merge_stderr is false.
-RunResult run_kiln_env(const std::string& args, bool merge_stderr, const std::string& env) {
-  const std::string cmd =
-      env + std::string(KILN_BIN) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  RunResult r{-1, ""};
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
 TEST(Threads, ParseThreadCountAcceptsOnlyOneTo1024) {
   EXPECT_EQ(cli::parse_thread_count("1"), 1);
   EXPECT_EQ(cli::parse_thread_count("8"), 8);
@@ -83,7 +67,7 @@ TEST(Threads, ABadKilnNumThreadsIsAnErrorNamingIt) {
   TempDir tmp;
   for (const auto& [name, command] : commands(tmp)) {
     for (const std::string value : {"0", "abc", "5000", "-2", ""}) {
-      const RunResult r = run_kiln_env(command, true, "KILN_NUM_THREADS='" + value + "' ");
+      const RunResult r = run_kiln(command, true, "KILN_NUM_THREADS='" + value + "' ");
       EXPECT_EQ(r.exit_code, 1) << name << " KILN_NUM_THREADS=" << value << ": " << r.output;
       EXPECT_NE(r.output.find("kiln " + name +
                               ": error: environment variable KILN_NUM_THREADS must be a whole "
@@ -98,18 +82,17 @@ TEST(Threads, ABadKilnNumThreadsIsAnErrorNamingIt) {
 }
 
 TEST(Threads, AValidCountWorksAndTheFlagOverridesTheEnvironment) {
-  RunResult r = run_kiln_env("tag -m " + kExample + " -i " + kInspecSample + " --threads 2", false,
-                             "KILN_NUM_THREADS=3 ");
+  RunResult r = run_kiln("tag -m " + kExample + " -i " + kInspecSample + " --threads 2", false,
+                         "KILN_NUM_THREADS=3 ");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   // --threads wins, so the variable is not consulted.
-  r = run_kiln_env("tag -m " + kExample + " -i " + kInspecSample + " --threads 1", false,
-                   "KILN_NUM_THREADS=abc ");
+  r = run_kiln("tag -m " + kExample + " -i " + kInspecSample + " --threads 1", false,
+               "KILN_NUM_THREADS=abc ");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  r = run_kiln_env("tag -m " + kExample + " -i " + kInspecSample, false, "KILN_NUM_THREADS=1 ");
+  r = run_kiln("tag -m " + kExample + " -i " + kInspecSample, false, "KILN_NUM_THREADS=1 ");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   // Neither given: all cores, as before.
-  r = run_kiln_env("tag -m " + kExample + " -i " + kInspecSample, false,
-                   "unset KILN_NUM_THREADS; ");
+  r = run_kiln("tag -m " + kExample + " -i " + kInspecSample, false, "unset KILN_NUM_THREADS; ");
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
@@ -147,11 +130,11 @@ TEST(Threads, TrainRecordsTheCountAndResumesARunMadeWithTheOldZero) {
     for (int i = 0; i < 8 && std::getline(in, line); ++i) out << line << "\n";
   }
   const std::string run = tmp / "run";
-  const RunResult r = run_kiln_env(
-      "train --task token-classification --train " + (tmp / "train.jsonl") + " --output " + run +
-          " --config " + tiny_config(tmp) + " --tokenizer " + kTokenizer +
-          " --max-length 32 --per-device-batch-size 4 --epochs 2 --stop-after-epochs 1",
-      true, "KILN_NUM_THREADS=2 ");
+  const RunResult r =
+      run_kiln("train --task token-classification --train " + (tmp / "train.jsonl") + " --output " +
+                   run + " --config " + tiny_config(tmp) + " --tokenizer " + kTokenizer +
+                   " --max-length 32 --per-device-batch-size 4 --epochs 2 --stop-after-epochs 1",
+               true, "KILN_NUM_THREADS=2 ");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   nlohmann::json manifest = read_json(run + "/manifest.json");
   EXPECT_EQ(manifest["threads"], 2);
@@ -161,7 +144,7 @@ TEST(Threads, TrainRecordsTheCountAndResumesARunMadeWithTheOldZero) {
   manifest["args"].push_back("--threads");
   manifest["args"].push_back("0");
   std::ofstream(run + "/manifest.json") << manifest.dump(2);
-  const RunResult resumed = run_kiln_env("train --resume " + run, true, "unset KILN_NUM_THREADS; ");
+  const RunResult resumed = run_kiln("train --resume " + run, true, "unset KILN_NUM_THREADS; ");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   // A new --threads 0 on resume is refused like anywhere else.
   const RunResult bad = run_kiln("train --resume " + run + " --threads 0");

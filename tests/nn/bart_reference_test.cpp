@@ -17,46 +17,20 @@
 #include "nn/bart.h"
 #include "nn/family.h"
 #include "nn/state_dict_io.h"
+#include "tests/common/reference_checks.h"
 
 namespace kiln::nn {
 namespace {
 
+using kiln::testing::max_abs_diff;
+using kiln::testing::message_of;
+using kiln::testing::read_json;
+using kiln::testing::rel_norm_diff;
+
 const std::string kRefs = std::string(KILN_SHARED_DIR) + "/refs/models/";
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  const auto x = a.to_vector(), y = b.to_vector();
-  double m = 0;
-  for (size_t i = 0; i < x.size() && i < y.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-  return m;
-}
-
-double rel_norm_diff(const Tensor& got, const Tensor& want) {
-  const auto x = got.to_vector(), y = want.to_vector();
-  double num = 0, den = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    num += (x[i] - y[i]) * (x[i] - y[i]);
-    den += y[i] * y[i];
-  }
-  return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
-}
 
 bool has_prefix(const std::string& s, const std::string& p) {
   return s.compare(0, p.size(), p) == 0;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
 }
 
 struct Fixture {
