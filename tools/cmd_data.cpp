@@ -11,6 +11,7 @@
 #include "data/file_hashes.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "tools/data_denoise.h"
 
 namespace kiln::cli {
 namespace {
@@ -80,15 +81,19 @@ int fingerprint(const std::vector<std::string>& args) {
 
 int run_data(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "fingerprint") return fingerprint({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "denoise") return run_data_denoise({args.begin() + 1, args.end()});
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
     std::cout << "usage: kiln data fingerprint FILE... [-o FILE.dvc] [--json]\n"
-                 "  the md5 (as DVC records it), size and sha256 of data files\n";
+                 "  the md5 (as DVC records it), size and sha256 of data files\n"
+                 "usage: kiln data denoise -i FILES -o PAIRS.jsonl [options]\n"
+                 "  BART denoising pre-training pairs (text infilling, sentence permutation)\n";
     return 0;
   }
-  throw UsageError("expected a sub-command: kiln data fingerprint FILE...");
+  throw UsageError("expected a sub-command: kiln data fingerprint FILE... | kiln data denoise ...");
 }
 
-KILN_COMMAND("data", "data versions: fingerprint files as DVC does (md5) and as manifests do",
+KILN_COMMAND("data",
+             "data: fingerprint files as DVC does (md5); make denoising pre-training pairs",
              run_data);
 
 }  // namespace
