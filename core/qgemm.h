@@ -1,0 +1,76 @@
+// Linear layers on quantized weights (core/quant_format.h): y[m, n] = x[m, k] W^T, then the same
+// fused epilogue as gemm::sgemm_packed_b (bias, activation, residual).
+//
+//   int8  the activations are quantized per row, dynamically, to u8 with a zero point; the integer
+//         products run on AVX-512 VNNI (vpdpbusd u8 x s8 -> s32) with an AVX2 path and a portable
+//         one, and the zero-point term (zp * sum_k q_w) is precomputed per output row and folded
+//         into the tile epilogue: y = s_x * s_w * (dot - zp * colsum) (+ bias ...).
+//   q4_0 / q4_1  weights are expanded from nibbles inside the kernel (never to a full f32 copy).
+//
+// linear_quant_reference is the plain loop kept beside the kernels: for int8 it does the same
+// activation quantization and integer dot (so the results are equal); for q4 it dequantizes and
+// sums in double. Tests compare the two. Results are bit-identical across thread counts.
+//
+// Details (core/kernels/qgemm_kernels.h has the layouts and kernel contracts):
+//   int8  activation row x -> u8: range [min(x, 0), max(x, 0)] over 255 steps, inv = 1 / scale,
+//         zero point rint(-min inv), q = clamp(rint(x inv) + zp, 0, 255), rint = nearest even.
+//         Every path gives the reference's bits: y = float(sum_k (q_x - zp) q_w) * (s_x * s_w),
+//         then + bias, activation, + residual, each one float operation as in sgemm_packed_b.
+//         A row of x holding NaN or +-inf gives NaN in every output of that row. k <= 66000 (the
+//         int32 accumulator's range; PackedQuantB and linear_quant_reference throw beyond).
+//   q4    m <= 8 rows: a GEMV kernel reading 4.5 / 5 bits per weight (AVX-512, AVX2, portable);
+//         more rows: each K block of 256 is dequantized per column strip into the sgemm
+//         kernel's packed panels (never a full f32 copy) and run through its micro-kernel.
+//         Results agree with the reference to within (k + 8) eps sum_k |x| (|d q'| + |m|) (float
+//         sums in another order); non-finite x propagate as IEEE arithmetic does.
+//   Epilogue: y + bias, then activation, then + residual, each rounded once, so the result is
+//   bit-identical to running linear_quant without an epilogue and then the separate ops.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/gemm.h"
+#include "core/quant_format.h"
+
+namespace kiln::quant {
+
+// A quantized weight prepared for the active kernel (repacked, per-row sums precomputed). `data`
+// is the canonical layout (n rows of row_bytes(format, k)); it is copied, so the source may be
+// released (a model file's pages) afterwards.
+class PackedQuantB {
+ public:
+  PackedQuantB(Format format, int64_t n, int64_t k, const uint8_t* data);
+  ~PackedQuantB();
+  PackedQuantB(const PackedQuantB&) = delete;
+  PackedQuantB& operator=(const PackedQuantB&) = delete;
+  Format format() const { return format_; }
+  int64_t n() const { return n_; }
+  int64_t k() const { return k_; }
+  size_t bytes() const;  // memory held
+  // The canonical rows back (for dequantizing, saving, or the reference kernel).
+  void unpack(uint8_t* dst) const;
+
+  struct Impl;
+
+ private:
+  Format format_;
+  int64_t n_, k_;
+  std::unique_ptr<Impl> impl_;
+  friend void linear_quant(int64_t, const float*, int64_t, const PackedQuantB&, float*, int64_t,
+                           const gemm::Epilogue&);
+};
+
+// y [m, n] (row stride ldy) = x [m, k] (row stride ldx) W^T, then the epilogue.
+void linear_quant(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w, float* y,
+                  int64_t ldy, const gemm::Epilogue& epilogue = {});
+// The plain loop on the canonical rows.
+void linear_quant_reference(Format format, int64_t m, int64_t n, int64_t k, const float* x,
+                            int64_t ldx, const uint8_t* w_rows, float* y, int64_t ldy,
+                            const gemm::Epilogue& epilogue = {});
+
+// Which kernel linear_quant uses for a format now (reads active_isa(), so KILN_ISA caps it):
+// int8 "avx512-vnni", "avx2" or "generic"; q4_0/q4_1 "avx512", "avx2" or "generic".
+const char* qgemm_backend(Format format);
+
+}  // namespace kiln::quant
