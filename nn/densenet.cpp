@@ -80,6 +80,8 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
   };
   KILN_CHECK(x.dim() == 4 && x.size(1) == 3, "densenet: pixel_values must be [N, 3, H, W], got ",
              x.describe());
+  if (fast_ && !acts && x.dtype() == DType::F32 && use_folded(folded_stem_, *this))
+    return fast_->pooled_features(x);
   Tensor h;
   if (use_folded(folded_stem_, *this)) {
     h = folded_stem_.forward(x);
@@ -143,6 +145,8 @@ void DenseNet::init_weights(Generator& gen) {
 
 void DenseNet::pack_self(bool /*release_weights*/) {
   folded_stem_.make(*conv0, *norm0);
+  fast_.reset();
+  if (conv0->weight.dtype() == DType::F32) fast_ = std::make_shared<const DenseNetInference>(*this);
 }
 
 }  // namespace kiln::nn

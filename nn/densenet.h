@@ -3,13 +3,17 @@
 // {norm1, conv1, norm2, conv2}, features.transitionN.{norm, conv}, features.norm5, classifier.
 // Inference (eval mode, no grad, after pack_for_inference) folds each batch norm that follows a
 // convolution (norm0 after conv0, norm2 after conv1) into that convolution; the norms that precede
-// a ReLU and a convolution cannot be folded (the ReLU is between them).
+// a ReLU and a convolution cannot be folded (the ReLU is between them). Such forwards of an f32
+// model that keep no intermediate activations run on DenseNetInference (nn/densenet_inference.h:
+// channels-last, no concatenation copies, weights packed once); with hidden states requested they
+// take the layer-by-layer path.
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "nn/densenet_config.h"
+#include "nn/densenet_inference.h"
 #include "nn/image_layers.h"
 #include "nn/layers.h"
 #include "nn/model.h"
@@ -70,12 +74,14 @@ class DenseNet : public Model {
 
  protected:
   void pack_self(bool release_weights) override;
-  void drop_packed_self() override { folded_stem_ = {}; }
+  void drop_packed_self() override { folded_stem_ = {}, fast_.reset(); }
 
  private:
   DenseNetConfig config_;
   Generator* dropout_gen_ = nullptr;
   FoldedConvBn folded_stem_;  // conv0 + norm0
+  // The channels-last inference path, made by pack_self for f32 models.
+  std::shared_ptr<const DenseNetInference> fast_;
 };
 
 }  // namespace kiln::nn

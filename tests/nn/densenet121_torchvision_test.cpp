@@ -58,6 +58,18 @@ TEST(DenseNet121Torchvision, LogitsAndGradientsMatch) {
   const Tensor logits = model->forward(in).at("logits");
   const double eval_diff = testing::max_diff_over_max(logits, ref.at("logits_eval"));
   EXPECT_LT(eval_diff, 1e-4);
+  {
+    // The packed channels-last inference path (nn/densenet_inference.h) on the real shapes.
+    NoGradGuard ng;
+    model->pack_for_inference();
+    const Tensor packed = model->forward(in).at("logits");
+    const double packed_diff = testing::max_diff_over_max(packed, ref.at("logits_eval"));
+    EXPECT_LT(packed_diff, 1e-4);
+    std::cout << "densenet121 vs torchvision: packed inference logits " << packed_diff
+              << " (vs kiln's layer-by-layer eval logits "
+              << testing::max_diff_over_max(packed, logits) << ")\n";
+    model->unpack_weights();
+  }
   sum(mul(logits, ref.at("probe"))).backward();
   // The exact gradients, near enough: the same model run in f64 (kiln's f64 kernels).
   std::unique_ptr<Model> exact = family.build(w.config, origin);

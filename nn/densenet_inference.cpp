@@ -1,0 +1,277 @@
+#include "nn/densenet_inference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/autograd.h"
+#include "core/conv_ops.h"
+#include "core/kernels/bn_relu_rows.h"
+#include "core/ops.h"
+#include "core/thread_pool.h"
+#include "nn/densenet.h"
+
+namespace kiln::nn {
+
+struct DenseNetInference::Layer {
+  Affine norm1;
+  std::unique_ptr<gemm::PackedB> w1;  // [cin, inner]: conv1 with norm2 folded in
+  std::vector<float> b1;              // its bias (from norm2)
+  // conv2 per kernel row i: [inner, 3 * growth], column j * growth + o = tap (i, j), output o.
+  std::vector<std::unique_ptr<gemm::PackedB>> w2;
+};
+
+struct DenseNetInference::Transition {
+  Affine norm;
+  std::unique_ptr<gemm::PackedB> w;  // [cin, cout]
+};
+
+namespace {
+
+using Affine = DenseNetInference::Affine;
+
+std::vector<float> floats(const Tensor& t) {
+  const Tensor c = t.contiguous();
+  KILN_CHECK(c.dtype() == DType::F32, "densenet inference: expected f32 weights, got ",
+             t.describe());
+  return std::vector<float>(c.data<float>(), c.data<float>() + c.numel());
+}
+
+Affine affine_of(const BatchNorm2d& bn) {
+  const std::vector<float> g = floats(bn.weight), b = floats(bn.bias), m = floats(bn.running_mean),
+                           v = floats(bn.running_var);
+  Affine a;
+  a.scale.resize(g.size()), a.shift.resize(g.size());
+  for (size_t c = 0; c < g.size(); ++c) {
+    const float invstd = static_cast<float>(1.0 / std::sqrt(double(v[c]) + bn.eps));
+    a.scale[c] = invstd * g[c];
+    a.shift[c] = b[c] - m[c] * a.scale[c];
+  }
+  return a;
+}
+
+// A 1x1 conv weight [cout, cin, 1, 1] as the packed GEMM operand [cin, cout].
+std::unique_ptr<gemm::PackedB> pack_pointwise(const Tensor& w) {
+  const std::vector<float> v = floats(w);
+  const int64_t cout = w.size(0), cin = w.size(1);
+  return std::make_unique<gemm::PackedB>(/*trans_b=*/true, cin, cout, v.data(), cin);
+}
+
+// A per-thread scratch array, grown on demand and kept (chunks are L2-sized and reused).
+float* scratch(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+thread_local std::vector<float> t_rows, t_out;
+
+// Row chunk for an operand of `width` floats per row: about 64K floats (256 KiB, stays in L2), a
+// multiple of 8 rows (the micro-kernel's tile height), and at least ~8 chunks where there are
+// enough rows so that both cores get work at batch 1.
+int64_t row_chunk(int64_t rows, int64_t width) {
+  int64_t c = std::clamp<int64_t>(65536 / std::max<int64_t>(width, 1), 16, 512);
+  c = std::min(c, std::max<int64_t>(16, rows / 8));
+  return (c + 7) / 8 * 8;
+}
+
+// relu0 + pool0 (3x3, stride 2, padding 1) of the stem conv's NCHW output [n, c, h1, w1], written
+// as pixel rows (ldo apart) of the first block's buffer. relu(max(window)) = max(0, window's
+// valid values): every window holds at least one, so this is exactly max_pool2d(relu(x)). Per
+// output image row: a [c, ow] tile (horizontal then vertical maxima), then transposed.
+void stem_relu_maxpool(const float* s, int64_t n, int64_t c, int64_t h1, int64_t w1, float* out,
+                       int64_t ldo) {
+  const int64_t oh = (h1 - 1) / 2 + 1, ow = (w1 - 1) / 2 + 1;
+  parallel_for(0, n * oh, 4, [&](int64_t rb, int64_t re) {
+    std::vector<float> hmax(static_cast<size_t>(3 * ow)), tile(static_cast<size_t>(c * ow));
+    for (int64_t r = rb; r < re; ++r) {
+      const int64_t img = r / oh, oy = r % oh;
+      for (int64_t k = 0; k < c; ++k) {
+        float* t = tile.data() + k * ow;
+        for (int64_t x = 0; x < ow; ++x) t[x] = 0.0f;
+        for (int64_t iy = std::max<int64_t>(0, 2 * oy - 1); iy <= std::min(h1 - 1, 2 * oy + 1);
+             ++iy) {
+          const float* row = s + ((img * c + k) * h1 + iy) * w1;
+          for (int64_t x = 0; x < ow; ++x) {
+            float m = t[x];
+            for (int64_t ix = std::max<int64_t>(0, 2 * x - 1); ix <= std::min(w1 - 1, 2 * x + 1);
+                 ++ix)
+              m = row[ix] > m ? row[ix] : m;
+            t[x] = m;
+          }
+        }
+      }
+      for (int64_t x = 0; x < ow; ++x) {
+        float* dst = out + ((img * oh + oy) * ow + x) * ldo;
+        for (int64_t k = 0; k < c; ++k) dst[k] = tile[k * ow + x];
+      }
+    }
+  });
+}
+
+}  // namespace
+
+DenseNetInference::DenseNetInference(const DenseNet& net)
+    : growth_(net.config().growth_rate), inner_(net.config().bn_size * net.config().growth_rate) {
+  NoGradGuard ng;
+  const FoldedConv stem = fold_batch_norm_into_conv(
+      net.conv0->weight, net.conv0->bias, net.norm0->weight, net.norm0->bias,
+      net.norm0->running_mean, net.norm0->running_var, net.norm0->eps);
+  stem_weight_ = stem.weight, stem_bias_ = stem.bias;
+  for (const auto& block : net.blocks) {
+    blocks_.emplace_back();
+    for (const auto& l : block) {
+      Layer L;
+      L.norm1 = affine_of(*l->norm1);
+      const FoldedConv f = fold_batch_norm_into_conv(
+          l->conv1->weight, l->conv1->bias, l->norm2->weight, l->norm2->bias,
+          l->norm2->running_mean, l->norm2->running_var, l->norm2->eps);
+      L.w1 = pack_pointwise(f.weight);
+      L.b1 = floats(f.bias);
+      // conv2 [growth, inner, 3, 3] -> per kernel row i a dense [inner, 3 * growth] operand.
+      const std::vector<float> w2 = floats(l->conv2->weight);
+      KILN_CHECK(l->conv2->weight.size(2) == 3 && l->conv2->weight.size(3) == 3,
+                 "densenet inference: conv2 must be 3x3");
+      const int64_t g3 = 3 * growth_;
+      std::vector<float> row(static_cast<size_t>(inner_ * g3));
+      for (int64_t i = 0; i < 3; ++i) {
+        for (int64_t c = 0; c < inner_; ++c)
+          for (int64_t j = 0; j < 3; ++j)
+            for (int64_t o = 0; o < growth_; ++o)
+              row[c * g3 + j * growth_ + o] = w2[(o * inner_ + c) * 9 + i * 3 + j];
+        L.w2.push_back(std::make_unique<gemm::PackedB>(false, inner_, g3, row.data(), g3));
+      }
+      blocks_.back().push_back(std::move(L));
+    }
+  }
+  for (const auto& t : net.transitions) {
+    Transition T;
+    T.norm = affine_of(*t->norm);
+    KILN_CHECK(!t->conv->bias.defined(), "densenet inference: transition conv has a bias");
+    T.w = pack_pointwise(t->conv->weight);
+    transitions_.push_back(std::move(T));
+  }
+  norm5_ = affine_of(*net.norm5);
+}
+
+DenseNetInference::~DenseNetInference() = default;
+
+Tensor DenseNetInference::pooled_features(const Tensor& x) const {
+  NoGradGuard ng;
+  KILN_CHECK(x.dim() == 4 && x.size(1) == 3 && x.dtype() == DType::F32,
+             "densenet: pixel_values must be f32 [N, 3, H, W], got ", x.describe());
+  // Stem: conv0 (norm0 folded) through the conv op (NCHW), then relu + max pool into the first
+  // block's buffer.
+  Conv2dOptions c0;
+  c0.stride = {2, 2}, c0.padding = {3, 3};
+  const Tensor conv = conv2d(x, stem_weight_, stem_bias_, c0);
+  const int64_t n = conv.size(0), h1 = conv.size(2), w1 = conv.size(3);
+  int64_t ch = conv.size(1), h = (h1 - 1) / 2 + 1, w = (w1 - 1) / 2 + 1;  // 3x3 / 2, padding 1
+  int64_t ctot = ch + static_cast<int64_t>(blocks_[0].size()) * growth_;
+  Tensor buf = Tensor::empty({n * h * w, ctot});
+  stem_relu_maxpool(conv.data<float>(), n, ch, h1, w1, buf.data<float>(), ctot);
+
+  const int64_t inner = inner_, g = growth_;
+  gemm::Epilogue relu_ep;
+  relu_ep.activation = kernels::relu_f32;
+  for (size_t b = 0; b < blocks_.size(); ++b) {
+    const int64_t rows = n * h * w, wp = w + 2, hp = h + 2;
+    // The bottleneck activations with a zero border of one pixel (zeroed here, never written;
+    // every layer overwrites the whole interior).
+    Tensor ypad = Tensor::empty({n * hp * wp, inner});
+    float* yp = ypad.data<float>();
+    for (int64_t r = 0; r < n * hp; ++r) {
+      float* row = yp + r * wp * inner;
+      if (r % hp == 0 || r % hp == hp - 1) {
+        std::fill(row, row + wp * inner, 0.0f);
+      } else {
+        std::fill(row, row + inner, 0.0f);
+        std::fill(row + (wp - 1) * inner, row + wp * inner, 0.0f);
+      }
+    }
+    float* bp = buf.data<float>();
+    for (const Layer& L : blocks_[b]) {
+      const int64_t cin = ch;
+      // 1x1: relu(norm1(rows)) @ W1 + b1 -> relu, per chunk of whole image rows, each image row's
+      // GEMM writing straight into the padded buffer's interior.
+      const int64_t img_rows = n * h, rc = std::max<int64_t>(1, row_chunk(rows, cin) / w);
+      gemm::Epilogue ep = relu_ep;
+      ep.bias = L.b1.data();
+      parallel_for(0, (img_rows + rc - 1) / rc, 1, [&](int64_t cb, int64_t ce) {
+        for (int64_t ci = cb; ci < ce; ++ci) {
+          const int64_t y0 = ci * rc, ny = std::min(rc, img_rows - y0);
+          float* a = scratch(t_rows, ny * w * cin);
+          kernels::bn_relu_rows(bp + y0 * w * ctot, ctot, ny * w, cin, L.norm1.scale.data(),
+                                L.norm1.shift.data(), a, cin);
+          for (int64_t y = y0; y < y0 + ny; ++y) {
+            const int64_t img = y / h, yy = y % h;
+            gemm::sgemm_packed_b(false, w, 1.0f, a + (y - y0) * w * cin, cin, *L.w1, 0.0f,
+                                 yp + ((img * hp + yy + 1) * wp + 1) * inner, inner, ep);
+          }
+        }
+      });
+      // 3x3: output rows [y0, y0 + band) of an image over the padded width, grid point
+      // q = y * wp + x (x >= w dropped). Per kernel row i one GEMM of the padded rows at
+      // q + i * wp against that row's three taps side by side (N = 3 * growth: full micro-kernel
+      // tiles, where one tap's 32 columns would leave a third of each tile idle), accumulated
+      // over i; then out[q] = C[q][tap j = 0] + C[q + 1][j = 1] + C[q + 2][j = 2].
+      const int64_t g3 = 3 * g;
+      const int64_t band = std::clamp<int64_t>(192 / wp, 1, std::max<int64_t>(1, (n * h + 7) / 8));
+      const int64_t bands = (h + band - 1) / band;
+      parallel_for(0, n * bands, 1, [&](int64_t tb, int64_t te) {
+        for (int64_t t = tb; t < te; ++t) {
+          const int64_t img = t / bands, y0 = (t % bands) * band, nb = std::min(band, h - y0);
+          const int64_t m = nb * wp;  // rows q < nb * wp - 2 are outputs, + 2 for the j shift
+          float* o = scratch(t_out, m * g3);
+          for (int64_t i = 0; i < 3; ++i) {
+            const float* a = yp + ((img * hp + y0 + i) * wp) * inner;
+            gemm::sgemm_packed_b(false, m, 1.0f, a, inner, *L.w2[i], i == 0 ? 0.0f : 1.0f, o, g3);
+          }
+          for (int64_t y = 0; y < nb; ++y)
+            for (int64_t xx = 0; xx < w; ++xx) {
+              const float* c0 = o + (y * wp + xx) * g3;
+              const float* c1 = c0 + g3 + g;
+              const float* c2 = c0 + 2 * g3 + 2 * g;
+              float* dst = bp + ((img * h + y0 + y) * w + xx) * ctot + cin;
+              for (int64_t k = 0; k < g; ++k) dst[k] = (c0[k] + c1[k]) + c2[k];
+            }
+        }
+      });
+      ch += g;
+    }
+    if (b == transitions_.size()) break;
+    // Transition: relu(norm(x)) -> 2x2 average pool -> 1x1 conv, straight into the next block's
+    // buffer (its first cout channels).
+    KILN_CHECK(h >= 2 && w >= 2, "densenet: pixel_values ", x.describe(),
+               " are too small: transition", b + 1, " would average-pool a ", h, "x", w,
+               " feature map with a 2x2 window");
+    const Transition& T = transitions_[b];
+    const int64_t cout = T.w->n(), oh = h / 2, ow = w / 2, orows = oh * ow;
+    const int64_t nctot = cout + static_cast<int64_t>(blocks_[b + 1].size()) * g;
+    Tensor next = Tensor::empty({n * orows, nctot});
+    float* np = next.data<float>();
+    const int64_t rc = row_chunk(n * orows, ch);
+    const int64_t per_img = (orows + rc - 1) / rc;
+    parallel_for(0, n * per_img, 1, [&](int64_t tb, int64_t te) {
+      for (int64_t t = tb; t < te; ++t) {
+        const int64_t img = t / per_img, o0 = (t % per_img) * rc, m = std::min(rc, orows - o0);
+        float* a = scratch(t_rows, m * ch);
+        kernels::bn_relu_avgpool2_rows(bp + img * h * w * ctot, ctot, h, w, ch, T.norm.scale.data(),
+                                       T.norm.shift.data(), o0, m, a, ch);
+        gemm::sgemm_packed_b(false, m, 1.0f, a, ch, *T.w, 0.0f, np + (img * orows + o0) * nctot,
+                             nctot);
+      }
+    });
+    buf = next, ctot = nctot, ch = cout, h = oh, w = ow;
+  }
+  // norm5 -> relu -> global average pool, per image.
+  Tensor pooled = Tensor::empty({n, ch});
+  const float* bp = buf.data<float>();
+  float* pp = pooled.data<float>();
+  parallel_for(0, n, 1, [&](int64_t ib, int64_t ie) {
+    for (int64_t i = ib; i < ie; ++i)
+      kernels::bn_relu_mean_rows(bp + i * h * w * ctot, ctot, h * w, ch, norm5_.scale.data(),
+                                 norm5_.shift.data(), pp + i * ch);
+  });
+  return pooled;
+}
+
+}  // namespace kiln::nn

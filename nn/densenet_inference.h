@@ -1,0 +1,59 @@
+// DenseNet's eval-mode forward on channels-last feature maps, built once by
+// DenseNet::pack_for_inference and used for no-grad eval forwards that want no intermediate
+// activations. Same maths as DenseNet::pooled_features, rearranged for speed:
+//   - each dense block owns one [N*H*W, C_final] buffer (a row per pixel); every layer reads the
+//     channels before it in place and writes its growth_rate new channels beside them, so nothing
+//     is ever concatenated (the usual DenseNet forward copies the whole concatenation per layer);
+//   - norm1 + relu1 is applied while copying a chunk of rows into an L2-resident operand for the
+//     1x1 GEMM (core/kernels/bn_relu_rows.h); conv1 has norm2 folded into its weights and relu2 is
+//     the GEMM's epilogue; its output lands in a zero-bordered [N, H+2, W+2, bn_size*growth]
+//     buffer, so the 3x3 conv needs no im2col: per kernel row one GEMM whose A rows are that
+//     buffer read in place at the row's offset, against the row's 3 taps side by side, summed
+//     with the column shifts afterwards (computed over the padded width, border columns dropped);
+//   - the transition's 2x2 average pool commutes with its 1x1 conv (both linear, the ReLU is
+//     before them), so it pools first and convolves a quarter of the pixels;
+//   - every weight is packed once (gemm::PackedB); pixel rows are the GEMM's M, so batch and
+//     image size make M large and the micro-kernel sees full tiles.
+// Results agree with the layer-by-layer forward to float rounding (the summation order differs),
+// and are bit-identical across thread counts: threads take whole row chunks whose boundaries
+// depend only on the shapes, and each chunk's GEMMs are sgemm_packed_b, itself thread-count
+// independent.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/gemm.h"
+#include "core/tensor.h"
+
+namespace kiln::nn {
+
+class DenseNet;
+
+class DenseNetInference {
+ public:
+  // Folds and packs `net`'s current weights and running statistics (a snapshot: later weight
+  // changes need a new pack). Needs f32 weights.
+  explicit DenseNetInference(const DenseNet& net);
+  ~DenseNetInference();
+  // pixel_values [N, 3, H, W] f32 -> the pooled features [N, C] (ReLU + global average pool of
+  // norm5's output), as DenseNet::pooled_features.
+  Tensor pooled_features(const Tensor& x) const;
+
+  // Eval batch norm as y = x * scale + shift (scale = invstd * gamma, shift = beta - mean * scale,
+  // in f32 as batch_norm computes them).
+  struct Affine {
+    std::vector<float> scale, shift;
+  };
+  struct Layer;
+  struct Transition;
+
+ private:
+  Tensor stem_weight_, stem_bias_;  // conv0 with norm0 folded in
+  std::vector<std::vector<Layer>> blocks_;
+  std::vector<Transition> transitions_;
+  Affine norm5_;
+  int64_t growth_, inner_;
+};
+
+}  // namespace kiln::nn
