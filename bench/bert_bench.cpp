@@ -6,6 +6,7 @@
 //
 //   bench_bert_bench --mode infer|train [--batch 8] [--seq 128] [--runs 10] [--warmup 2]
 //                    [--threads 2] [--layers 12] [--verbose]   (verbose: allocator stats per step)
+//                    [--bf16] [--checkpointing]   (train: bf16 autocast GEMMs / recomputed layers)
 // Output: one line "kiln mode=<m> batch=<b> seq=<l> ... median_ms=<x> min_ms=<y> peak_rss_mb=<z>
 // setup_peak_mb=<w>": peak_rss_mb is the peak RSS of the warm-up + timed loop (getrusage
 // ru_maxrss, which Linux resets together with VmHWM when clear_refs "5" is written after model
@@ -17,10 +18,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/bench_util.h"
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/gemm.h"
 #include "core/ops.h"
@@ -58,6 +61,7 @@ int main(int argc, char** argv) {
   std::string mode = "infer";
   int64_t batch = 8, seq = 128, layers = 12;
   int runs = 10, warmup = 2, threads = 2;
+  bool bf16 = false, checkpointing = false;
   bool verbose = false;
   bool pack = true;
   for (int i = 1; i < argc; ++i) {
@@ -82,6 +86,10 @@ int main(int argc, char** argv) {
       threads = std::atoi(next());
     else if (!std::strcmp(argv[i], "--no-pack"))
       pack = false;
+    else if (!std::strcmp(argv[i], "--bf16"))
+      bf16 = true;
+    else if (!std::strcmp(argv[i], "--checkpointing"))
+      checkpointing = true;
     else if (!std::strcmp(argv[i], "--verbose"))
       verbose = true;
     else if (!std::strcmp(argv[i], "--layers"))
@@ -127,6 +135,7 @@ int main(int argc, char** argv) {
     model.set_requires_grad(true);
     kiln::Generator drop_gen(7);
     model.set_dropout_generator(&drop_gen);
+    model.set_gradient_checkpointing(checkpointing);
     auto params = model.named_parameters();
     kiln::train::AdamW opt(params, {.lr = 2e-5});
     std::vector<int64_t> lab(static_cast<size_t>(batch));
@@ -135,9 +144,13 @@ int main(int argc, char** argv) {
     for (int r = 0; r < warmup + runs; ++r) {
       const auto t0 = Clock::now();
       opt.zero_grad();
-      auto out = model.forward(ids, mask);
-      kiln::Tensor loss = kiln::cross_entropy(out.logits, labels);
-      loss.backward();
+      {
+        std::optional<kiln::Bf16AutocastGuard> autocast;  // as the trainer: one scope per update
+        if (bf16) autocast.emplace(true);
+        auto out = model.forward(ids, mask);
+        kiln::Tensor loss = kiln::cross_entropy(out.logits, labels);
+        loss.backward();
+      }
       kiln::train::clip_grad_norm(params, 1.0);
       opt.step();
       const double dt = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -156,9 +169,10 @@ int main(int argc, char** argv) {
   std::sort(ms.begin(), ms.end());
   std::printf(
       "kiln mode=%s batch=%lld seq=%lld threads=%d runs=%d median_ms=%.2f min_ms=%.2f "
-      "peak_rss_mb=%.0f setup_peak_mb=%.0f gemm=%s packed=%d\n",
+      "peak_rss_mb=%.0f setup_peak_mb=%.0f gemm=%s packed=%d precision=%s checkpointing=%d\n",
       mode.c_str(), static_cast<long long>(batch), static_cast<long long>(seq), threads, runs,
       median, ms.empty() ? 0.0 : ms.front(), peak_rss_mb(), setup_peak, kiln::gemm::sgemm_backend(),
-      mode == "infer" && pack ? 1 : 0);
+      mode == "infer" && pack ? 1 : 0, bf16 ? kiln::gemm::bf16gemm_backend() : "f32",
+      checkpointing ? 1 : 0);
   return 0;
 }

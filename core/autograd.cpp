@@ -57,6 +57,20 @@ NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) {
 NoGradGuard::~NoGradGuard() {
   t_grad_enabled = prev_;
 }
+EnableGradGuard::EnableGradGuard() : prev_(t_grad_enabled) {
+  t_grad_enabled = true;
+}
+EnableGradGuard::~EnableGradGuard() {
+  t_grad_enabled = prev_;
+}
+
+std::vector<std::vector<Tensor>> Node::apply_contributions(const Tensor& grad_output) {
+  std::vector<Tensor> grads = apply(grad_output);
+  std::vector<std::vector<Tensor>> out(grads.size());
+  for (size_t i = 0; i < grads.size(); ++i)
+    if (grads[i].defined()) out[i].push_back(std::move(grads[i]));
+  return out;
+}
 
 Node::Node(const OpInfo* op) : op_(op), seq_(g_next_seq.fetch_add(1)) {
   g_live_nodes++;
@@ -131,8 +145,12 @@ Tensor record(const OpInfo& op, const Tensor& out, const std::vector<Tensor>& in
   return out;
 }
 
-void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
-                  bool retain_graph) {
+namespace {
+
+// `captured` (may be null): leaves whose contributions go to `out` (same index) instead of .grad.
+void run_backward_impl(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
+                       bool retain_graph, const std::vector<Tensor>* captured,
+                       std::vector<std::vector<Tensor>>* out) {
   KILN_CHECK(roots.size() == seeds.size(), "backward: ", roots.size(), " roots but ", seeds.size(),
              " gradients");
   NoGradGuard no_grad;  // backward computations are never themselves recorded
@@ -140,7 +158,25 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& s
   std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
 
+  std::unordered_map<Node*, size_t> capture_index;
+  std::vector<std::shared_ptr<Node>> capture_nodes;  // keeps the accumulators alive meanwhile
+  if (captured) {
+    out->assign(captured->size(), {});
+    for (size_t i = 0; i < captured->size(); ++i) {
+      const Tensor& c = (*captured)[i];
+      KILN_CHECK(c.requires_grad() && c.is_leaf(),
+                 "backward: a captured tensor must be a leaf that requires grad, got ",
+                 c.describe());
+      capture_nodes.push_back(grad_edge_for(c));
+      capture_index[capture_nodes.back().get()] = i;
+    }
+  }
+
   auto add_grad = [&](Node* n, const Tensor& g) {
+    if (auto ci = capture_index.find(n); ci != capture_index.end()) {
+      (*out)[ci->second].push_back(g);
+      return;
+    }
     auto it = pending.find(n);
     if (it == pending.end() || !it->second.defined()) {
       pending[n] = g;
@@ -188,13 +224,41 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& s
     Tensor g = std::move(it->second);
     pending.erase(it);
     n->check_saved_versions();
-    std::vector<Tensor> grads = n->apply(g);
+    std::vector<std::vector<Tensor>> grads = n->apply_contributions(g);
     if (!retain_graph && n->op()) n->release();
     for (size_t i = 0; i < grads.size() && i < n->next_edges.size(); ++i) {
-      if (n->next_edges[i].node && grads[i].defined())
-        add_grad(n->next_edges[i].node.get(), grads[i]);
+      if (!n->next_edges[i].node) continue;
+      for (const Tensor& gi : grads[i])
+        if (gi.defined()) add_grad(n->next_edges[i].node.get(), gi);
     }
   }
+}
+
+}  // namespace
+
+Tensor record_node(std::shared_ptr<Node> node, const Tensor& out,
+                   const std::vector<Tensor>& inputs) {
+  node->next_edges.clear();
+  node->next_edges.reserve(inputs.size());
+  for (const Tensor& in : inputs) node->next_edges.push_back({grad_edge_for(in)});
+  auto& impl = out.impl();
+  if (!impl.autograd) impl.autograd = std::make_unique<AutogradMeta>();
+  impl.autograd->requires_grad = true;
+  impl.autograd->grad_fn = std::move(node);
+  return out;
+}
+
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
+                  bool retain_graph) {
+  run_backward_impl(roots, seeds, retain_graph, nullptr, nullptr);
+}
+
+std::vector<std::vector<Tensor>> run_backward_capturing(const std::vector<Tensor>& roots,
+                                                        const std::vector<Tensor>& seeds,
+                                                        const std::vector<Tensor>& captured) {
+  std::vector<std::vector<Tensor>> out;
+  run_backward_impl(roots, seeds, false, &captured, &out);
+  return out;
 }
 
 }  // namespace kiln

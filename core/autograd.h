@@ -34,6 +34,18 @@ class NoGradGuard {
  private:
   bool prev_;
 };
+// The reverse: recording on for its scope (gradient checkpointing re-runs a forward inside
+// backward, where grad mode is off).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
 
 class Node;
 struct Edge {
@@ -46,6 +58,11 @@ class Node {
   virtual ~Node();
   // Gradients w.r.t. each input (same order as next_edges); undefined tensors mean "none".
   virtual std::vector<Tensor> apply(const Tensor& grad_output) = 0;
+  // The same as separate contributions per input, in the order they arose: run_backward adds
+  // them one by one to the input's pending gradient. A node that stands for a whole recorded
+  // sub-graph (checkpoint) returns each use of an input apart, so the sums happen in the order
+  // and grouping they would have without it. Default: apply(), one contribution per input.
+  virtual std::vector<std::vector<Tensor>> apply_contributions(const Tensor& grad_output);
   // Drops saved tensors after a backward without retain_graph.
   void release();
 
@@ -108,9 +125,19 @@ Tensor record(const OpInfo& op, const Tensor& out, const std::vector<Tensor>& in
 Tensor record(const OpInfo& op, const Tensor& out, const std::vector<Tensor>& inputs,
               std::initializer_list<const Tensor*> saved, LambdaNode::Fn backward);
 
+// Records `out` as produced by a custom `node` (a Node subclass) from `inputs`: fills the node's
+// edges and marks out as requiring grad. Unlike record() it always records (the caller decides).
+Tensor record_node(std::shared_ptr<Node> node, const Tensor& out,
+                   const std::vector<Tensor>& inputs);
+
 // Runs backward from `roots` with the given seed gradients (same length). Gradients of leaves are
 // accumulated into their .grad(); intermediate gradients are not kept.
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds,
                   bool retain_graph);
+// The same, except that for each of `captured` (leaves requiring grad) the arriving gradient
+// contributions are returned, unsummed and in arrival order, instead of accumulated into .grad.
+std::vector<std::vector<Tensor>> run_backward_capturing(const std::vector<Tensor>& roots,
+                                                        const std::vector<Tensor>& seeds,
+                                                        const std::vector<Tensor>& captured);
 
 }  // namespace kiln

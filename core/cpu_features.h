@@ -18,7 +18,7 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512_vnni = false;
   bool avx512_bf16 = false;
-  bool amx_tile = false;  // reported only; kiln has no AMX kernels
+  bool amx_tile = false;  // amx_tile + amx_bf16: gemm::bf16gemm's AMX kernel
   bool amx_bf16 = false;
   bool amx_int8 = false;
 };

@@ -397,7 +397,24 @@ void sgemm_openblas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alp
               k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+namespace {
+
+// AMX tiles when the CPU has them and the kernel grants the tile state; KILN_BF16_GEMM=avx512
+// keeps the vdpbf16ps kernel (for comparisons).
+bool use_amx() {
+  static const bool v = [] {
+    const char* env = std::getenv("KILN_BF16_GEMM");
+    const bool vetoed = env != nullptr && std::strcmp(env, "avx512") == 0;
+    const CpuFeatures& f = cpu_features();
+    return !vetoed && f.amx_tile && f.amx_bf16 && f.avx512_bf16 && amx::amx_usable();
+  }();
+  return v && active_isa() >= IsaLevel::kAvx512;
+}
+
+}  // namespace
+
 const char* bf16gemm_backend() {
+  if (use_amx()) return "kiln-amx-bf16";
   return active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_bf16 ? "kiln-avx512-bf16"
                                                                          : "convert+sgemm";
 }
@@ -405,6 +422,10 @@ const char* bf16gemm_backend() {
 void bf16gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
               int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
+  if (use_amx()) {
+    gemm_packed(amx::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
   if (active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_bf16) {
     gemm_packed(avx512::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;

@@ -45,16 +45,18 @@ void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
                      int64_t ldc);
 
 // bf16 GEMM for mixed precision: A and B hold bf16 bit patterns (kiln::f32_to_bf16), products
-// are accumulated and C is written in f32. Uses vdpbf16ps (AVX512_BF16) when active_isa() is
-// avx512 and the CPU has it, otherwise widens to f32 and calls sgemm. Same thread-count
-// determinism as sgemm. Note vdpbf16ps flushes f32 denormals to zero.
+// are accumulated and C is written in f32. Uses AMX tiles (TDPBF16PS) when active_isa() is avx512
+// and the CPU has amx_bf16 (and Linux grants the tile state; KILN_BF16_GEMM=avx512 opts out),
+// else vdpbf16ps (AVX512_BF16), otherwise widens to f32 and calls sgemm. Same thread-count
+// determinism as sgemm; the three paths differ from each other in the last bits. Note that
+// vdpbf16ps and TDPBF16PS flush f32 denormals to zero.
 void bf16gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c,
               int64_t ldc);
 void bf16gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                         const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta,
                         float* c, int64_t ldc);
-// "kiln-avx512-bf16" or "convert+sgemm".
+// "kiln-amx-bf16", "kiln-avx512-bf16" or "convert+sgemm".
 const char* bf16gemm_backend();
 
 // op(B) [k, n] packed once into the active kernel's panel layout, for a B that is multiplied many

@@ -1,5 +1,7 @@
 #include "nn/bart.h"
 
+#include "core/autograd.h"
+#include "core/checkpoint.h"
 #include "core/ops.h"
 #include "nn/bart_init.h"
 
@@ -77,6 +79,11 @@ BartModel::BartModel(const BartConfig& c) : config_(c) {
 
 BartModel::~BartModel() = default;
 
+void BartModel::set_gradient_checkpointing(bool on) {
+  checkpointing_ = on;
+  decoder_->set_gradient_checkpointing(on);
+}
+
 void BartModel::init_weights(Generator& gen) {
   init_bart_style_weights(*this, config_.init_std, gen, shared_->weight, config_.pad_token_id,
                           final_logits_bias_);
@@ -98,7 +105,17 @@ BartStackOutput BartModel::encode(const Tensor& ids, const Tensor& mask, bool ke
       embed_with_positions(*shared_, *encoder_positions_, *encoder_norm_, layout, ids, 0, drop);
   if (keep_hidden) out.hidden_states.push_back(x);
   for (const auto& layer : encoder_layers_) {
-    if (!skip_layer(drop, config_.encoder_layerdrop)) x = layer->forward(x, mask, drop);
+    if (skip_layer(drop, config_.encoder_layerdrop)) {
+      // LayerDrop skipped this layer
+    } else if (checkpointing_ && grad_enabled()) {
+      x = checkpoint(
+          [layer, drop](const std::vector<Tensor>& in) {
+            return layer->forward(in[0], in[1], drop);
+          },
+          {x, mask}, drop.gen);
+    } else {
+      x = layer->forward(x, mask, drop);
+    }
     if (keep_hidden) out.hidden_states.push_back(x);
   }
   out.last_hidden_state = x;

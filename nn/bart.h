@@ -88,6 +88,8 @@ class BartModel : public Model, public Seq2SeqLM {
   // the padding row of the shared embedding 0, LayerNorms 1/0, final_logits_bias 0.
   void init_weights(Generator& gen) override;
   void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
+  // Every encoder and decoder layer recomputed in backward (core/checkpoint.h).
+  void set_gradient_checkpointing(bool on) override;
 
   const BartConfig& config() const { return config_; }
 
@@ -108,6 +110,7 @@ class BartModel : public Model, public Seq2SeqLM {
   std::shared_ptr<Linear> lm_head_;
   Tensor* final_logits_bias_ = nullptr;  // buffer [1, vocab]; null without an LM head
   Generator* dropout_gen_ = nullptr;
+  bool checkpointing_ = false;
 };
 
 }  // namespace kiln::nn

@@ -1,5 +1,7 @@
 #include "nn/bart_decoder.h"
 
+#include "core/autograd.h"
+#include "core/checkpoint.h"
 #include "core/ops.h"
 
 namespace kiln::nn {
@@ -70,10 +72,20 @@ BartStackOutput BartDecoder::forward(const Embedding& tokens, const Tensor& ids,
   Tensor x = embed_with_positions(tokens, *positions_, *norm_, layout_, ids, past, drop);
   if (keep_hidden) out.hidden_states.push_back(x);
   for (size_t i = 0; i < layers_.size(); ++i) {
-    if (!skip_layer(drop, layerdrop_))
+    if (skip_layer(drop, layerdrop_)) {
+      // LayerDrop skipped this layer
+    } else if (checkpointing_ && cache == nullptr && grad_enabled()) {
+      const std::shared_ptr<BartDecoderLayer> layer = layers_[i];
+      x = checkpoint(
+          [layer, drop](const std::vector<Tensor>& in) {
+            return layer->forward(in[0], in[1], in[2], in[3], drop);
+          },
+          {x, mask, encoder_output, encoder_mask}, drop.gen);
+    } else {
       x = layers_[i]->forward(x, mask, encoder_output, encoder_mask, drop,
                               cache ? &cache->self_attention[i] : nullptr,
                               cache ? &cache->cross_attention[i] : nullptr);
+    }
     if (keep_hidden) out.hidden_states.push_back(x);
   }
   if (cache) cache->length += ids.size(1);

@@ -64,8 +64,11 @@ class BartDecoder : public Group {
                           const Tensor& encoder_output, const Tensor& encoder_mask,
                           const BartDropout& drop, bool keep_hidden_states,
                           BartDecoderCache* cache) const;
+  // Each layer recomputed in backward (core/checkpoint.h) when training without a cache.
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
 
  private:
+  bool checkpointing_ = false;
   BartPositions layout_;
   double layerdrop_;
   std::shared_ptr<Embedding> positions_;

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "core/autograd.h"
+#include "core/checkpoint.h"
 #include "core/ops.h"
 
 namespace kiln::nn {
@@ -339,7 +340,17 @@ BertOutput BertModel::forward(const Tensor& ids, const Tensor& mask, const Tenso
   Tensor x = embed(ids, token_types);
   if (keep_hidden) out.hidden_states.push_back(x);
   for (const auto& layer : layers_) {
-    x = layer->forward(x, mask, training(), dropout_gen_);
+    if (checkpointing_ && grad_enabled()) {
+      const bool training_now = training();
+      Generator* gen = dropout_gen_;
+      x = checkpoint(
+          [layer, training_now, gen](const std::vector<Tensor>& in) {
+            return layer->forward(in[0], in[1], training_now, gen);
+          },
+          {x, mask}, gen);
+    } else {
+      x = layer->forward(x, mask, training(), dropout_gen_);
+    }
     if (keep_hidden) out.hidden_states.push_back(x);
   }
   out.last_hidden_state = x;

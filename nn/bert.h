@@ -68,6 +68,8 @@ class BertModel : public Model {
   void init_weights(Generator& gen) override;
   // Generator used by dropout in training mode (not owned).
   void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
+  // Each encoder layer recomputed in backward (core/checkpoint.h).
+  void set_gradient_checkpointing(bool on) override { checkpointing_ = on; }
 
   const BertConfig& config() const { return config_; }
 
@@ -80,6 +82,7 @@ class BertModel : public Model {
   std::vector<std::shared_ptr<BertLayer>> layers_;
   std::shared_ptr<Linear> pooler_, pre_classifier_, classifier_, head_dense_;
   Generator* dropout_gen_ = nullptr;
+  bool checkpointing_ = false;
 };
 
 }  // namespace kiln::nn

@@ -1,5 +1,7 @@
 #include "nn/led.h"
 
+#include "core/autograd.h"
+#include "core/checkpoint.h"
 #include "core/ops.h"
 #include "nn/bart_init.h"
 
@@ -99,6 +101,11 @@ LedModel::LedModel(const LedConfig& c) : config_(c) {
 
 LedModel::~LedModel() = default;
 
+void LedModel::set_gradient_checkpointing(bool on) {
+  checkpointing_ = on;
+  decoder_->set_gradient_checkpointing(on);
+}
+
 void LedModel::init_weights(Generator& gen) {
   init_bart_style_weights(*this, config_.bart.init_std, gen, shared_->weight,
                           config_.bart.pad_token_id, final_logits_bias_);
@@ -120,6 +127,10 @@ BartStackOutput LedModel::encode(const Tensor& ids, const Tensor& mask, const Te
              ") is longer than the model's maximum of ", config_.max_encoder_positions,
              " (max_encoder_position_embeddings)");
   const LongformerPattern pattern(std::move(in.kinds), ids.size(0), padded);
+  // Checkpointed layers keep what they read until their backward.
+  std::shared_ptr<const LongformerPattern> shared_pattern;
+  if (checkpointing_ && grad_enabled())
+    shared_pattern = std::make_shared<const LongformerPattern>(pattern);
   const BartDropout drop = dropout_settings();
   BartStackOutput out;
   // The padding added here is cut from every returned state, as transformers does.
@@ -130,7 +141,17 @@ BartStackOutput LedModel::encode(const Tensor& ids, const Tensor& mask, const Te
       embed_with_positions(*shared_, *encoder_positions_, *encoder_norm_, layout, in.ids, 0, drop);
   if (keep_hidden) out.hidden_states.push_back(cut(x));
   for (const auto& layer : encoder_layers_) {
-    if (!skip_layer(drop, config_.bart.encoder_layerdrop)) x = layer->forward(x, pattern, drop);
+    if (skip_layer(drop, config_.bart.encoder_layerdrop)) {
+      // LayerDrop skipped this layer
+    } else if (checkpointing_ && grad_enabled()) {
+      x = checkpoint(
+          [layer, shared_pattern, drop](const std::vector<Tensor>& in) {
+            return layer->forward(in[0], *shared_pattern, drop);
+          },
+          {x}, drop.gen);
+    } else {
+      x = layer->forward(x, pattern, drop);
+    }
     if (keep_hidden) out.hidden_states.push_back(cut(x));
   }
   out.last_hidden_state = cut(x);

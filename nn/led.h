@@ -70,6 +70,8 @@ class LedModel : public Model, public Seq2SeqLM {
   // biases 0, the padding row of the shared embedding 0, LayerNorms 1/0, final_logits_bias 0.
   void init_weights(Generator& gen) override;
   void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
+  // Every encoder and decoder layer recomputed in backward (core/checkpoint.h).
+  void set_gradient_checkpointing(bool on) override;
 
   const LedConfig& config() const { return config_; }
   const std::vector<std::shared_ptr<LedEncoderLayer>>& encoder_layers() const {
@@ -87,6 +89,7 @@ class LedModel : public Model, public Seq2SeqLM {
   std::shared_ptr<Linear> lm_head_;
   Tensor* final_logits_bias_ = nullptr;  // buffer [1, vocab]; null without an LM head
   Generator* dropout_gen_ = nullptr;
+  bool checkpointing_ = false;
 };
 
 }  // namespace kiln::nn

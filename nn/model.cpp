@@ -6,6 +6,10 @@
 
 namespace kiln::nn {
 
+void Model::set_gradient_checkpointing(bool on) {
+  KILN_CHECK(!on, "gradient checkpointing is not supported by this model family");
+}
+
 Tensor optional_input(const NamedTensors& inputs, const std::string& name) {
   auto it = inputs.find(name);
   return it == inputs.end() ? Tensor() : it->second;

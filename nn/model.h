@@ -31,6 +31,10 @@ class Model : public Module {
   virtual void init_weights(Generator& gen) = 0;
   // Generator used by dropout in training mode (not owned; null: no dropout randomness asked for).
   virtual void set_dropout_generator(Generator* gen) = 0;
+  // Gradient checkpointing (core/checkpoint.h): while on, training forwards keep no activations
+  // inside each layer and recompute them in backward, with bit-identical gradients. Families that
+  // support it override this; the default refuses to turn it on.
+  virtual void set_gradient_checkpointing(bool on);
 };
 
 // The value of `inputs[name]`, or an undefined tensor when absent.

@@ -71,6 +71,12 @@ const SgemmKernel& sgemm_kernel();
 // bf16 x bf16 -> f32, 8 x 48 tile with vdpbf16ps (needs avx512_bf16 as well).
 const Bf16GemmKernel& bf16_kernel();
 }  // namespace avx512
+// bf16 x bf16 -> f32 on AMX tiles (TDPBF16PS), 16 x 48 tile, k in steps of 32 (needs amx_bf16
+// and amx_usable(): the kernel's permission for the tile state, asked for once per process).
+namespace amx {
+bool amx_usable();
+const Bf16GemmKernel& bf16_kernel();
+}  // namespace amx
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast.
 namespace avx2 {
 const SgemmKernel& sgemm_kernel();

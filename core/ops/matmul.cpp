@@ -1,8 +1,13 @@
 // matmul (batched, broadcasting) and linear, both on GEMM. A 2-D operand whose rows or columns are
 // unit-stride goes to GEMM as is (transposed if needed), so x @ w.T never copies w.
+// Under bf16 autocast (core/autocast.h) f32 operands are rounded to bf16 and multiplied by
+// gemm::bf16gemm with f32 accumulation, in the forward and in both backward GEMMs; each op records
+// the mode it ran in so its backward matches. linear then saves its input in bf16 (what the
+// weight-gradient GEMM reads), half the bytes of the f32 input.
 #include <algorithm>
 #include <cstring>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/gemm.h"
@@ -37,8 +42,16 @@ MatArg mat_arg(const Tensor& t, Tensor& holder) {
   return {holder.raw_data(), false, std::max<int64_t>(cols, 1)};
 }
 
-// c[M,N] = a[M,K] @ b[K,N] + beta * c, c contiguous.
-void gemm2d(const Tensor& a, const Tensor& b, const Tensor& c, double beta) {
+// c[M,N] = a[M,K] @ b[K,N] + beta * c, c contiguous; f32 operands through bf16 when `bf16`.
+void gemm2d(const Tensor& a, const Tensor& b, const Tensor& c, double beta, bool bf16 = false) {
+  if (bf16 && a.dtype() == DType::F32) {
+    const int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
+    const Tensor ab = to_bf16_matrix(a), bb = to_bf16_matrix(b);
+    gemm::bf16gemm(false, false, m, n, k, 1.0f, ab.data<uint16_t>(), std::max<int64_t>(k, 1),
+                   bb.data<uint16_t>(), std::max<int64_t>(n, 1), static_cast<float>(beta),
+                   static_cast<float*>(c.raw_data()), std::max<int64_t>(n, 1));
+    return;
+  }
   Tensor ha, hb;
   const MatArg A = mat_arg(a, ha), B = mat_arg(b, hb);
   const int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
@@ -61,7 +74,7 @@ void gemm2d(const Tensor& a, const Tensor& b, const Tensor& c, double beta) {
 }
 
 // Batched product of a[..., M, K] and b[..., K, N] (both at least 2-D), no autograd.
-Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
+Tensor matmul_kernel(const Tensor& a, const Tensor& b, bool bf16) {
   KILN_CHECK(a.dtype() == b.dtype(), "matmul: dtype mismatch, ", a.describe(), " vs ",
              b.describe());
   const int64_t m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
@@ -76,7 +89,7 @@ Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
   NoGradGuard ng;
   // Common case: b is a single matrix and a's leading dims flatten into rows.
   if (batch_b.empty() && !batch_a.empty() && a.is_contiguous()) {
-    gemm2d(reshape(a, {-1, k}), b, reshape(out, {-1, n}), 0.0);
+    gemm2d(reshape(a, {-1, k}), b, reshape(out, {-1, n}), 0.0, bf16);
     return out;
   }
   Shape full_a = batch, full_b = batch;
@@ -98,7 +111,7 @@ Tensor matmul_kernel(const Tensor& a, const Tensor& b) {
       bi = select(bi, 0, idx[d]);
       oi = select(oi, 0, idx[d]);
     }
-    gemm2d(ai, bi, oi, 0.0);
+    gemm2d(ai, bi, oi, 0.0, bf16);
   }
   return out;
 }
@@ -110,14 +123,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
              a.describe(), " and ", b.describe());
   if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
-  Tensor out = matmul_kernel(a, b);
+  const bool bf16 = bf16_autocast_enabled() && a.dtype() == DType::F32;
+  Tensor out = matmul_kernel(a, b, bf16);
   const bool ga = a.requires_grad(), gb = b.requires_grad();
   Tensor ad = gb ? a.detach() : Tensor(), bd = ga ? b.detach() : Tensor();
   const Shape sa = a.shape(), sb = b.shape();
   return record(kMatmulOp, out, {a, b}, {&ad, &bd}, [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor da, db;
-    if (ga) da = sum_to(matmul_kernel(g, transpose(bd, -1, -2)), sa);
-    if (gb) db = sum_to(matmul_kernel(transpose(ad, -1, -2), g), sb);
+    if (ga) da = sum_to(matmul_kernel(g, transpose(bd, -1, -2), bf16), sa);
+    if (gb) db = sum_to(matmul_kernel(transpose(ad, -1, -2), g, bf16), sb);
     return {da, db};
   });
 }
@@ -183,12 +197,71 @@ Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor&
   return out;
 }
 
+namespace {
+
+// linear under bf16 autocast: x and w rounded to bf16 (w through the scope's cache), products
+// accumulated in f32 onto the f32 bias. Saves the bf16 input and weight for the backward GEMMs
+// dx = g w and dw = g^T x, which round g to bf16 once for both.
+Tensor linear_bf16(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  const int64_t in = w.size(1), outf = w.size(0);
+  Shape out_shape = x.shape();
+  out_shape.back() = outf;
+  Tensor out = Tensor::empty(out_shape, DType::F32);
+  const bool gx = x.requires_grad(), gw = w.requires_grad();
+  const bool recording = needs_grad({&x, &w, &bias});
+  Tensor xb, wb;
+  int64_t rows = 0;
+  {
+    NoGradGuard ng;
+    const Tensor x2 = reshape(contiguous(x), {-1, in});
+    rows = x2.size(0);
+    const Tensor o2 = reshape(out, {-1, outf});
+    xb = to_bf16_matrix(x2);
+    wb = bf16_weight(w);
+    const double beta = prefill_bias(o2, bias, x, outf);
+    gemm::bf16gemm(false, true, rows, outf, in, 1.0f, xb.data<uint16_t>(), std::max<int64_t>(in, 1),
+                   wb.data<uint16_t>(), std::max<int64_t>(in, 1), static_cast<float>(beta),
+                   o2.data<float>(), std::max<int64_t>(outf, 1));
+  }
+  if (!recording) return out;
+  if (!gw) xb = Tensor();
+  if (!gx) wb = Tensor();
+  const Shape sx = x.shape();
+  std::vector<Tensor> inputs = {x, w};
+  if (bias.defined()) inputs.push_back(bias);
+  const bool has_bias = bias.defined();
+  return record(kLinearOp, out, inputs, {&xb, &wb}, [=](const Tensor& g) -> std::vector<Tensor> {
+    const Tensor g2 = reshape(contiguous(g), {-1, outf});
+    const Tensor gb = to_bf16_matrix(g2);
+    std::vector<Tensor> grads(has_bias ? 3 : 2);
+    if (gx) {
+      Tensor dx = Tensor::empty({rows, in}, DType::F32);
+      gemm::bf16gemm(false, false, rows, in, outf, 1.0f, gb.data<uint16_t>(),
+                     std::max<int64_t>(outf, 1), wb.data<uint16_t>(), std::max<int64_t>(in, 1),
+                     0.0f, dx.data<float>(), std::max<int64_t>(in, 1));
+      grads[0] = reshape(dx, sx);
+    }
+    if (gw) {
+      Tensor dw = Tensor::empty({outf, in}, DType::F32);
+      gemm::bf16gemm(true, false, outf, in, rows, 1.0f, gb.data<uint16_t>(),
+                     std::max<int64_t>(outf, 1), xb.data<uint16_t>(), std::max<int64_t>(in, 1),
+                     0.0f, dw.data<float>(), std::max<int64_t>(in, 1));
+      grads[1] = dw;
+    }
+    if (has_bias) grads[2] = sum(g2, {0});
+    return grads;
+  });
+}
+
+}  // namespace
+
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   KILN_CHECK(w.dim() == 2, "linear: weight must be 2-D [out, in], got ", w.describe());
   KILN_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input ", x.describe(),
              " does not match weight ", w.describe());
   KILN_CHECK(x.dtype() == w.dtype(), "linear: dtype mismatch, ", x.describe(), " vs ",
              w.describe());
+  if (bf16_autocast_enabled() && x.dtype() == DType::F32) return linear_bf16(x, w, bias);
   const int64_t in = w.size(1), outf = w.size(0);
   Shape out_shape = x.shape();
   out_shape.back() = outf;
@@ -209,8 +282,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   return record(kLinearOp, out, inputs, {&xd, &wd}, [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor g2 = reshape(contiguous(g), {-1, outf});
     std::vector<Tensor> grads(has_bias ? 3 : 2);
-    if (gx) grads[0] = reshape(matmul_kernel(g2, wd), sx);
-    if (gw) grads[1] = matmul_kernel(transpose(g2, 0, 1), xd);
+    if (gx) grads[0] = reshape(matmul_kernel(g2, wd, false), sx);
+    if (gw) grads[1] = matmul_kernel(transpose(g2, 0, 1), xd, false);
     if (has_bias) grads[2] = sum(g2, {0});
     return grads;
   });
