@@ -2,6 +2,7 @@
 
 #include "core/autograd.h"
 #include "core/storage.h"
+#include "nn/quantized_ops.h"
 
 namespace kiln::nn {
 
@@ -17,11 +18,14 @@ bool Linear::use_packed(const Tensor& x) const {
 }
 
 Tensor Linear::forward(const Tensor& x) const {
+  if (qweight_)
+    return linear_quantized(x, *qweight_, bias, LinearActivation::kNone, Tensor(), qname_);
   return use_packed(x) ? linear_prepacked(x, *packed_, bias) : linear(x, weight, bias);
 }
 
 Tensor Linear::forward_fused(const Tensor& x, LinearActivation activation,
                              const Tensor& residual) const {
+  if (qweight_) return linear_quantized(x, *qweight_, bias, activation, residual, qname_);
   if (use_packed(x) && (!residual.defined() || residual.dtype() == DType::F32)) {
     return linear_prepacked(x, *packed_, bias, activation, residual);
   }
@@ -30,7 +34,32 @@ Tensor Linear::forward_fused(const Tensor& x, LinearActivation activation,
   return residual.defined() ? add(y, residual) : y;
 }
 
+void Linear::set_quantized(std::shared_ptr<const quant::PackedQuantB> w, const std::string& name) {
+  KILN_CHECK(w, "Linear::set_quantized: '", name, "': no weight given");
+  KILN_CHECK(!weight.defined() ||
+                 (weight.dim() == 2 && weight.size(0) == w->n() && weight.size(1) == w->k()),
+             "'", name, "': quantized weight [", w->n(), ", ", w->k(),
+             "] does not fit the layer's ", weight.describe());
+  packed_.reset();
+  packed_from_ = nullptr;
+  weights_released_ = false;
+  qweight_ = std::move(w);
+  qname_ = name;
+  weights_quantized_ = true;
+}
+
+void Linear::clear_quantized(Tensor w) {
+  KILN_CHECK(qweight_ && w.dim() == 2 && w.size(0) == qweight_->n() && w.size(1) == qweight_->k(),
+             "Linear::clear_quantized: '", qname_, "': ", w.describe(),
+             " is not the layer's float weight");
+  qweight_.reset();
+  qname_.clear();
+  weights_quantized_ = false;
+  weight = std::move(w);
+}
+
 void Linear::pack_self(bool release_weights) {
+  if (qweight_) return;  // already in its inference form
   if (packed_ || weight.dtype() != DType::F32 || weight.dim() != 2 || !weight.is_contiguous() ||
       weight.requires_grad()) {
     return;
@@ -59,6 +88,40 @@ void Linear::drop_packed_self() {
 
 Embedding::Embedding(int64_t num, int64_t dim, DType dtype)
     : weight(register_parameter("weight", Tensor::zeros({num, dim}, dtype))) {}
+
+Tensor Embedding::forward(const Tensor& ids) const {
+  if (qrows_.defined()) return embedding_quantized(qformat_, qnum_, qdim_, qrows_, ids, qname_);
+  return embedding(weight, ids);
+}
+
+void Embedding::set_quantized(quant::Format format, int64_t num, int64_t dim, Tensor rows,
+                              const std::string& name) {
+  KILN_CHECK(rows.dtype() == DType::U8 && rows.dim() == 2 && rows.size(0) == num &&
+                 rows.size(1) == static_cast<int64_t>(quant::row_bytes(format, dim)) &&
+                 rows.is_contiguous(),
+             "'", name, "': quantized ", quant::format_name(format), " table ", rows.describe(),
+             " is not [", num, ", ", quant::row_bytes(format, dim), "] bytes");
+  KILN_CHECK(
+      !weight.defined() || (weight.dim() == 2 && weight.size(0) == num && weight.size(1) == dim),
+      "'", name, "': quantized table [", num, ", ", dim, "] does not fit the layer's ",
+      weight.describe());
+  qformat_ = format;
+  qnum_ = num;
+  qdim_ = dim;
+  qrows_ = std::move(rows);
+  qname_ = name;
+  weights_quantized_ = true;
+}
+
+void Embedding::clear_quantized(Tensor w) {
+  KILN_CHECK(qrows_.defined() && w.dim() == 2 && w.size(0) == qnum_ && w.size(1) == qdim_,
+             "Embedding::clear_quantized: '", qname_, "': ", w.describe(),
+             " is not the layer's float table");
+  qrows_ = Tensor();
+  qname_.clear();
+  weights_quantized_ = false;
+  weight = std::move(w);
+}
 
 LayerNorm::LayerNorm(int64_t dim, double e, DType dtype)
     : weight(register_parameter("weight", Tensor::ones({dim}, dtype))),

@@ -3,6 +3,7 @@
 
 #include "core/gemm.h"
 #include "core/ops.h"
+#include "core/qgemm.h"
 #include "core/rng.h"
 #include "nn/module.h"
 
@@ -21,12 +22,24 @@ class Linear : public Module {
   Tensor& weight;
   Tensor& bias;  // undefined when constructed without bias
 
+  // Makes the layer run on a quantized weight (a model file's kiln.quantization; `name` is the
+  // tensor's state-dict name, for errors): forwards use quant::linear_quant with the same fused
+  // epilogue, inference only. The weight slot is left as it is and never read while quantized
+  // (a loaded model holds a zero-cost placeholder of the float shape there, which keeps the
+  // shape and any tie intact); named_parameters() refuses the layer.
+  void set_quantized(std::shared_ptr<const quant::PackedQuantB> w, const std::string& name);
+  const quant::PackedQuantB* quantized() const { return qweight_.get(); }
+  // Back to the float weight `w` [out, in] (the quantization pass tries one layer at a time).
+  void clear_quantized(Tensor w);
+
  protected:
   void pack_self(bool release_weights) override;
   void drop_packed_self() override;
 
  private:
   bool use_packed(const Tensor& x) const;
+  std::shared_ptr<const quant::PackedQuantB> qweight_;
+  std::string qname_;
   std::shared_ptr<const gemm::PackedB> packed_;
   const void* packed_from_ = nullptr;  // weight data the pack was made from
 };
@@ -34,8 +47,24 @@ class Linear : public Module {
 class Embedding : public Module {
  public:
   Embedding(int64_t num, int64_t dim, DType dtype = DType::F32);
-  Tensor forward(const Tensor& ids) const { return embedding(weight, ids); }
+  // Quantized: each gathered row is dequantized (quant::dequantize_rows), inference only.
+  Tensor forward(const Tensor& ids) const;
   Tensor& weight;
+
+  // Makes the table quantized: `rows` is U8 [num, row_bytes(format, dim)] (canonical rows, may be
+  // a model file's mapping); the weight slot is left as it is, as for Linear. `name` names the
+  // tensor in errors.
+  void set_quantized(quant::Format format, int64_t num, int64_t dim, Tensor rows,
+                     const std::string& name);
+  bool quantized() const { return qrows_.defined(); }
+  // Back to the float table `w` [num, dim].
+  void clear_quantized(Tensor w);
+
+ private:
+  quant::Format qformat_ = quant::Format::Int8;
+  int64_t qnum_ = 0, qdim_ = 0;
+  Tensor qrows_;
+  std::string qname_;
 };
 
 class LayerNorm : public Module {

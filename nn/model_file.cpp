@@ -2,6 +2,7 @@
 
 #include "nn/family.h"
 #include "nn/state_dict_io.h"
+#include "nn/tensor_compression.h"
 
 namespace kiln::nn {
 
@@ -10,6 +11,7 @@ ModelFile read_model_file(const std::string& path, bool verify) {
   ModelFile m;
   m.tensors = load_safetensors(path, &meta, verify);
   meta.erase(kDataSha256Key);  // describes this file's bytes only: write_model_file makes a new one
+  decompress_tensors(m.tensors, meta, path);  // a zstd-compressed file (kiln.compression)
   auto take = [&](const std::string& key, bool required) -> std::string {
     auto it = meta.find(key);
     if (it == meta.end()) {
@@ -36,8 +38,12 @@ ModelFile read_model_file(const std::string& path, bool verify) {
   m.tokenizer_json = take("kiln.tokenizer", false);
   const std::string prov = take("kiln.provenance", false);
   if (!prov.empty()) m.provenance = parse("kiln.provenance", prov);
+  if (auto q = meta.find(kQuantizationKey); q != meta.end())
+    m.quantization = parse_quantization(q->second, m.tensors, path);
   m.extra_metadata = std::move(meta);
-  check_config_against_tensors(family_by_name(m.family, path), m.config, m.tensors,
+  // Quantized tensors are checked against the config by their original shapes.
+  check_config_against_tensors(family_by_name(m.family, path), m.config,
+                               with_float_placeholders(m.tensors, m.quantization),
                                path + " (kiln.config)");
   return m;
 }

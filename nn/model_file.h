@@ -12,6 +12,10 @@
 //                    none): generation's defaults (nn/generation_config.h); an extra_metadata key
 //   kiln.data_sha256 sha256 of the data section (every tensor byte), checked on load; files
 //                    written before kiln recorded it load without the check
+//   kiln.quantization  which tensors are quantized and how (nn/quantized_weight.h; written by
+//                    `kiln quantize`); an extra_metadata key, parsed into `quantization`
+//   kiln.compression zstd-compressed tensors (nn/tensor_compression.h): decompressed on read, so
+//                    `tensors` always holds the plain tensors and the key is not kept
 // Tensors keep their Hugging Face state-dict names and are loaded zero-copy from the mapping.
 #pragma once
 
@@ -20,6 +24,7 @@
 #include <string>
 
 #include "nn/module.h"
+#include "nn/quantized_weight.h"
 
 namespace kiln::nn {
 
@@ -34,6 +39,10 @@ struct ModelFile {
   nlohmann::json provenance = nlohmann::json::object();
   StateDict tensors;
   std::map<std::string, std::string> extra_metadata;  // other keys, kept as they are
+  // kiln.quantization, parsed and checked against `tensors` (empty: a float model). Quantized
+  // tensors stay in `tensors` as their U8 rows; load them with with_float_placeholders +
+  // attach_quantized_weights.
+  QuantizationTable quantization;
 };
 
 // Throws kiln::Error naming the file when it is not a valid kiln model file (missing or malformed

@@ -67,6 +67,9 @@ Tensor& Module::register_buffer(const std::string& name, Tensor t) {
 
 void Module::collect(const std::string& prefix, bool buffers,
                      std::map<const void*, std::string>& seen, std::vector<Entry>& out) const {
+  KILN_CHECK(!weights_quantized_, "'", prefix, "weight' is quantized (kiln.quantization): a ",
+             "quantized model runs inference only; training, gradients and reading its weights as "
+             "float tensors are refused (train the float model, then run kiln quantize)");
   KILN_CHECK(!weights_released_, "module '", prefix,
              "': its weights were released after packing for inference; call unpack_weights() "
              "before reading or training them");
@@ -293,6 +296,14 @@ void Module::pack_for_inference(bool release_weights) {
 void Module::unpack_weights() {
   drop_packed_self();
   for (auto& [name, child] : children_) child->unpack_weights();
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> out{{"", this}};
+  for (auto& [name, child] : children_)
+    for (auto& [sub, m] : child->named_modules())
+      out.emplace_back(sub.empty() ? name : name + "." + sub, m);
+  return out;
 }
 
 void Module::set_requires_grad(bool on) {

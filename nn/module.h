@@ -72,6 +72,11 @@ class Module {
   void pack_for_inference(bool release_weights = false);
   void unpack_weights();
 
+  // Every module of the tree with its dotted path ("" for this one), depth-first in registration
+  // order; a child registered twice appears under each name. Used to put quantized weights into
+  // their layers (nn/quantized_weight.h) and by the quantization pass to find eligible layers.
+  std::vector<std::pair<std::string, Module*>> named_modules();
+
   void train(bool on = true);
   void eval() { train(false); }
   bool training() const { return training_; }
@@ -84,6 +89,10 @@ class Module {
   virtual void pack_self(bool /*release_weights*/) {}
   virtual void drop_packed_self() {}
   bool weights_released_ = false;
+  // Set by a layer holding a quantized weight (its float slot then holds a placeholder that is
+  // never read): the module runs forwards only, and named_parameters()/state_dict() refuse,
+  // naming the tensor, so that training or autograd cannot silently skip or misuse it.
+  bool weights_quantized_ = false;
   // Registration: call from constructors. Returned references stay valid for the module's life.
   Tensor& register_parameter(const std::string& name, Tensor t);
   Tensor& register_buffer(const std::string& name, Tensor t);

@@ -13,6 +13,7 @@
 #include "nn/family.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "tools/quantization_summary.h"
 
 namespace {
 
@@ -78,6 +79,8 @@ void print_json(const SafetensorsFile& f) {
                    {"parameters", all.parameters},
                    {"bytes", all.bytes},
                    {"by_dtype", by_json}};
+  // Quantized / compressed kiln files: each tensor's format and the size against f32.
+  if (auto q = kiln::cli::quantization_summary(f); !q.is_null()) out["quantization"] = q;
   // Strings from the file were UTF-8-checked by the parser; the path may not be, so replace.
   std::cout << out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
@@ -134,6 +137,7 @@ void print_table(const SafetensorsFile& f, bool full, bool summary) {
             << "size: " << h.file_size << " bytes (header " << h.header_size
             << " bytes, data from byte " << h.data_offset << ")\n\n";
   print_kiln_model(f);
+  kiln::cli::print_quantization_summary(f, /*per_tensor=*/!summary, std::cout);
   if (summary) {
     Totals all;
     totals_by_dtype(f, all);

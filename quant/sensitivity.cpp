@@ -1,0 +1,134 @@
+#include "quant/sensitivity.h"
+
+#include <algorithm>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+#include "nn/layers.h"
+
+namespace kiln::quant {
+
+namespace {
+
+// Smallest first: the order auto tries formats in and steps up through.
+const std::vector<std::string> kLadder = {"q4_0", "q4_1", "int8", "f32"};
+
+nn::Module* module_of(nn::Module& model, const std::string& name) {
+  const std::string path = name.substr(0, name.rfind('.'));
+  for (auto& [p, m] : model.named_modules())
+    if (p == path) return m;
+  throw Error("quantize: no layer holds '" + name + "'");
+}
+
+std::string points(double v) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2) << v;
+  return os.str();
+}
+
+}  // namespace
+
+void set_trial_format(nn::Module& model, const std::vector<std::string>& names,
+                      const Tensor& original, const std::string& format) {
+  const auto f = parse_format(format);
+  Tensor rows;
+  std::shared_ptr<const PackedQuantB> packed;
+  if (f) {
+    rows = quantize_tensor(original, *f);
+    packed = std::make_shared<const PackedQuantB>(*f, original.size(0), original.size(1),
+                                                  static_cast<const uint8_t*>(rows.raw_data()));
+  }
+  for (const std::string& name : names) {
+    nn::Module* m = module_of(model, name);
+    auto* lin = dynamic_cast<nn::Linear*>(m);
+    auto* emb = dynamic_cast<nn::Embedding*>(m);
+    KILN_CHECK(lin || emb, "quantize: '", name, "' is not a Linear or Embedding weight");
+    const bool quantized = lin ? lin->quantized() != nullptr : emb->quantized();
+    if (quantized) lin ? lin->clear_quantized(original) : emb->clear_quantized(original);
+    if (!f) continue;  // f32: the float weight stays
+    if (lin)
+      lin->set_quantized(packed, names.front());
+    else
+      emb->set_quantized(*f, original.size(0), original.size(1), rows, names.front());
+  }
+}
+
+AutoResult choose_auto(nn::Module& model, const std::vector<Candidate>& candidates,
+                       const std::function<double()>& measure, double max_drop, std::ostream& log) {
+  AutoResult r;
+  std::map<std::string, Tensor> originals;
+  for (const auto& [name, t] : model.named_parameters()) originals[name] = *t;
+  // Every name of each tensor (a tied one is in several layers), read while nothing is quantized.
+  std::map<std::string, std::vector<std::string>> names;
+  for (const auto& [name, t] : originals) names[name] = {name};
+  for (const auto& [alias, canonical] : model.parameter_aliases())
+    if (names.count(canonical)) names[canonical].push_back(alias);
+  auto trial = [&](const std::string& name, const std::string& format) {
+    set_trial_format(model, names.at(name), originals.at(name), format);
+  };
+  r.float_metric = measure();
+  ++r.evaluations;
+  log << "auto: float model metric " << points(r.float_metric) << "\n";
+  // drops[name][format]: the metric drop with that tensor alone in that format.
+  std::map<std::string, std::map<std::string, double>> drops;
+  std::map<std::string, size_t> level;  // index into kLadder
+  for (const auto& c : candidates) {
+    if (!c.eligible) continue;
+    for (size_t i = 0; i + 1 < kLadder.size(); ++i) {
+      trial(c.name, kLadder[i]);
+      drops[c.name][kLadder[i]] = r.float_metric - measure();
+      ++r.evaluations;
+    }
+    trial(c.name, "");
+    size_t l = 0;
+    while (l + 1 < kLadder.size() && drops[c.name][kLadder[l]] > max_drop) ++l;
+    level[c.name] = l;
+    log << "auto: " << c.name << " alone: q4_0 " << points(drops[c.name]["q4_0"]) << ", q4_1 "
+        << points(drops[c.name]["q4_1"]) << ", int8 " << points(drops[c.name]["int8"]) << " -> "
+        << kLadder[l] << "\n";
+  }
+  std::map<std::string, std::string> raised;  // why a tensor ended above its own choice
+  for (;;) {
+    for (const auto& [name, l] : level) trial(name, kLadder[l]);
+    r.final_metric = measure();
+    ++r.evaluations;
+    const double drop = r.float_metric - r.final_metric;
+    if (drop <= max_drop) break;
+    // The most sensitive tensor still quantized moves up one format.
+    std::string worst;
+    double worst_drop = -1e300;
+    for (const auto& [name, l] : level) {
+      if (kLadder[l] == "f32") continue;
+      const double d = drops[name][kLadder[l]];
+      if (d > worst_drop) worst_drop = d, worst = name;
+    }
+    if (worst.empty()) break;  // all float: the float metric itself
+    size_t& l = level[worst];
+    ++l;
+    raised[worst] = "raised to keep the combined drop within " + points(max_drop) + " (it was " +
+                    points(drop) + ")";
+    log << "auto: combined drop " << points(drop) << " > " << points(max_drop) << ": " << worst
+        << " -> " << kLadder[l] << "\n";
+  }
+  for (const auto& [name, l] : level) trial(name, "");
+  for (const auto& c : candidates) {
+    TensorDecision d{c.name, c.shape, c.kind, "f32", c.reason};
+    if (c.eligible) {
+      const size_t l = level.at(c.name);
+      d.format = kLadder[l];
+      if (d.format != "f32") d.drop = drops[c.name][d.format];
+      std::ostringstream why;
+      why << "auto: alone q4_0 " << points(drops[c.name]["q4_0"]) << " q4_1 "
+          << points(drops[c.name]["q4_1"]) << " int8 " << points(drops[c.name]["int8"])
+          << " (budget " << points(max_drop) << ")";
+      if (raised.count(c.name)) why << "; " << raised[c.name];
+      d.reason = why.str();
+    }
+    r.decisions.push_back(std::move(d));
+  }
+  return r;
+}
+
+}  // namespace kiln::quant

@@ -1,0 +1,305 @@
+// kiln quantize end to end on the tiny transformers fixtures (../shared/refs/models): a quantized
+// model's logits stay within each format's tolerance of the float model's, every inference
+// command runs on it unchanged, inspect shows the formats, zstd round-trips exactly, auto keeps
+// its budget on its calibration data, and bad input fails naming the flag or field.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "nn/model_file.h"
+#include "nn/state_dict_io.h"
+#include "tests/cli/cli_util.h"
+#include "tests/common/reference_checks.h"
+
+namespace kiln::testing {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kRefs = std::string(KILN_SHARED_DIR) + "/refs/models/";
+
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// bert-seqcls (hidden 32, 2 layers, 28996-row vocabulary) converted once for the suite, with
+// the reference inputs as a kiln forward input file and its texts+labels as calibration data.
+class QuantizeBert : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    const std::string src = kRefs + "bert-seqcls";
+    if (!fs::exists(src)) return;
+    const auto conv = run_kiln("convert " + src + " -o " + float_model());
+    ASSERT_EQ(conv.exit_code, 0) << conv.output;
+    const nn::StateDict ref = nn::load_safetensors(src + "/reference.safetensors");
+    nn::StateDict inputs;
+    for (const char* n : {"input_ids", "attention_mask", "token_type_ids"})
+      if (ref.count(n)) inputs[n] = ref.at(n);
+    nn::save_safetensors(*dir_ / "in.safetensors", inputs);
+    const auto r = read_json(src + "/reference.json");
+    std::ofstream cal(*dir_ / "cal.jsonl"), txt(*dir_ / "texts.jsonl");
+    for (size_t i = 0; i < r["reference_texts"].size(); ++i) {
+      const int label = r["reference_labels"][i];
+      cal << nlohmann::json{{"text", r["reference_texts"][i]},
+                            {"label", label ? "positive" : "negative"}}
+                 .dump()
+          << "\n";
+      txt << nlohmann::json{{"text", r["reference_texts"][i]}}.dump() << "\n";
+    }
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  void SetUp() override {
+    if (!fs::exists(float_model())) GTEST_SKIP() << "fixture bert-seqcls not present";
+  }
+  static std::string float_model() { return *dir_ / "f.kiln"; }
+  static std::string path(const std::string& name) { return *dir_ / name; }
+  // kiln forward's logits for `model`.
+  static Tensor logits(const std::string& model) {
+    const std::string out = model + ".out.safetensors";
+    const auto r = run_kiln("forward -m " + model + " -i " + path("in.safetensors") + " -o " + out);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.exit_code == 0 ? nn::load_safetensors(out).at("logits") : Tensor();
+  }
+  static TempDir* dir_;
+};
+TempDir* QuantizeBert::dir_ = nullptr;
+
+TEST_F(QuantizeBert, LogitsStayCloseToTheFloatModelInEveryFormat) {
+  const Tensor want = logits(float_model());
+  ASSERT_TRUE(want.defined());
+  double scale = 0;
+  for (double v : want.to_vector()) scale = std::max(scale, std::abs(v));
+  // Stated tolerances, relative to the largest float logit: int8 weights (and int8 activations
+  // in the fast kernel) 5%, 4-bit blocks 15%, bf16 1%.
+  const std::vector<std::pair<std::string, double>> schemes = {
+      {"int8", 0.05}, {"q4_0", 0.15}, {"q4_1", 0.15}, {"bf16", 0.01}};
+  for (const auto& [scheme, tol] : schemes) {
+    const std::string q = path(scheme + ".kiln");
+    const auto r = run_kiln("quantize -m " + float_model() + " -o " + q + " --scheme " + scheme);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    // The table names each decision; the classifier head stays float and says why.
+    EXPECT_TRUE(contains(r.output, "bert.encoder.layer.0.attention.self.query.weight")) << r.output;
+    EXPECT_TRUE(contains(r.output, "classifier head")) << r.output;
+    const Tensor got = logits(q);
+    ASSERT_TRUE(got.defined());
+    const double err = max_abs_diff(got, want);
+    std::cout << scheme << ": logits max abs error " << err << " (largest logit " << scale << ")\n";
+    EXPECT_LE(err, tol * scale) << scheme;
+    EXPECT_GT(err, 0.0) << scheme << ": the weights were not quantized";
+  }
+  // The file: U8 rows for the quantized Linear and the word embedding, metadata per tensor.
+  const nn::ModelFile mf = nn::read_model_file(path("q4_0.kiln"));
+  const auto& e = mf.quantization.at("bert.embeddings.word_embeddings.weight");
+  EXPECT_EQ(e.format, "q4_0");
+  EXPECT_EQ(e.shape, Shape({28996, 32}));
+  EXPECT_EQ(mf.tensors.at("bert.embeddings.word_embeddings.weight").dtype(), DType::U8);
+  EXPECT_EQ(mf.tensors.at("bert.embeddings.word_embeddings.weight").shape(), Shape({28996, 18}));
+  EXPECT_EQ(mf.quantization.at("classifier.weight").format, "f32");
+  EXPECT_FALSE(mf.quantization.count("bert.embeddings.position_embeddings.weight") &&
+               mf.quantization.at("bert.embeddings.position_embeddings.weight").format != "f32");
+  EXPECT_EQ(mf.tensors.at("bert.embeddings.LayerNorm.weight").dtype(), DType::F32);
+}
+
+TEST_F(QuantizeBert, InferenceCommandsRunUnchangedAndInspectShowsFormats) {
+  const std::string q = path("cmd-int8.kiln");
+  ASSERT_EQ(run_kiln("quantize -m " + float_model() + " -o " + q).exit_code, 0);
+  const auto f = run_kiln("classify -m " + float_model() + " -i " + path("texts.jsonl"), false);
+  const auto c = run_kiln("classify -m " + q + " -i " + path("texts.jsonl"), false);
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  EXPECT_EQ(std::count(c.output.begin(), c.output.end(), '\n'), 4) << c.output;
+  const auto e =
+      run_kiln("eval -m " + q + " --task sequence-classification -i " + path("cal.jsonl"), false);
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_TRUE(nlohmann::json::parse(e.output).contains("accuracy")) << e.output;
+  const auto i = run_kiln("inspect " + q);
+  ASSERT_EQ(i.exit_code, 0) << i.output;
+  EXPECT_TRUE(contains(i.output, "quantization")) << i.output;
+  EXPECT_TRUE(contains(i.output, "int8: 14")) << i.output;  // 12 encoder Linear, pooler, words
+  EXPECT_TRUE(contains(i.output, "as f32")) << i.output;
+  const auto j = run_kiln("inspect --json " + q, false);
+  ASSERT_EQ(j.exit_code, 0);
+  const auto js = nlohmann::json::parse(j.output);
+  EXPECT_EQ(js["quantization"]["formats"]["bert.pooler.dense.weight"], "int8");
+  EXPECT_LT(js["quantization"]["stored_bytes"].get<double>(),
+            0.3 * js["quantization"]["float_bytes"].get<double>());
+}
+
+TEST_F(QuantizeBert, ZstdRoundTripIsExact) {
+  const std::string plain = path("z-plain.kiln"), packed = path("z-zstd.kiln");
+  ASSERT_EQ(run_kiln("quantize -m " + float_model() + " -o " + plain + " --scheme q4_1").exit_code,
+            0);
+  const auto r =
+      run_kiln("quantize -m " + float_model() + " -o " + packed + " --scheme q4_1 --compress zstd");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "with zstd:")) << r.output;
+  EXPECT_LT(fs::file_size(packed), fs::file_size(plain));
+  const nn::ModelFile a = nn::read_model_file(plain), b = nn::read_model_file(packed);
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (const auto& [name, t] : a.tensors) {
+    const Tensor& u = b.tensors.at(name);
+    ASSERT_EQ(t.dtype(), u.dtype()) << name;
+    ASSERT_EQ(t.shape(), u.shape()) << name;
+    EXPECT_EQ(0, std::memcmp(t.raw_data(), u.raw_data(), t.numel() * dtype_size(t.dtype())))
+        << name;
+  }
+  EXPECT_EQ(max_abs_diff(logits(plain), logits(packed)), 0.0);
+  // Still a safetensors file any reader parses: inspect lists the compressed sizes.
+  const auto i = run_kiln("inspect " + packed);
+  ASSERT_EQ(i.exit_code, 0) << i.output;
+  EXPECT_TRUE(contains(i.output, "zstd-compressed")) << i.output;
+  // A corrupt kiln.compression entry is refused by name.
+  std::map<std::string, std::string> meta;
+  const nn::StateDict stored = nn::load_safetensors(packed, &meta);
+  auto j = nlohmann::json::parse(meta.at("kiln.compression"));
+  const std::string name = j["tensors"].begin().key();
+  j["tensors"][name]["shape"] = {3};
+  meta["kiln.compression"] = j.dump();
+  nn::save_safetensors(path("z-bad.kiln"), stored, meta);
+  const auto bad = run_kiln("forward -m " + path("z-bad.kiln") + " -i " + path("in.safetensors") +
+                            " -o " + path("z-bad.out"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(contains(bad.output, "kiln.compression.tensors[\"" + name + "\"]")) << bad.output;
+}
+
+TEST_F(QuantizeBert, AutoKeepsTheMetricWithinTheBudgetAndSaysWhy) {
+  const std::string q = path("auto.kiln");
+  const auto r =
+      run_kiln("quantize -m " + float_model() + " -o " + q + " --scheme auto --calibration " +
+               path("cal.jsonl") + " --max-drop 0.05 --metric loss --skip 'bert.pooler.*'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "auto: alone q4_0")) << r.output;
+  EXPECT_TRUE(contains(r.output, "--skip bert.pooler.*")) << r.output;
+  const nn::ModelFile mf = nn::read_model_file(q);
+  const auto meta = nlohmann::json::parse(mf.extra_metadata.at("kiln.quantization"));
+  const auto& cal = meta["calibration"];
+  EXPECT_EQ(cal["metric"], "loss");
+  // The loss (x100) rose by at most the budget, and something was quantized.
+  EXPECT_LE(cal["float_metric"].get<double>() - cal["quantized_metric"].get<double>(), 0.05 + 1e-9);
+  EXPECT_FALSE(nn::first_quantized_tensor(mf.quantization).empty());
+  // The file's own loss on the calibration data is the one the pass measured.
+  const auto e =
+      run_kiln("eval -m " + q + " --task sequence-classification -i " + path("cal.jsonl"), false);
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NEAR(-100 * nlohmann::json::parse(e.output)["loss"].get<double>(),
+              cal["quantized_metric"].get<double>(), 1e-6);
+}
+
+TEST_F(QuantizeBert, BadInputNamesTheFlagOrField) {
+  const std::string base = "quantize -m " + float_model() + " -o " + path("bad.kiln");
+  auto r = run_kiln(base + " --scheme int9");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "--scheme: unknown scheme 'int9'")) << r.output;
+  r = run_kiln(base + " --scheme auto --max-drop 0.5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "--max-drop needs --calibration")) << r.output;
+  r = run_kiln(base + " --compress lz4");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "--compress")) << r.output;
+  EXPECT_FALSE(fs::exists(path("bad.kiln")));
+
+  const std::string q = path("e-int8.kiln");
+  ASSERT_EQ(run_kiln("quantize -m " + float_model() + " -o " + q).exit_code, 0);
+  r = run_kiln("quantize -m " + q + " -o " + path("twice.kiln"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "already quantized")) << r.output;
+  r = run_kiln("train -m " + q + " --task sequence-classification --train " + path("cal.jsonl") +
+               " -o " + path("run"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "is quantized")) << r.output;
+  EXPECT_TRUE(contains(r.output, ".weight'")) << r.output;
+
+  // A corrupt kiln.quantization entry: each is refused by name before anything runs.
+  std::map<std::string, std::string> meta;
+  const nn::StateDict tensors = nn::load_safetensors(q, &meta);
+  const std::string name = "bert.encoder.layer.0.attention.self.query.weight";
+  auto corrupt = [&](const std::function<void(nlohmann::json&)>& edit) {
+    auto m = meta;
+    auto j = nlohmann::json::parse(m.at("kiln.quantization"));
+    edit(j);
+    m["kiln.quantization"] = j.dump();
+    nn::save_safetensors(path("corrupt.kiln"), tensors, m);
+    return run_kiln("classify -m " + path("corrupt.kiln") + " -i " + path("texts.jsonl"));
+  };
+  r = corrupt([&](nlohmann::json& j) { j["tensors"][name]["format"] = "int9"; });
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "kiln.quantization.tensors[\"" + name + "\"].format")) << r.output;
+  r = corrupt([&](nlohmann::json& j) { j["tensors"][name]["shape"] = {32, 64}; });
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "kiln.quantization.tensors[\"" + name + "\"]")) << r.output;
+  r = corrupt([&](nlohmann::json& j) { j["tensors"]["no.such.weight"] = j["tensors"][name]; });
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "has no tensor 'no.such.weight'")) << r.output;
+  r = corrupt([&](nlohmann::json& j) { j["tensors"].erase(name); });
+  EXPECT_NE(r.exit_code, 0);  // U8 rows without an entry are not a float weight
+  EXPECT_TRUE(contains(r.output, name)) << r.output;
+}
+
+// The tagger: kiln tag runs on a q4_0 model unchanged.
+TEST(QuantizeCli, TagRunsOnAQuantizedTagger) {
+  TempDir tmp;
+  const std::string tok = kRefs + "bert-tokcls";
+  if (fs::exists(tok)) {
+    ASSERT_EQ(run_kiln("convert " + tok + " -o " + (tmp / "t.kiln")).exit_code, 0);
+    const auto q =
+        run_kiln("quantize -m " + (tmp / "t.kiln") + " -o " + (tmp / "tq.kiln") + " --scheme q4_0");
+    ASSERT_EQ(q.exit_code, 0) << q.output;
+    std::ofstream(tmp / "w.jsonl") << R"({"text": "John lives in Berlin"})"
+                                   << "\n";
+    const auto f = run_kiln("tag -m " + (tmp / "t.kiln") + " -i " + (tmp / "w.jsonl"), false);
+    const auto r = run_kiln("tag -m " + (tmp / "tq.kiln") + " -i " + (tmp / "w.jsonl"), false);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ASSERT_EQ(f.exit_code, 0) << f.output;
+    // Same word labels as the float tagger on this input (scores differ slightly).
+    EXPECT_EQ(nlohmann::json::parse(r.output)["labels"], nlohmann::json::parse(f.output)["labels"])
+        << r.output << f.output;
+  }
+}
+
+// BART: forward and generation (kiln summarize) run on quantized Linear layers and, asked, on the
+// quantized shared embedding / LM head.
+TEST(QuantizeCli, BartRunsOnQuantizedLinearsAndHead) {
+  TempDir tmp;
+  const std::string bart = kRefs + "bart-rand";
+  if (fs::exists(bart)) {
+    const std::string fm = tmp / "b.kiln", plain = tmp / "bq.kiln", head = tmp / "bqh.kiln";
+    ASSERT_EQ(run_kiln("convert " + bart + " -o " + fm).exit_code, 0);
+    auto q = run_kiln("quantize -m " + fm + " -o " + plain);
+    ASSERT_EQ(q.exit_code, 0) << q.output;
+    // BART's shared embedding is also its LM head (tied): kept float unless asked, saying why.
+    EXPECT_TRUE(contains(q.output, "tied to lm_head.weight")) << q.output;
+    q = run_kiln("quantize -m " + fm + " -o " + head + " --include-head");
+    ASSERT_EQ(q.exit_code, 0) << q.output;
+    // Asked: one int8 tensor serves the encoder's and decoder's tables and the LM head.
+    const nn::ModelFile mf = nn::read_model_file(head);
+    EXPECT_EQ(mf.quantization.at("model.shared.weight").format, "int8");
+    // Teacher-forced logits against the float model's (relative to the largest logit).
+    const nn::StateDict ref = nn::load_safetensors(bart + "/reference.safetensors");
+    nn::StateDict in;
+    for (const char* n : {"input_ids", "attention_mask", "decoder_input_ids"}) in[n] = ref.at(n);
+    nn::save_safetensors(tmp / "in.safetensors", in);
+    auto logits = [&](const std::string& model) {
+      const auto r = run_kiln("forward -m " + model + " -i " + (tmp / "in.safetensors") + " -o " +
+                              (tmp / "out.safetensors"));
+      EXPECT_EQ(r.exit_code, 0) << r.output;
+      return r.exit_code == 0 ? nn::load_safetensors(tmp / "out.safetensors").at("logits")
+                              : Tensor();
+    };
+    const Tensor want = logits(fm);
+    for (const std::string& m : {plain, head}) {
+      const double err = max_diff_over_max(logits(m), want);
+      std::cout << m << ": bart-rand logits max error / max logit " << err << "\n";
+      EXPECT_LE(err, 0.05) << m;
+    }
+    // Generation (greedy, cached decoder) runs on the quantized Linear layers and LM head.
+    std::ofstream(tmp / "doc.txt") << "The quick brown fox jumps over the lazy dog.\n";
+    const auto r =
+        run_kiln("summarize -m " + head + " -i " + (tmp / "doc.txt") + " --max-length 8", false);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(contains(r.output, "\"ids\"")) << r.output;
+  }
+}
+
+}  // namespace
+}  // namespace kiln::testing

@@ -1,0 +1,258 @@
+// kiln quantize -m MODEL -o OUT [--scheme int8|q4_0|q4_1|bf16|auto] [--skip NAMES]
+//               [--calibration FILE --max-drop X] [--never-slower] [--compress zstd]
+// Writes a copy of a float model whose eligible weights (quant/eligibility.h: 2-D Linear weights
+// and the word embedding) are stored quantized, with every decision in the file's
+// kiln.quantization metadata and printed as a table. auto measures each tensor's sensitivity on
+// calibration data with the task's metric (the kiln eval loop) and keeps the metric within
+// --max-drop points of the float model (quant/sensitivity.h). --never-slower times each distinct
+// shape as float and quantized GEMMs here and keeps the faster. --compress zstd stores every
+// tensor zstd-compressed (nn/tensor_compression.h).
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "core/qgemm.h"
+#include "nn/generation_config.h"
+#include "nn/model_file.h"
+#include "nn/tensor_compression.h"
+#include "quant/decisions.h"
+#include "quant/eligibility.h"
+#include "quant/sensitivity.h"
+#include "quant/shape_benchmark.h"
+#include "tools/args.h"
+#include "tools/command.h"
+#include "tools/model_loading.h"
+#include "tools/threads.h"
+#include "train/evaluate.h"
+#include "train/task.h"
+
+namespace kiln::cli {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string mb(double bytes) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(2) << bytes / 1e6 << " MB";
+  return os.str();
+}
+
+// The metric auto budgets, in points (higher is better): fractions (accuracy, F1) x100; ROUGE is
+// already x100; the loss counts negated (x100), so that its increase is the drop. The loss is the
+// finer measure on a small calibration set, where accuracy moves in steps of whole examples.
+double metric_points(const nlohmann::json& metrics, const std::string& name) {
+  const auto it = metrics.find(name);
+  KILN_CHECK(it != metrics.end() && it->is_number(), "--metric: the evaluation reports no '", name,
+             "'");
+  const double v = it->get<double>();
+  if (name == "loss") return -100.0 * v;
+  return name.rfind("rouge", 0) == 0 ? v : 100.0 * v;
+}
+
+int run_quantize(const std::vector<std::string>& args) {
+  ArgParser p("quantize", "-m MODEL -o OUT [options]");
+  p.option("model", "float kiln model file", "-m")
+      .option("output", "where to write the quantized model file (replaced atomically)", "-o")
+      .option("scheme", "int8, q4_0, q4_1, bf16 or auto (per tensor, within --max-drop)", "",
+              "int8")
+      .option("skip", "comma list of tensor-name substrings or globs (* ? [..]) kept in float")
+      .flag("include-head", "also quantize the classifier head (kept in float by default)")
+      .option("calibration",
+              "auto: labelled task data (the format kiln eval takes) to measure sensitivity on")
+      .option("max-drop", "auto: the largest drop of the task metric allowed, in points")
+      .option("task", "auto: the task to measure (default: the model's head)")
+      .option(
+          "metric",
+          "auto: the metric to budget (default: the task's first, e.g. accuracy; loss counts as "
+          "its increase x100)")
+      .option("batch-size", "auto: examples per forward pass", "", "16")
+      .flag("never-slower",
+            "time float and quantized GEMMs per distinct shape here and keep the faster")
+      .option("bench-rows", "--never-slower: rows of the timed GEMMs (tokens per batch)", "", "128")
+      .option("compress", "none or zstd: store tensors compressed (decompressed on load)", "",
+              "none")
+      .option("zstd-level", "--compress zstd: level 1-19", "", "9")
+      .option("threads", kThreadsHelp)
+      .flag("no-verify", kNoVerifyHelp);
+  p.parse(args);
+  if (p.help_requested()) {
+    std::cout << p.help_text();
+    return 0;
+  }
+  const std::string in = p.get("model"), out = p.get("output");
+  const std::string scheme = p.get("scheme");
+  if (scheme != "auto" && scheme != "bf16" && !quant::parse_format(scheme))
+    throw UsageError("--scheme: unknown scheme '" + scheme + "' (int8, q4_0, q4_1, bf16 or auto)");
+  const bool is_auto = scheme == "auto";
+  if (p.given("max-drop") && !p.given("calibration"))
+    throw UsageError("--max-drop needs --calibration FILE (the data the drop is measured on)");
+  if (is_auto && (!p.given("calibration") || !p.given("max-drop")))
+    throw UsageError("--scheme auto needs --calibration FILE and --max-drop X");
+  if (!is_auto) {
+    for (const char* f : {"calibration", "task", "metric"})
+      if (p.given(f)) throw UsageError(std::string("--") + f + " applies to --scheme auto");
+  }
+  double max_drop = 0;
+  if (is_auto) {
+    max_drop = p.get_double("max-drop");
+    if (!(max_drop >= 0)) throw UsageError("--max-drop must be a number of points >= 0");
+  }
+  const std::string compress = p.get("compress");
+  if (compress != "none" && compress != "zstd")
+    throw UsageError("--compress: unknown codec '" + compress + "' (none or zstd)");
+  const int64_t zstd_level = p.get_int("zstd-level");
+  if (zstd_level < 1 || zstd_level > 19) throw UsageError("--zstd-level must be from 1 to 19");
+  const int64_t bench_rows = p.get_int("bench-rows");
+  if (bench_rows < 1) throw UsageError("--bench-rows must be at least 1");
+  const int64_t batch = p.get_int("batch-size");
+  if (batch < 1) throw UsageError("--batch-size must be at least 1");
+  apply_threads_flag(p);
+  const bool verify = !p.get_flag("no-verify");
+
+  const nn::ModelFile input = nn::read_model_file(in, verify);
+  if (const std::string q = nn::first_quantized_tensor(input.quantization); !q.empty())
+    throw Error(in + ": '" + q +
+                "' is already quantized (kiln.quantization); quantize the float "
+                "model");
+  // The float model, unpacked: eligibility walks its layers, auto runs it.
+  LoadOptions load;
+  load.command = "kiln quantize";
+  load.pack_for_inference = false;
+  load.verify = false;  // read_model_file above checked the data
+  load.need_tokenizer = is_auto;
+  LoadedModel m = load_model(in, load);
+  const auto candidates = quant::list_candidates(
+      *m.model, split_list(p.get_optional("skip").value_or("")), p.get_flag("include-head"));
+
+  nlohmann::json settings = {{"scheme", scheme}, {"source", in}};
+  if (p.given("skip")) settings["skip"] = p.get("skip");
+  settings["include_head"] = p.get_flag("include-head");
+  std::vector<quant::TensorDecision> decisions;
+  if (!is_auto) {
+    decisions = quant::uniform_decisions(candidates, scheme);
+  } else {
+    const train::Task* task = nullptr;
+    const std::string task_name = p.get_optional("task").value_or(m.spec.task);
+    if (task_name.empty())
+      throw UsageError("--scheme auto: " + in + " has no task head; give --task");
+    try {
+      task = &train::task_by_name(task_name);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--task: ") + e.what());
+    }
+    train::TaskSetup setup;
+    setup.tokenizer = &*m.tokenizer;
+    setup.spec = m.spec;
+    setup.labels = m.spec.labels;
+    setup.word_splitter = m.word_splitter;
+    setup.max_length = m.spec.max_tokens;
+    setup.fields = task->default_fields();
+    setup.model_config = m.config;
+    if (task->generates())
+      setup.generation =
+          nn::model_generation_config(m.config, m.generation_config, "summarization", m.path);
+    const std::string metric = p.get_optional("metric").value_or(task->selection_metrics().front());
+    const auto data = task->read(p.get("calibration"), setup);
+    task->encode(*data, setup);
+    auto measure = [&] {
+      return metric_points(
+          train::evaluate(*m.model, *task, setup, *data, static_cast<size_t>(batch)), metric);
+    };
+    const quant::AutoResult r =
+        quant::choose_auto(*m.model, candidates, measure, max_drop, std::cerr);
+    decisions = r.decisions;
+    settings["calibration"] = {{"file", p.get("calibration")},
+                               {"examples", data->size()},
+                               {"task", task->name()},
+                               {"metric", metric},
+                               {"max_drop", max_drop},
+                               {"float_metric", r.float_metric},
+                               {"quantized_metric", r.final_metric},
+                               {"evaluations", r.evaluations}};
+    std::cerr << "kiln quantize: " << metric << " " << r.float_metric << " float, "
+              << r.final_metric << " quantized (budget " << max_drop << " points, " << r.evaluations
+              << " evaluations)\n";
+  }
+  if (p.get_flag("never-slower")) {
+    // One timing per distinct (shape, format) of the Linear weights being quantized.
+    std::map<std::tuple<int64_t, int64_t, std::string>, quant::ShapeTiming> timed;
+    nlohmann::json bench = nlohmann::json::array();
+    for (auto& d : decisions) {
+      const auto f = quant::parse_format(d.format);
+      if (!f || d.kind != "linear") continue;
+      const auto key = std::make_tuple(d.shape[0], d.shape[1], d.format);
+      if (!timed.count(key)) {
+        timed[key] = quant::time_shape(bench_rows, d.shape[0], d.shape[1], *f, 5);
+        bench.push_back({{"shape", d.shape},
+                         {"format", d.format},
+                         {"rows", bench_rows},
+                         {"kernel", quant::qgemm_backend(*f)},
+                         {"float_ms", timed[key].float_ms},
+                         {"quant_ms", timed[key].quant_ms}});
+      }
+      const quant::ShapeTiming& t = timed[key];
+      if (t.float_ms < t.quant_ms) {
+        std::ostringstream why;
+        why << std::fixed << std::setprecision(3) << "never slower: float " << t.float_ms
+            << " ms < " << d.format << " " << t.quant_ms << " ms at " << bench_rows << " rows";
+        d.reason = why.str() + "; was: " + d.reason;
+        d.format = "f32";
+        d.drop = NAN;
+      }
+    }
+    settings["benchmark"] = bench;
+  }
+
+  int kept = 0, quantized = 0;
+  for (const auto& d : decisions) (d.format == "f32" ? kept : quantized)++;
+  nn::ModelFile result = quant::quantized_model_file(input, decisions, settings);
+  result.provenance["quantized_from"] = in;
+  const double float_bytes = [&] {
+    double b = 0;
+    for (const auto& [name, t] : input.tensors)
+      b += static_cast<double>(t.numel()) *
+           static_cast<double>(is_floating(t.dtype()) ? 4 : dtype_size(t.dtype()));
+    return b;
+  }();
+  const double quant_bytes = static_cast<double>(quant::tensor_bytes(result.tensors));
+  double zstd_bytes = 0;
+  if (compress == "zstd") {
+    std::string meta;
+    result.tensors = nn::compress_tensors(result.tensors, static_cast<int>(zstd_level), &meta);
+    result.extra_metadata[nn::kCompressionKey] = meta;
+    zstd_bytes = static_cast<double>(quant::tensor_bytes(result.tensors));
+  }
+  nn::write_model_file(out, result);
+
+  std::cout << quant::decision_table(decisions);
+  std::cout << "\n"
+            << quantized << " tensors quantized, " << kept
+            << " kept in float (reasons above); norms, biases and other tensors stay as stored\n";
+  std::cout << "tensor data: " << mb(float_bytes) << " as f32 (input file "
+            << mb(static_cast<double>(quant::tensor_bytes(input.tensors))) << ") -> "
+            << mb(quant_bytes) << " (" << std::fixed << std::setprecision(1)
+            << 100.0 * quant_bytes / float_bytes << "% of f32)";
+  if (compress == "zstd")
+    std::cout << "; with zstd: " << mb(zstd_bytes) << " (" << 100.0 * zstd_bytes / float_bytes
+              << "%)";
+  std::cout << "\nwrote " << out << " (" << mb(static_cast<double>(std::filesystem::file_size(out)))
+            << " with metadata and tokenizer)\n";
+  return 0;
+}
+
+KILN_COMMAND("quantize",
+             "store a model's weights as int8, q4_0, q4_1 or bf16 (per tensor with auto), "
+             "optionally zstd-compressed",
+             run_quantize);
+
+}  // namespace
+}  // namespace kiln::cli
