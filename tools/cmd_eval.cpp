@@ -5,7 +5,9 @@
 // entity precision/recall/F1. These are the metrics training's per-epoch evaluation logs. Inputs
 // are truncated to the model's full length, as `kiln classify` truncates them, so the accuracy
 // here is the accuracy of classify's labels on the same file.
+#include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "data/record_reader.h"
 #include "tools/args.h"
@@ -44,6 +46,17 @@ int run_eval(const std::vector<std::string>& args) {
   // Summarization: how the summaries that ROUGE scores are generated (default: the model's
   // generation config), under kiln train's names.
   declare_generation_flags(p, "generation-");
+  // The tasks' own data flags (--image-field, ...), as kiln train declares them.
+  std::map<std::string, std::string> task_flag_owner;
+  for (const auto& t : train::tasks())
+    for (const auto& f : t->flags()) {
+      if (task_flag_owner.count(f.name)) continue;
+      task_flag_owner[f.name] = t->name();
+      if (f.has_default)
+        p.option(f.name, f.help + " (--task " + t->name() + ")", "", f.default_value);
+      else
+        p.option(f.name, f.help + " (--task " + t->name() + ")");
+    }
   p.parse(args);
   if (p.help_requested()) {
     std::cout << p.help_text();
@@ -69,12 +82,21 @@ int run_eval(const std::vector<std::string>& args) {
   LoadOptions load;
   load.task = task->name();
   load.command = "kiln eval";
-  load.need_tokenizer = true;
+  load.need_tokenizer = task->needs_tokenizer();
   load.verify = !p.get_flag("no-verify");
   LoadedModel m = load_model(p.get("model"), load);
 
   train::TaskSetup setup;
-  setup.tokenizer = &*m.tokenizer;
+  setup.tokenizer = m.tokenizer ? &*m.tokenizer : nullptr;
+  setup.model_config = m.config;
+  for (const auto& f : task->flags())
+    if (p.has(f.name)) setup.task_options[f.name] = p.get(f.name);
+  for (const auto& [name, owner] : task_flag_owner) {
+    const auto mine = task->flags();
+    if (p.given(name) &&
+        std::none_of(mine.begin(), mine.end(), [&](const auto& f) { return f.name == name; }))
+      throw UsageError("--" + name + " does not apply to --task " + task->name());
+  }
   setup.spec = m.spec;
   setup.labels = m.spec.labels;
   setup.format = format;

@@ -11,12 +11,16 @@ namespace kiln::train {
 ScheduleKind parse_schedule(const std::string& name) {
   if (name == "linear") return ScheduleKind::Linear;
   if (name == "cosine") return ScheduleKind::Cosine;
-  throw Error("unknown learning-rate schedule '" + name + "' (expected linear or cosine)");
+  if (name == "step") return ScheduleKind::Step;
+  throw Error("unknown learning-rate schedule '" + name + "' (expected linear, cosine or step)");
 }
 
 double Schedule::factor(int64_t step) const {
   if (step < warmup_steps)
     return static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, warmup_steps));
+  if (kind == ScheduleKind::Step)
+    return std::pow(gamma,
+                    static_cast<double>((step - warmup_steps) / std::max<int64_t>(1, step_size)));
   const double progress = static_cast<double>(step - warmup_steps) /
                           static_cast<double>(std::max<int64_t>(1, total_steps - warmup_steps));
   if (kind == ScheduleKind::Linear) return std::max(0.0, 1.0 - progress);

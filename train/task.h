@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "data/record_reader.h"
 #include "nn/family.h"
 #include "nn/generation_config.h"
@@ -44,6 +45,30 @@ struct TaskSetup {
   int64_t max_docs_per_group = 0;   // split a document group into examples of at most N; 0: no
   std::string doc_sep;              // separator token between documents; empty: the default
   nn::GenerationConfig generation;  // how evaluation generates
+
+  // The model's config.json (kiln's form), for tasks whose inputs depend on more than the spec
+  // (image classification: input size, normalisation, metadata encoding). Null when unknown.
+  nlohmann::json model_config;
+  // The values of the task's own flags (Task::flags()), by flag name, defaults filled in.
+  std::map<std::string, std::string> task_options;
+};
+
+// A command-line flag a task adds to `kiln train` (--image-field): declared for every task,
+// refused for the others, recorded in the run's manifest like the trainer's own flags.
+struct TaskFlag {
+  std::string name;  // without dashes
+  std::string help;
+  std::string default_value;  // "" with has_default false: absent unless given
+  bool has_default = false;
+  bool is_path = false;  // a file or directory: made absolute in the manifest (for --resume)
+};
+
+// Where a training example sits in the run, for tasks that augment their training inputs: the
+// augmentation of an example is a pure function of (seed, epoch, example index), so a resumed run
+// sees the same inputs.
+struct TrainingStep {
+  uint64_t seed = 0;
+  int64_t epoch = 0;
 };
 
 // A task's rows of one file, read and (after encode) ready to collate. Each task derives its own.
@@ -106,6 +131,24 @@ class Task {
   virtual bool generates() const { return false; }
   // The field mapping when no flag overrides it (e.g. tokens / bio_tags for tagging).
   virtual data::FieldMap default_fields() const = 0;
+  // Text tasks encode with the model's tokenizer; image tasks need none.
+  virtual bool needs_tokenizer() const { return true; }
+  // The task's own `kiln train` flags (setup.task_options holds their values).
+  virtual std::vector<TaskFlag> flags() const { return {}; }
+  // The config of the model a run trains, adapted to the training data before the model is built
+  // (image classification learns the metadata encoding from it). `fresh_head`: the head (and
+  // anything the task derives from data) is new for this run; otherwise the task only checks that
+  // the data agrees with the model. The default keeps the config.
+  virtual nlohmann::json configure_model(const nlohmann::json& config, const TaskData& /*train*/,
+                                         const TaskSetup& /*setup*/, bool /*fresh_head*/) const {
+    return config;
+  }
+  // `kiln train --eval-split F`: moves about `fraction` of `data`'s rows into a new evaluation
+  // set, deterministically from `seed`. Called after read(), before labels and encode().
+  virtual std::unique_ptr<TaskData> split(TaskData& /*data*/, double /*fraction*/,
+                                          uint64_t /*seed*/, const TaskSetup& /*setup*/) const {
+    throw Error("task '" + name() + "' cannot split its training data (--eval-split); pass --eval");
+  }
 
   // Reads and checks every row of `path` (errors name file:line and the field).
   virtual std::unique_ptr<TaskData> read(const std::string& path, const TaskSetup& setup) const = 0;
@@ -116,6 +159,11 @@ class Task {
 
   virtual Batch collate(const TaskData& data, const std::vector<size_t>& indices,
                         const TaskSetup& setup) const = 0;
+  // A training micro-batch; tasks that augment override it. The default is collate().
+  virtual Batch collate_for_training(const TaskData& data, const std::vector<size_t>& indices,
+                                     const TaskSetup& setup, const TrainingStep& /*step*/) const {
+    return collate(data, indices, setup);
+  }
   // Scored targets of each class in `data` (for "auto" class weights).
   virtual std::vector<int64_t> target_counts(const TaskData& data, int64_t num_labels) const = 0;
   // Total weight of the scored targets of `indices`: the loss denominator, so that an update
