@@ -1,6 +1,7 @@
 // kiln runs [DIR...] [--json]              list runs as a table
 // kiln runs compare RUN RUN... [--json]    parameter differences and metric curves
 // kiln runs report RUN -o report.html      one self-contained HTML page
+// kiln runs push RUN... --mlflow-uri URI   upload runs to an MLflow server (tools/runs_push.h)
 // Everything is read from the run directories' files (train/run_summary.h), offline; a run being
 // trained is listed as running (it holds train.lock).
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "tools/args.h"
 #include "tools/command.h"
 #include "tools/runs_compare.h"
+#include "tools/runs_push.h"
 #include "tools/text_table.h"
 #include "train/run_report.h"
 #include "train/run_summary.h"
@@ -74,7 +76,8 @@ bool parse_with_paths(ArgParser& p, const std::vector<std::string>& args,
 
 int list_runs(const std::vector<std::string>& args) {
   ArgParser p("runs",
-              "[DIR...] [--json] | compare RUN RUN... [--json] | report RUN -o report.html");
+              "[DIR...] [--json] | compare RUN RUN... [--json] | report RUN -o report.html | "
+              "push RUN... --mlflow-uri URI");
   p.positional("dirs", "run directories, or directories holding them (default: .)", false)
       .flag("json", "one JSON array for machines instead of the table");
   std::vector<std::string> dirs;
@@ -138,10 +141,12 @@ int report(const std::vector<std::string>& args) {
 int run_runs(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "compare") return compare({args.begin() + 1, args.end()});
   if (!args.empty() && args[0] == "report") return report({args.begin() + 1, args.end()});
+  if (!args.empty() && args[0] == "push") return push_runs({args.begin() + 1, args.end()});
   return list_runs(args);
 }
 
-KILN_COMMAND("runs", "list, compare and report training runs (run directories)", run_runs);
+KILN_COMMAND("runs", "list, compare, report and push (MLflow) training runs (run directories)",
+             run_runs);
 
 }  // namespace
 }  // namespace kiln::cli

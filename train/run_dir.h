@@ -3,7 +3,9 @@
 //   metrics.jsonl      one JSON object per logged step or evaluation, appended and flushed; a
 //                      step's has loss, lr, grad_norm, tokens_per_s and, from `kiln train`, the
 //                      system figures of train/system_stats.h; every record has elapsed_s
-//                      (training seconds since the run began, summed over sessions)
+//                      (training seconds since the run began, summed over sessions) and, from
+//                      `kiln train`, time (wall clock, unix seconds: MLflow's timestamps)
+//   mlflow.json        where --mlflow-uri / kiln runs push sent the run (train/mlflow_run.h)
 //   plot.svg           training loss and the eval metric, redrawn from metrics.jsonl
 //   best.kiln          the best model so far (written by the caller with nn::write_model_file)
 //   checkpoint/checkpoint.safetensors  weights, the optimizer's state and the TrainState, in one
