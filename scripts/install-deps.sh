@@ -8,11 +8,12 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake ninja-build pkg-config git
-  libopenblas-dev libutf8proc-dev libssl-dev
-  nlohmann-json3-dev libcli11-dev
+  libopenblas-dev libutf8proc-dev libssl-dev libzstd-dev
+  nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libjpeg62-turbo-dev libpng-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev clang-format
+  libopenmpi-dev openmpi-bin
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(python3-torch python3-torchvision python3-numpy python3-pil nodejs npm)

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "core/cpu_features.h"
+#include "core/gemm.h"
 #include "core/io/atomic_file.h"
 #include "core/sha256.h"
 #include "core/thread_pool.h"
@@ -38,6 +39,10 @@
 #include "tools/interrupt.h"
 #include "tools/model_loading.h"
 #include "tools/threads.h"
+#include "train/class_weights.h"
+#include "train/confusion_matrix.h"
+#include "train/distributed.h"
+#include "train/mlflow_live.h"
 #include "train/progress.h"
 #include "train/run_dir.h"
 #include "train/run_lock.h"
@@ -54,6 +59,16 @@ namespace fs = std::filesystem;
 // run is the same computation.
 const char* const kResumeOverrides[] = {"threads", "stop-after-epochs", "stop-after-steps",
                                         "logging-steps"};
+
+// The flags tasks add (Task::flags()), each once even when several tasks declare it.
+std::vector<train::TaskFlag> all_task_flags() {
+  std::vector<train::TaskFlag> out;
+  for (const auto& t : train::tasks())
+    for (const auto& f : t->flags())
+      if (std::none_of(out.begin(), out.end(), [&](const auto& o) { return o.name == f.name; }))
+        out.push_back(f);
+  return out;
+}
 
 std::string task_list() {
   std::string list;
@@ -111,11 +126,24 @@ ArgParser make_parser() {
       .flag("nesterov", "SGD with Nesterov momentum")
       .option("warmup-steps", "linear warm-up updates (overrides --warmup-ratio)")
       .option("warmup-ratio", "warm-up as a fraction of all updates", "", "0")
-      .option("lr-scheduler", "decay after warm-up: linear or cosine", "", "linear")
+      .option("lr-scheduler", "decay after warm-up: linear, cosine or step", "", "linear")
+      .option("lr-step-epochs", "step schedule: epochs between decays (default: 1)")
+      .option("lr-gamma", "step schedule: the factor of each decay", "", "0.1")
       .option("per-device-batch-size", "examples per micro-batch", "", "8")
       .option("gradient-accumulation-steps", "micro-batches per optimizer update", "", "1")
       .option("max-grad-norm", "clip the gradient 2-norm (0: no clipping)", "", "1.0")
-      .option("class-weights", "loss weights: auto (inverse frequency) or w1,w2,...")
+      .flag("bf16",
+            "mixed precision: matrix products in bf16 with f32 accumulation (AVX512-BF16 where "
+            "the CPU has it); weights, gradients, optimizer moments, norms and the loss stay f32")
+      .flag("gradient-checkpointing",
+            "recompute each layer's activations in backward instead of keeping them: less "
+            "memory, more time, the same gradients bit for bit")
+      .option("class-weights",
+              "loss weights: balanced (scikit-learn's n_samples / (n_classes * count)), auto "
+              "(the same over the classes present) or w1,w2,...")
+      .option("eval-split",
+              "evaluate on this fraction of --train's rows, held out deterministically by --seed "
+              "(tasks that support it; instead of --eval)")
       .option("label-smoothing", "cross-entropy label smoothing", "", "0")
       .option("seed", "seed for initialisation, shuffling and dropout", "", "42")
       .option("epochs", "passes over the training data", "", "3")
@@ -129,11 +157,26 @@ ArgParser make_parser() {
               "0")
       .option("threads", kThreadsHelp)
       .option("resume", "continue the run in RUN_DIR from its checkpoint")
+      .option("mlflow-uri",
+              "also log the run live to this MLflow tracking server (http://host:port); an "
+              "unreachable one is reported and training goes on (push later: kiln runs push)")
+      .option("mlflow-experiment", "the MLflow experiment of --mlflow-uri", "", "Default")
       .flag("no-verify",
             "do not check the tensor checksums (kiln.data_sha256) of --model and of the "
             "checkpoint on load (faster for large models)");
   // How evaluation generates (summarization); defaults: the model's generation config.
   declare_generation_flags(p, "generation-");
+  for (const auto& f : all_task_flags()) {
+    std::string owners;
+    for (const auto& t : train::tasks())
+      for (const auto& g : t->flags())
+        if (g.name == f.name) owners += (owners.empty() ? "" : ", ") + t->name();
+    const std::string help = f.help + " (--task " + owners + ")";
+    if (f.has_default)
+      p.option(f.name, help, "", f.default_value);
+    else
+      p.option(f.name, help);
+  }
   return p;
 }
 
@@ -164,9 +207,14 @@ const std::vector<std::string> kOptionNames = {"task",
                                                "warmup-steps",
                                                "warmup-ratio",
                                                "lr-scheduler",
+                                               "lr-step-epochs",
+                                               "lr-gamma",
+                                               "eval-split",
                                                "per-device-batch-size",
                                                "gradient-accumulation-steps",
                                                "max-grad-norm",
+                                               "bf16",
+                                               "gradient-checkpointing",
                                                "class-weights",
                                                "label-smoothing",
                                                "seed",
@@ -183,6 +231,7 @@ const std::vector<std::string> kOptionNames = {"task",
 std::vector<std::string> all_option_names() {
   std::vector<std::string> names = kOptionNames;
   for (const auto& n : generation_flag_names("generation-")) names.push_back(n);
+  for (const auto& f : all_task_flags()) names.push_back(f.name);
   return names;
 }
 
@@ -304,6 +353,10 @@ Start start_from_options(const ArgParser& p, const train::Task& task) {
     throw UsageError("give exactly one of --model (fine-tune) or --config (train from scratch)");
   if (model) {
     nn::ModelFile mf = nn::read_model_file(*model, !p.get_flag("no-verify"));
+    if (const std::string q = nn::first_quantized_tensor(mf.quantization); !q.empty())
+      throw Error(*model + ": '" + q + "' is quantized (" + mf.quantization.at(q).format +
+                  ", kiln.quantization): a quantized model cannot be trained; fine-tune the float "
+                  "model and quantize the result");
     s.family = &nn::family_by_name(mf.family, *model);
     s.config = mf.config;
     const nn::ModelSpec spec = s.family->parse_config(mf.config, *model + " (kiln.config)");
@@ -331,7 +384,7 @@ Start start_from_options(const ArgParser& p, const train::Task& task) {
     if (s.generation_config.is_discarded()) s.generation_config = nullptr;
     if (auto t = p.get_optional("tokenizer"))
       s.tokenizer_json = tok::Tokenizer::from_path(*t).to_json_string();
-    KILN_CHECK(!s.tokenizer_json.empty(), *model,
+    KILN_CHECK(!s.tokenizer_json.empty() || !task.needs_tokenizer(), *model,
                ": the model file has no tokenizer; pass --tokenizer PATH");
     // The mapping is read-only and training updates weights in place: take copies.
     for (const auto& [name, t] : mf.tensors) s.weights[name] = t.clone();
@@ -350,18 +403,20 @@ Start start_from_options(const ArgParser& p, const train::Task& task) {
   }
   if (p.get_flag("reinit-head")) throw UsageError("--reinit-head needs --model");
   const auto tokenizer = p.get_optional("tokenizer");
-  if (!tokenizer) throw UsageError("--config needs --tokenizer PATH");
+  if (!tokenizer && task.needs_tokenizer()) throw UsageError("--config needs --tokenizer PATH");
   s.config = train::read_json_file(*config);
   s.family = &nn::family_for_config(s.config, *config);
-  s.tokenizer_json = tok::Tokenizer::from_path(*tokenizer).to_json_string();
+  if (tokenizer) s.tokenizer_json = tok::Tokenizer::from_path(*tokenizer).to_json_string();
   s.fresh_head = true;
   return s;
 }
 
 // The command line with file arguments made absolute, so --resume works from any directory.
 std::vector<std::string> with_absolute_paths(const std::vector<std::string>& args) {
-  const std::vector<std::string> path_flags = {"--train", "--eval", "--output", "-o",
-                                               "--model", "-m",     "--config", "--tokenizer"};
+  std::vector<std::string> path_flags = {"--train", "--eval", "--output", "-o",
+                                         "--model", "-m",     "--config", "--tokenizer"};
+  for (const auto& f : all_task_flags())
+    if (f.is_path) path_flags.push_back("--" + f.name);
   auto abs = [](const std::string& v) { return fs::absolute(v).lexically_normal().string(); };
   std::vector<std::string> out;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -388,7 +443,30 @@ std::string now_utc() {
   return buf;
 }
 
+// Under mpirun (train/distributed.h): the ranks other than 0 train in step with rank 0 but write
+// nothing; rank 0 keeps the run directory, its logs and checkpoints.
+int train_as_other_rank(train::Trainer& run, const train::TrainState& state,
+                        train::TrainHooks hooks) {
+  InterruptGuard interrupt("");
+  hooks.stop_requested = [] { return InterruptGuard::received() != 0; };
+  run.run(state, hooks);
+  const int stopped_by = InterruptGuard::received();
+  return stopped_by ? exit_status_for_signal(stopped_by) : 0;
+}
+
+// A test of data-parallel error handling: KILN_TEST_FAIL_RANK=R makes rank R fail after its first
+// update, while the other ranks wait for it in the next gradient sum.
+void add_test_failure(train::TrainHooks& hooks, int rank) {
+  const char* fail = std::getenv("KILN_TEST_FAIL_RANK");
+  if (fail == nullptr || std::string(fail) != std::to_string(rank)) return;
+  hooks.progress = [rank](int64_t, int64_t, double) {
+    throw Error("KILN_TEST_FAIL_RANK: rank " + std::to_string(rank) + " fails on purpose");
+  };
+}
+
 int run_train(const std::vector<std::string>& cli_args) {
+  train::Distributed& world = train::Distributed::world();
+  const bool rank0 = world.rank() == 0;
   ArgParser first = make_parser();
   first.parse(cli_args);
   if (first.help_requested()) {
@@ -404,7 +482,15 @@ int run_train(const std::vector<std::string>& cli_args) {
   const bool verify = !first.get_flag("no-verify");
   if (resume_dir) {
     manifest = train::read_json_file(*resume_dir + "/manifest.json");
-    lock = std::make_unique<train::RunLock>(*resume_dir);
+    // The ranks split each update's micro-batches: another number of them is another run.
+    const int64_t ranks = manifest.value("resolved", nlohmann::json::object()).value("ranks", 1);
+    if (ranks != world.size())
+      throw Error(*resume_dir + " was trained by " + std::to_string(ranks) + " MPI rank" +
+                  (ranks == 1 ? "" : "s") + "; resume it with the same number (" +
+                  (ranks == 1 ? std::string("kiln train --resume, without mpirun")
+                              : "mpirun -np " + std::to_string(ranks) + " kiln train --resume") +
+                  "), not " + std::to_string(world.size()));
+    if (rank0) lock = std::make_unique<train::RunLock>(*resume_dir);
     // Session limits belong to the session that set them, not to the whole run.
     const auto original = manifest.at("args").get<std::vector<std::string>>();
     args.clear();
@@ -437,6 +523,10 @@ int run_train(const std::vector<std::string>& cli_args) {
     for (const char* name : kResumeOverrides)
       if (auto v = first.get_optional(name); v && given(name))
         args.push_back(std::string("--") + name + "=" + *v);
+    // Where the run is reported is not part of the computation (nor of the manifest's options).
+    for (const char* name : {"mlflow-uri", "mlflow-experiment"})
+      if (auto v = first.get_optional(name); v && given(name))
+        args.push_back(std::string("--") + name + "=" + *v);
   }
   ArgParser p = make_parser();
   p.parse(args);
@@ -447,12 +537,29 @@ int run_train(const std::vector<std::string>& cli_args) {
         throw UsageError("--" + name +
                          " applies to tasks that generate (summarization), not --task " +
                          task.name());
+  // The task's own flags: another task's are refused, this task's go to its setup.
+  std::map<std::string, std::string> task_options;
+  for (const auto& f : all_task_flags()) {
+    const auto mine = task.flags();
+    const bool owned =
+        std::any_of(mine.begin(), mine.end(), [&](const auto& g) { return g.name == f.name; });
+    if (!owned && p.given(f.name))
+      throw UsageError("--" + f.name + " does not apply to --task " + task.name());
+    if (owned && p.has(f.name)) task_options[f.name] = p.get(f.name);
+  }
+  if (p.given("eval-split") && p.given("eval"))
+    throw UsageError("give --eval or --eval-split, not both");
   const std::string run_dir = resume_dir ? *resume_dir : p.get("output");
   const std::string train_path = p.get("train");
   const auto eval_path = p.get_optional("eval");
+  const bool evaluates = eval_path.has_value() || p.given("eval-split");
   apply_threads_flag(p);
+  // Ranks sharing a machine share its cores, unless told otherwise.
+  if (world.local_size() > 1 && !p.given("threads") && std::getenv("KILN_NUM_THREADS") == nullptr)
+    set_num_threads(std::max(1, num_threads() / world.local_size()));
 
   train::TrainOptions opt;
+  if (world.size() > 1) opt.distributed = &world;
   opt.learning_rate = non_negative(p, "learning-rate");
   opt.weight_decay = non_negative(p, "weight-decay");
   opt.optimizer = p.get("optimizer");
@@ -463,10 +570,20 @@ int run_train(const std::vector<std::string>& cli_args) {
   opt.nesterov = p.get_flag("nesterov");
   if (opt.optimizer != "sgd" && (p.given("momentum") || opt.nesterov))
     throw UsageError("--momentum and --nesterov apply to --optimizer sgd");
-  opt.schedule = train::parse_schedule(p.get("lr-scheduler"));
+  try {
+    opt.schedule = train::parse_schedule(p.get("lr-scheduler"));
+  } catch (const Error& e) {
+    throw UsageError(std::string("--lr-scheduler: ") + e.what());
+  }
+  if ((p.given("lr-step-epochs") || p.given("lr-gamma")) &&
+      opt.schedule != train::ScheduleKind::Step)
+    throw UsageError("--lr-step-epochs and --lr-gamma apply to --lr-scheduler step");
+  opt.schedule_gamma = non_negative(p, "lr-gamma");
   opt.batch_size = positive(p, "per-device-batch-size");
   opt.grad_accumulation = positive(p, "gradient-accumulation-steps");
   opt.max_grad_norm = p.get_double("max-grad-norm");
+  opt.bf16 = p.get_flag("bf16");
+  opt.gradient_checkpointing = p.get_flag("gradient-checkpointing");
   if (!std::isfinite(opt.max_grad_norm))
     throw UsageError("--max-grad-norm must be a finite number (0: no clipping)");
   opt.loss.label_smoothing = p.get_double("label-smoothing");
@@ -480,7 +597,7 @@ int run_train(const std::vector<std::string>& cli_args) {
   opt.save_steps = positive(p, "save-steps", 0);
   opt.stop_after_epochs = positive(p, "stop-after-epochs", 0);
   opt.stop_after_steps = positive(p, "stop-after-steps", 0);
-  if (opt.metric.size() && !eval_path) throw UsageError("--metric needs --eval");
+  if (opt.metric.size() && !evaluates) throw UsageError("--metric needs --eval");
 
   auto refuse_existing_run = [&] {
     if (!resume_dir && fs::exists(run_dir + "/manifest.json"))
@@ -488,8 +605,8 @@ int run_train(const std::vector<std::string>& cli_args) {
                   " or choose another --output");
   };
   // A run being trained right now is named as such (the lock is taken once the directory exists).
-  if (!resume_dir && fs::is_directory(run_dir)) train::RunLock::check_not_held(run_dir);
-  refuse_existing_run();
+  if (rank0 && !resume_dir && fs::is_directory(run_dir)) train::RunLock::check_not_held(run_dir);
+  if (rank0) refuse_existing_run();
 
   // ---- the starting model (or the checkpoint) ----
   Start start;
@@ -505,7 +622,7 @@ int run_train(const std::vector<std::string>& cli_args) {
     start.tokenizer_json = ckpt->tokenizer_json;
     for (const char* key : {"train", "eval"}) {
       const auto& d = manifest.at("data");
-      if (!d.contains(key)) continue;
+      if (!d.contains(key) || !d[key].contains("path")) continue;  // an --eval-split set
       const std::string path = d[key].at("path"), hash = d[key].at("sha256");
       KILN_CHECK(sha256_file(path) == hash, path, ": changed since the run started (sha256 ",
                  "differs from ", run_dir, "/manifest.json); a resumed run needs the same data");
@@ -513,11 +630,16 @@ int run_train(const std::vector<std::string>& cli_args) {
   } else {
     start = start_from_options(p, task);
   }
-  tok::Tokenizer tokenizer = tok::Tokenizer::from_json_string(start.tokenizer_json);
-  // kiln builds and pads its own sequences (as transformers' tokenizer calls do): the padding and
-  // truncation a tokenizer.json may carry (sentence-transformers' Fixed 128) must not apply.
-  tokenizer.set_padding(std::nullopt);
-  tokenizer.set_truncation(std::nullopt);
+  // Image tasks train models without one.
+  std::optional<tok::Tokenizer> tokenizer;
+  if (!start.tokenizer_json.empty()) {
+    tokenizer = tok::Tokenizer::from_json_string(start.tokenizer_json);
+    // kiln builds and pads its own sequences (as transformers' tokenizer calls do): the padding
+    // and truncation a tokenizer.json may carry (sentence-transformers' Fixed 128) must not apply.
+    tokenizer->set_padding(std::nullopt);
+    tokenizer->set_truncation(std::nullopt);
+  }
+  KILN_CHECK(tokenizer || !task.needs_tokenizer(), "--task ", task.name(), " needs a tokenizer");
   const nn::ModelFamily& family = *start.family;
   // Where the config came from, for errors about its fields.
   std::string config_origin = p.get_optional("config").value_or("");
@@ -528,7 +650,8 @@ int run_train(const std::vector<std::string>& cli_args) {
 
   // ---- data: read and checked before anything is written ----
   train::TaskSetup setup;
-  setup.tokenizer = &tokenizer;
+  setup.tokenizer = tokenizer ? &*tokenizer : nullptr;
+  setup.task_options = task_options;
   setup.fields = task.default_fields();
   if (auto f = p.get_optional("text-field")) setup.fields.text = *f;
   if (auto f = p.get_optional("label-field")) setup.fields.label = *f;
@@ -542,14 +665,25 @@ int run_train(const std::vector<std::string>& cli_args) {
   const auto train_data = task.read(train_path, setup);
   std::unique_ptr<train::TaskData> eval_data;
   if (eval_path) eval_data = task.read(*eval_path, setup);
+  if (p.given("eval-split")) {
+    const double fraction = p.get_double("eval-split");
+    if (!(fraction > 0 && fraction < 1))
+      throw UsageError("--eval-split must be a fraction in (0, 1), got " + p.get("eval-split"));
+    eval_data = task.split(*train_data, fraction, opt.seed, setup);
+  }
   if (start.fresh_head)
     start.config =
         family.config_with_head(start.config, task.name(), fresh_head_labels(p, task, *train_data));
+  // What the task learns from the data (an image classifier's metadata encoding) is part of the
+  // model; a resumed run has it in its checkpoint's config already.
+  if (!resume_dir)
+    start.config = task.configure_model(start.config, *train_data, setup, start.fresh_head);
+  setup.model_config = start.config;
   setup.spec = family.parse_config(start.config, config_origin);
   KILN_CHECK(setup.spec.task == task.name(), "the model is a ", setup.spec.architecture, ", not a ",
              head_architecture(family, start.config, task), " (--task ", p.get("task"), ")");
   setup.labels = setup.spec.labels;
-  check_tokenizer_fits(tokenizer, setup.spec, config_origin);
+  if (tokenizer) check_tokenizer_fits(*tokenizer, setup.spec, config_origin);
   const int64_t model_max = setup.spec.max_tokens;
   if (p.given("max-length") && p.given("max-source-length"))
     throw UsageError("--max-source-length is --max-length for summarization: give one of them");
@@ -565,7 +699,7 @@ int run_train(const std::vector<std::string>& cli_args) {
     if (p.given("max-docs-per-group")) setup.max_docs_per_group = positive(p, "max-docs-per-group");
     setup.doc_sep = p.get_optional("doc-sep").value_or("");
     try {
-      train::doc_sep_id(tokenizer, setup.doc_sep);  // checked before anything is written
+      train::doc_sep_id(*tokenizer, setup.doc_sep);  // checked before anything is written
     } catch (const Error& e) {
       throw UsageError(std::string("--doc-sep: ") + e.what());
     }
@@ -592,10 +726,16 @@ int run_train(const std::vector<std::string>& cli_args) {
   }
 
   const int64_t num_labels = static_cast<int64_t>(setup.labels.size());
-  if (auto cw = p.get_optional("class-weights"))
-    opt.loss.class_weights =
-        *cw == "auto" ? train::auto_class_weights(task.target_counts(*train_data, num_labels))
-                      : parse_weights(*cw);
+  if (auto cw = p.get_optional("class-weights")) {
+    if (*cw == "auto")
+      opt.loss.class_weights =
+          train::auto_class_weights(task.target_counts(*train_data, num_labels));
+    else if (*cw == "balanced")
+      opt.loss.class_weights = train::balanced_class_weights(
+          task.target_counts(*train_data, num_labels), setup.labels, train_path);
+    else
+      opt.loss.class_weights = parse_weights(*cw);
+  }
   // ---- the model ----
   nlohmann::json model_init;  // what a fresh head initialised and dropped, for the manifest
   // Weights, gradients and two optimizer moments in f32: refuse what cannot fit before building.
@@ -619,9 +759,10 @@ int run_train(const std::vector<std::string>& cli_args) {
       for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
       return out;
     };
-    std::cerr << "kiln train: newly initialised (not in " << p.get("model")
-              << "; train them before use): " << list(t.newly_initialized) << "\n";
-    if (!start.dropped.empty())
+    if (rank0)
+      std::cerr << "kiln train: newly initialised (not in " << p.get("model")
+                << "; train them before use): " << list(t.newly_initialized) << "\n";
+    if (rank0 && !start.dropped.empty())
       std::cerr << "kiln train: not used from " << p.get("model") << ": " << list(start.dropped)
                 << "\n";
   } else if (!start.weights.empty()) {
@@ -637,6 +778,12 @@ int run_train(const std::vector<std::string>& cli_args) {
                          ? positive(p, "warmup-steps", 0)
                          : train::warmup_from_ratio(p.get_double("warmup-ratio"),
                                                     train::count_updates(train_data->size(), opt));
+  if (opt.schedule == train::ScheduleKind::Step) {
+    const int64_t per_epoch = std::max<int64_t>(
+        1, train::count_updates(train_data->size(), opt) / std::max<int64_t>(1, opt.epochs));
+    opt.schedule_step_size =
+        per_epoch * (p.given("lr-step-epochs") ? positive(p, "lr-step-epochs") : 1);
+  }
   train::Trainer run(model, task, setup, *train_data, eval_data.get(), opt);
   train::TrainState state = run.initial_state();
   if (ckpt) {
@@ -646,6 +793,12 @@ int run_train(const std::vector<std::string>& cli_args) {
       std::cerr << "kiln train: " << run_dir << " has already finished training\n";
       return 0;
     }
+  }
+
+  if (!rank0) {
+    train::TrainHooks hooks;
+    add_test_failure(hooks, world.rank());
+    return train_as_other_rank(run, state, hooks);
   }
 
   // ---- the run directory ----
@@ -671,6 +824,8 @@ int run_train(const std::vector<std::string>& cli_args) {
     };
     nlohmann::json data = {{"train", data_entry(train_path, train_data->size())}};
     if (eval_path) data["eval"] = data_entry(*eval_path, eval_data->size());
+    if (eval_data && !eval_path)
+      data["eval"] = {{"split_from", "train"}, {"examples", eval_data->size()}};
     std::string command = "kiln train";
     for (const auto& a : cli_args) command += " " + a;
     manifest = {{"command", command},
@@ -680,8 +835,11 @@ int run_train(const std::vector<std::string>& cli_args) {
                  {{"warmup_steps", opt.warmup_steps},
                   {"max_length", setup.max_length},
                   {"total_updates", run.total_updates()},
+                  {"ranks", world.size()},
+                  {"gemm", opt.bf16 ? std::string("bf16, ") + gemm::bf16gemm_backend()
+                                    : std::string("f32, ") + gemm::sgemm_backend()},
                   {"class_weights", opt.loss.class_weights},
-                  {"metric", eval_path ? run.metric_name() : ""},
+                  {"metric", evaluates ? run.metric_name() : ""},
                   {"word_splitter", tok::word_splitter_name(setup.word_splitter)}}},
                 {"model_config", start.config},
                 {"generation_config", start.generation_config},
@@ -708,7 +866,13 @@ int run_train(const std::vector<std::string>& cli_args) {
     io::atomic_write_file(run_dir + "/metrics.jsonl", kept);
   }
   train::MetricsLog metrics(run_dir + "/metrics.jsonl");
-  const std::string plot_metric = eval_path ? run.metric_name() : "";
+  // MLflow gets a copy of every record from a thread of its own (train/mlflow_live.h).
+  std::unique_ptr<train::MlflowLive> mlflow;
+  if (auto uri = p.get_optional("mlflow-uri"))
+    mlflow = std::make_unique<train::MlflowLive>(
+        *uri, p.get("mlflow-experiment"), run_dir, manifest,
+        [](const std::string& line) { std::cerr << "\nkiln train: " << line << "\n"; });
+  const std::string plot_metric = evaluates ? run.metric_name() : "";
   auto redraw = [&] {
     io::atomic_write_file(run_dir + "/plot.svg",
                           train::render_plot(run_dir + "/metrics.jsonl", plot_metric));
@@ -727,7 +891,14 @@ int run_train(const std::vector<std::string>& cli_args) {
     if (!record.contains("eval")) record.update(system.sample());
     const std::chrono::duration<double> session = std::chrono::steady_clock::now() - session_start;
     record["elapsed_s"] = std::round((elapsed_before + session.count()) * 1000.0) / 1000.0;
+    // Wall-clock time (unix seconds), for trackers that plot against it (MLflow timestamps).
+    record["time"] = std::round(std::chrono::duration<double>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count() *
+                                1000.0) /
+                     1000.0;
     metrics.append(record);
+    if (mlflow) mlflow->log(record);
     if (record.contains("eval")) system.restart();  // the next step's figures exclude the eval
     if (record.contains("eval")) {
       // The headline numbers; per-class scores and the confusion matrix are in metrics.jsonl.
@@ -736,6 +907,10 @@ int run_train(const std::vector<std::string>& cli_args) {
         if (value.is_number()) scalars[key] = value;
       progress.message("epoch " + record["epoch"].dump() + " eval " + scalars.dump());
       redraw();
+      // The latest evaluation's confusion matrix, as data and as a picture.
+      if (record["eval"].contains("confusion_matrix") && record["eval"].contains("labels"))
+        train::write_confusion_matrix(run_dir, record["eval"]["labels"],
+                                      record["eval"]["confusion_matrix"], record["epoch"]);
     }
   };
   hooks.checkpoint = [&](const train::TrainState& s) {
@@ -752,7 +927,7 @@ int run_train(const std::vector<std::string>& cli_args) {
                      {"run_dir", fs::absolute(run_dir).string()},
                      {"epoch", s.best_epoch},
                      {"train_sha256", manifest.at("data").at("train").at("sha256")}};
-    if (eval_path) mf.provenance["metric"] = {{run.metric_name(), s.best_metric}};
+    if (evaluates) mf.provenance["metric"] = {{run.metric_name(), s.best_metric}};
     mf.tensors = model.state_dict();
     // How `kiln tag` must split text for this model: as its training data's words were split.
     mf.extra_metadata[nn::kWordSplitterKey] = tok::word_splitter_name(setup.word_splitter);
@@ -773,17 +948,25 @@ int run_train(const std::vector<std::string>& cli_args) {
         "\nkiln train: stopping after the current update to write a checkpoint (press Ctrl-C "
         "again to quit at once, losing the updates since the last checkpoint)\n");
     hooks.stop_requested = [] { return InterruptGuard::received() != 0; };
+    add_test_failure(hooks, world.rank());
     try {
       end = run.run(state, hooks);
     } catch (const std::exception& e) {
       progress.finish();
       io::atomic_write_file(failed_marker, std::string(e.what()) + "\n");
+      if (mlflow) mlflow->finish("FAILED");
       throw;
     }
     stopped_by = InterruptGuard::received();
   }
   progress.finish();
   redraw();
+  // Ended early (a signal, --stop-after-*): KILLED until a resumed session finishes it.
+  if (mlflow && !mlflow->finish(end.finished ? "FINISHED" : "KILLED",
+                                end.finished ? run_dir + "/best.kiln" : ""))
+    std::cerr << "kiln train: the run is complete in " << run_dir
+              << " but not in MLflow: kiln runs push " << run_dir << " --mlflow-uri "
+              << p.get("mlflow-uri") << "\n";
   if (stopped_by) {
     std::cerr << "kiln train: stopped by " << (stopped_by == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM")
               << " after update " << end.global_step << "; "
@@ -795,7 +978,7 @@ int run_train(const std::vector<std::string>& cli_args) {
   }
   std::ostringstream summary;
   summary << "kiln train: " << end.global_step << " updates, " << end.epoch << " epochs";
-  if (eval_path && end.best_epoch >= 0)
+  if (evaluates && end.best_epoch >= 0)
     summary << ", best " << run.metric_name() << " " << end.best_metric << " (epoch "
             << end.best_epoch << ")";
   if (end.best_epoch >= 0) summary << "; model: " << run_dir << "/best.kiln";
@@ -806,7 +989,28 @@ int run_train(const std::vector<std::string>& cli_args) {
   return 0;
 }
 
-KILN_COMMAND("train", "fine-tune or train a tagger, a classifier or a summarizer", run_train);
+// Under mpirun, an error on any rank ends the whole job at once (MPI_Abort): the other ranks would
+// otherwise wait for it in the next gradient sum. A single process runs as before.
+int run_train_command(const std::vector<std::string>& cli_args) {
+  if (!train::Distributed::launched_by_mpi()) return run_train(cli_args);
+  train::Distributed& world = train::Distributed::world();
+  const std::string who = "kiln train (rank " + std::to_string(world.rank()) + " of " +
+                          std::to_string(world.size()) + ")";
+  try {
+    const int rc = run_train(cli_args);
+    world.finalize();
+    return rc;
+  } catch (const UsageError& e) {
+    std::cerr << who << ": " << e.what() << "\n(see 'kiln train --help')\n";
+    world.abort(2);
+  } catch (const std::exception& e) {
+    std::cerr << who << ": error: " << e.what() << "\n";
+    world.abort(1);
+  }
+}
+
+KILN_COMMAND("train", "fine-tune or train a tagger, a classifier or a summarizer",
+             run_train_command);
 
 }  // namespace
 }  // namespace kiln::cli

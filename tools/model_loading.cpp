@@ -64,7 +64,10 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
     }
   }
   m.model = family.build(mf.config, origin);
-  m.model->load_state_dict(mf.tensors, /*strict=*/false, path);
+  // Quantized tensors (kiln.quantization) load as placeholders, then go into their layers.
+  m.model->load_state_dict(nn::with_float_placeholders(mf.tensors, mf.quantization),
+                           /*strict=*/false, path);
+  nn::attach_quantized_weights(*m.model, mf.tensors, mf.quantization, path);
   mf.tensors.clear();  // the model holds what it needs; the rest of the mapping can go
   m.config = std::move(mf.config);
   m.model->eval();
@@ -100,6 +103,7 @@ std::unique_ptr<train::Predictor> make_predictor(const LoadedModel& m, const std
   setup.labels = m.spec.labels;
   setup.max_length = m.spec.max_tokens;
   setup.word_splitter = m.word_splitter;
+  setup.model_config = m.config;
   try {
     return train::task_by_name(task).predictor(setup, options);
   } catch (const train::PredictorOptionError& e) {
