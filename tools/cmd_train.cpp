@@ -1001,10 +1001,12 @@ int run_train_command(const std::vector<std::string>& cli_args) {
     world.finalize();
     return rc;
   } catch (const UsageError& e) {
-    std::cerr << who << ": " << e.what() << "\n(see 'kiln train --help')\n";
+    // One write per message: the ranks share stderr, and pieces written separately interleave
+    // with the other ranks' progress lines.
+    std::cerr << (who + ": " + e.what() + "\n(see 'kiln train --help')\n") << std::flush;
     world.abort(2);
   } catch (const std::exception& e) {
-    std::cerr << who << ": error: " << e.what() << "\n";
+    std::cerr << (who + ": error: " + e.what() + "\n") << std::flush;
     world.abort(1);
   }
 }
