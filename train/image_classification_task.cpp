@@ -16,6 +16,7 @@
 #include "train/image_classification_data.h"
 #include "train/image_classification_predictor.h"
 #include "train/metrics.h"
+#include "train/text_classification_task.h"
 
 namespace kiln::train {
 namespace {
@@ -211,18 +212,7 @@ class ImageClassificationTask : public Task {
 
   Tensor loss(const nn::NamedTensors& outputs, const Batch& batch,
               const LossOptions& options) const override {
-    auto it = outputs.find("logits");
-    KILN_CHECK(it != outputs.end(), "the model has no classification head (no logits)");
-    const int64_t nl = it->second.size(-1);
-    CrossEntropyOptions ce;
-    ce.label_smoothing = options.label_smoothing;
-    if (!options.class_weights.empty()) {
-      KILN_CHECK(static_cast<int64_t>(options.class_weights.size()) == nl, "--class-weights has ",
-                 options.class_weights.size(), " values but the model has ", nl, " labels");
-      ce.class_weights = Tensor::from_vector(options.class_weights, {nl});
-    }
-    ce.reduction = Reduction::Sum;
-    return cross_entropy(it->second, batch.targets, ce);
+    return classification_loss(outputs, batch.targets, options);
   }
 
   std::unique_ptr<Evaluation> evaluation(const TaskSetup& setup) const override {

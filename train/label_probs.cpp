@@ -1,5 +1,8 @@
 #include "train/label_probs.h"
 
+#include "core/error.h"
+#include "core/ops.h"
+
 namespace kiln::train {
 
 size_t argmax_label(const std::vector<float>& probs) {
@@ -14,6 +17,17 @@ nlohmann::ordered_json label_probs(const std::vector<std::string>& labels,
   nlohmann::ordered_json m = nlohmann::ordered_json::object();
   for (size_t c = 0; c < probs.size(); ++c) m[labels[c]] = probs[c];
   return m;
+}
+
+std::vector<float> class_probabilities(const data::Record& record,
+                                       const std::vector<nn::NamedTensors>& outputs,
+                                       const std::vector<std::string>& labels) {
+  KILN_CHECK(outputs.size() == 1, record.where(), "expected one model output, got ",
+             outputs.size());
+  std::vector<float> probs = softmax(outputs[0].at("logits"), -1).contiguous().to_floats();
+  KILN_CHECK(probs.size() == labels.size(), "the model gives ", probs.size(), " scores for ",
+             labels.size(), " labels");
+  return probs;
 }
 
 }  // namespace kiln::train

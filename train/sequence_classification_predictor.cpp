@@ -50,12 +50,8 @@ class SequenceClassificationPredictor : public Predictor {
 
   nlohmann::ordered_json format(const data::Record& record,
                                 const std::vector<nn::NamedTensors>& outputs) override {
-    KILN_CHECK(outputs.size() == 1, record.where(), "expected one model output, got ",
-               outputs.size());
-    const std::vector<float> probs = softmax(outputs[0].at("logits"), -1).contiguous().to_floats();
     const auto& labels = spec_.labels;
-    KILN_CHECK(probs.size() == labels.size(), "the model gives ", probs.size(), " scores for ",
-               labels.size(), " labels");
+    const std::vector<float> probs = class_probabilities(record, outputs, labels);
     const size_t best = argmax_label(probs);
     nlohmann::ordered_json out;
     out["text"] = record.string_field(fields_.text);

@@ -88,8 +88,8 @@ double TextClassificationTask::target_weight(const TaskData& data,
   return total;
 }
 
-Tensor TextClassificationTask::loss(const nn::NamedTensors& outputs, const Batch& batch,
-                                    const LossOptions& options) const {
+Tensor classification_loss(const nn::NamedTensors& outputs, const Tensor& targets,
+                           const LossOptions& options) {
   auto it = outputs.find("logits");
   KILN_CHECK(it != outputs.end(), "the model has no classification head (no logits)");
   const int64_t nl = it->second.size(-1);
@@ -101,7 +101,12 @@ Tensor TextClassificationTask::loss(const nn::NamedTensors& outputs, const Batch
     ce.class_weights = Tensor::from_vector(options.class_weights, {nl});
   }
   ce.reduction = Reduction::Sum;
-  return cross_entropy(it->second.reshape({-1, nl}), batch.targets, ce);
+  return cross_entropy(it->second.reshape({-1, nl}), targets, ce);
+}
+
+Tensor TextClassificationTask::loss(const nn::NamedTensors& outputs, const Batch& batch,
+                                    const LossOptions& options) const {
+  return classification_loss(outputs, batch.targets, options);
 }
 
 }  // namespace kiln::train

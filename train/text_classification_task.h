@@ -8,6 +8,11 @@
 
 namespace kiln::train {
 
+// The summed (optionally class-weighted, label-smoothed) cross-entropy of a classification head's
+// "logits" [..., labels] against flat targets: every classification task's loss.
+Tensor classification_loss(const nn::NamedTensors& outputs, const Tensor& targets,
+                           const LossOptions& options);
+
 class LabelledTextData : public TaskData {
  public:
   RawData raw;
