@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package kiln needs to build and test. The build itself never downloads.
-# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers used by bench/: python3-torch, nodejs/npm,
-# python3-pil, which remakes the Pillow fixtures in tests/data, and python3-torchvision, which turns
-# on the densenet121-vs-torchvision test instead of skipping it)
+# Usage: scripts/install-deps.sh [--bench]   (--bench adds the peers used by bench/: python3-torch,
+# python3-pil, which remakes the Pillow fixtures in tests/data, python3-torchvision, which turns
+# on the densenet121-vs-torchvision test instead of skipping it, and chromium, which renders the
+# HTML run report and, in the opt-in KILN_MLFLOW test, MLflow's UI; those tests skip without it)
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -16,7 +17,7 @@ PKGS=(
   libopenmpi-dev openmpi-bin
 )
 if [ "${1:-}" = "--bench" ]; then
-  PKGS+=(python3-torch python3-torchvision python3-numpy python3-pil nodejs npm)
+  PKGS+=(python3-torch python3-torchvision python3-numpy python3-pil chromium)
 fi
 missing=()
 for p in "${PKGS[@]}"; do

@@ -7,13 +7,17 @@
 // rungs (train/asha.h). SWEEP_DIR/sweep.json records every event: running the same command again
 // after a crash or kill -9 resumes the sweep. At the end: a table of the trials, and the best
 // trial's model as SWEEP_DIR/best.kiln.
+// Under mpirun (train/sweep_mpi.h), rank 0 runs this command's sweep and every rank, rank 0
+// included, trains up to P trials; the other ranks only run the trials rank 0 sends them.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "core/io/atomic_file.h"
@@ -21,9 +25,12 @@
 #include "tools/command.h"
 #include "tools/interrupt.h"
 #include "tools/text_table.h"
+#include "train/distributed.h"
 #include "train/run_lock.h"
+#include "train/sweep_mpi.h"
 #include "train/sweep_runner.h"
 #include "train/sweep_space.h"
+#include "train/trial_process.h"
 
 namespace kiln::cli {
 namespace {
@@ -37,7 +44,9 @@ ArgParser make_parser() {
               "-- <kiln train arguments>");
   p.option("space", "the search space (JSON; see below)")
       .option("trials", "number of trials (random: required; grid: default every combination)")
-      .option("parallel", "trials trained at once, each a kiln train process", "", "1")
+      .option("parallel",
+              "trials trained at once (under mpirun: on each rank), each a kiln train process", "",
+              "1")
       .option("search", "random or grid", "", "random")
       .option("seed", "seed of the random search", "", "0")
       .option("metric", "eval field the trials are compared on (default: the runs' --metric)")
@@ -56,9 +65,13 @@ const char* const kSpaceHelp =
     "   \"seed\": {\"type\": \"int\", \"low\": 1, \"high\": 5},\n"
     "   \"lr-scheduler\": {\"type\": \"choice\", \"values\": [\"linear\", \"cosine\"]}}\n"
     "\"points\" sets how many values a grid search takes from a (log)uniform range.\n"
-    "The kiln train arguments need --eval; their --epochs is every trial's full budget. Without\n"
-    "--threads, each trial gets the cores divided by --parallel. Each trial is a run directory\n"
-    "(see kiln runs SWEEP_DIR); its output goes to SWEEP_DIR/trial-NNN.log.\n";
+    "The kiln train arguments need --eval (or --eval-split); their --epochs is every trial's full\n"
+    "budget. Without --threads, each trial gets the cores divided by --parallel. Each trial is a "
+    "run\n"
+    "directory (see kiln runs SWEEP_DIR); its output goes to SWEEP_DIR/trial-NNN.log.\n"
+    "Under mpirun -np N, rank 0 schedules and each rank trains up to P trials (the cores of a\n"
+    "machine are divided among its ranks too); SWEEP_DIR and the data must be on a file system\n"
+    "every rank shares. The results are the same as without MPI, whatever N and P.\n";
 
 int64_t at_least(const ArgParser& p, const std::string& name, int64_t min) {
   const int64_t v = p.get_int(name);
@@ -83,18 +96,10 @@ bool has_train_flag(const std::vector<std::string>& args, const std::string& nam
   return false;
 }
 
-// kiln train's own --help, to check the space's names before any trial starts.
+// kiln train's own --help, to check the space's names before any trial starts (run as a trial is:
+// under mpirun, not as an MPI rank).
 std::string train_help(const std::string& exe) {
-  std::string quoted = "'";
-  for (char c : exe) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  FILE* f = popen((quoted + "' train --help 2>&1").c_str(), "r");
-  KILN_CHECK(f, "cannot run ", exe, " train --help");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  pclose(f);
-  return out;
+  return train::run_and_capture({exe, "train", "--help"});
 }
 
 void check_train_args(const std::vector<std::string>& train_args, const train::SearchSpace& space,
@@ -105,8 +110,11 @@ void check_train_args(const std::vector<std::string>& train_args, const train::S
                        ": the sweep sets it for each trial");
   for (const auto& a : train_args)
     if (a == "-o") throw UsageError("the kiln train arguments must not set -o: the sweep sets it");
-  if (!has_train_flag(train_args, "eval"))
-    throw UsageError("the kiln train arguments need --eval FILE: trials are compared on it");
+  // --eval-split holds out part of --train (chosen by the train --seed, so every trial with the
+  // same seed sees the same split); either way each trial has an evaluation to be compared on.
+  if (!has_train_flag(train_args, "eval") && !has_train_flag(train_args, "eval-split"))
+    throw UsageError(
+        "the kiln train arguments need --eval FILE or --eval-split F: trials are compared on it");
   const std::string help = train_help(exe);
   for (const auto& param : space.params) {
     if (has_train_flag(train_args, param.name))
@@ -154,7 +162,8 @@ void print_table(const train::SweepState& state, std::optional<size_t> best) {
   std::cout << table.render();
 }
 
-int run_sweep(const std::vector<std::string>& all_args) {
+// `world`: under mpirun, rank 0's world (its trials also run on the other ranks); else nullptr.
+int run_sweep(const std::vector<std::string>& all_args, train::Distributed* world) {
   const auto dashes = std::find(all_args.begin(), all_args.end(), "--");
   const std::vector<std::string> args(all_args.begin(), dashes);
   std::vector<std::string> train_args;
@@ -244,7 +253,7 @@ int run_sweep(const std::vector<std::string>& all_args) {
         throw Error(dir + " holds a sweep started with another " + key + " (" +
                     (recorded.contains(key) ? recorded[key].dump() : "none") +
                     "); run the same command to resume it, or choose another -o");
-    std::cerr << "kiln sweep: resuming " << dir << "\n";
+    std::cerr << ("kiln sweep: resuming " + dir + "\n");
   } else {
     for (const auto& entry : fs::directory_iterator(dir))
       if (entry.path().filename() != "train.lock")
@@ -267,18 +276,30 @@ int run_sweep(const std::vector<std::string>& all_args) {
   setup.dir = dir;
   setup.exe = exe;
   setup.train_args = train_args;
-  // Trials share the cores: without --threads each gets its part.
+  // Trials share the cores: without --threads each gets its part (kiln's results do not depend
+  // on the thread count). Under mpirun the ranks on rank 0's machine share them too, and the
+  // other machines are taken to be alike.
   if (!has_train_flag(train_args, "threads")) {
     const auto cores = static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+    const int64_t per_machine = parallel * (world ? world->local_size() : 1);
     setup.train_args.push_back("--threads=" +
-                               std::to_string(std::max<int64_t>(1, cores / parallel)));
+                               std::to_string(std::max<int64_t>(1, cores / per_machine)));
   }
   setup.parallel = parallel;
+  std::unique_ptr<train::TrialLauncher> launcher;
+  if (world) {
+    launcher = train::make_mpi_launcher(*world, parallel);
+    setup.launcher = launcher.get();
+    std::cerr << ("kiln sweep: " + std::to_string(world->size()) + " MPI ranks, up to " +
+                  std::to_string(parallel) + " trial(s) on each\n");
+  }
   setup.max_epochs = max_epochs;
   setup.asha = asha;
   setup.metric = p.get_optional("metric").value_or("");
   setup.maximize = mode == "max";
-  setup.message = [](const std::string& line) { std::cerr << "kiln sweep: " << line << "\n"; };
+  // One write per line: under mpirun, rank 0's stdout and stderr reach the terminal through
+  // mpirun, which interleaves them write by write.
+  setup.message = [](const std::string& line) { std::cerr << ("kiln sweep: " + line + "\n"); };
   bool complete = false;
   int stopped_by = 0;
   {
@@ -290,7 +311,7 @@ int run_sweep(const std::vector<std::string>& all_args) {
     stopped_by = InterruptGuard::received();
   }
   if (!complete) {
-    std::cerr << "kiln sweep: stopped; run the same command to resume " << dir << "\n";
+    std::cerr << ("kiln sweep: stopped; run the same command to resume " + dir + "\n");
     return exit_status_for_signal(stopped_by);
   }
   const auto best = train::best_trial(*state, setup.maximize);
@@ -301,14 +322,55 @@ int run_sweep(const std::vector<std::string>& all_args) {
     train::write_sweep_state(dir, *state);
   }
   print_table(*state, best);
+  std::cout.flush();  // the table, before the line below
   if (!best) throw Error("every trial failed (see the trial-NNN.log files in " + dir + ")");
-  std::cerr << "kiln sweep: best " << state->trials[*best].name << " (" << state->metric << " "
-            << train::param_text(*state->trials[*best].metric) << "); model: " << dir
-            << "/best.kiln\n";
+  std::cerr << ("kiln sweep: best " + state->trials[*best].name + " (" + state->metric + " " +
+                train::param_text(*state->trials[*best].metric) + "); model: " + dir +
+                "/best.kiln\n");
   return 0;
 }
 
-KILN_COMMAND("sweep", "hyper-parameter sweeps of kiln train, with ASHA early stopping", run_sweep);
+int worker_stop_requested() {
+  return InterruptGuard::received();
+}
+
+// Under mpirun: rank 0 runs the sweep, the other ranks the trials it sends them, and an error on
+// any rank ends the whole job at once (MPI_Abort), as a worker that dies does (mpirun ends the
+// job), so no rank is left waiting. A single process runs as before.
+int run_sweep_command(const std::vector<std::string>& args) {
+  if (!train::Distributed::launched_by_mpi()) return run_sweep(args, nullptr);
+  train::Distributed& world = train::Distributed::world();
+  const std::string who = "kiln sweep (rank " + std::to_string(world.rank()) + " of " +
+                          std::to_string(world.size()) + ")";
+  try {
+    int rc = 0;
+    if (world.rank() == 0) {
+      rc = run_sweep(args, &world);
+    } else {
+      InterruptGuard interrupt("");
+      rc = train::run_sweep_worker(world, worker_stop_requested);
+    }
+    if (rc != 0) {
+      // Stopped by a signal, this rank's trials checkpointed: leave unfinalized, and mpirun ends
+      // the job (quietly when it sent the signal itself; no MPI_Abort banner from every rank).
+      std::cout.flush();
+      std::cerr.flush();
+      std::_Exit(rc);
+    }
+    if (world.rank() == 0) train::release_sweep_workers(world);
+    world.finalize();
+    return rc;
+  } catch (const UsageError& e) {
+    std::cerr << (who + ": " + e.what() + "\n(see 'kiln sweep --help')\n") << std::flush;
+    world.abort(2);
+  } catch (const std::exception& e) {
+    std::cerr << (who + ": error: " + e.what() + "\n") << std::flush;
+    world.abort(1);
+  }
+}
+
+KILN_COMMAND("sweep", "hyper-parameter sweeps of kiln train, with ASHA early stopping",
+             run_sweep_command);
 
 }  // namespace
 }  // namespace kiln::cli

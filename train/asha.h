@@ -1,9 +1,10 @@
 // Asynchronous successive halving (ASHA, Li et al. 2020; Ray Tune's AsyncHyperBandScheduler with
 // one bracket) over epochs. Rungs sit at min_epochs * eta^k below max_epochs. A trial that reaches
-// a rung reports its eval metric there; it continues to the next rung only if it is in the top
-// 1/eta of the trials that have reached that rung so far (rounded up: the first trial to arrive
-// always continues), else it stops there. Decisions never wait for other trials, so P parallel
-// trials keep P processes busy; with one trial at a time the decisions follow the trial order.
+// a rung reports its eval metric there; it continues to the next rung only if it is not below the
+// (1 - 1/eta) percentile of the values that earlier trials reported at that rung (Ray's cutoff,
+// numpy's linear interpolation; the first trial to arrive always continues), else it stops there.
+// `kiln sweep` reports the trials to a rung in id order (train/sweep_runner.h), so that its
+// decisions do not depend on which trial finished first.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +34,7 @@ class AshaRungs {
  public:
   explicit AshaRungs(AshaConfig c);
   // Records `value` for a trial reaching rung epoch `rung` and says whether it continues. A value
-  // that is not finite (a diverged trial) ranks below every finite one.
+  // that is not finite (a diverged trial) stops and takes no part in later cutoffs.
   bool report(int64_t rung, double value);
   // The values recorded at a rung so far, in arrival order (to rebuild after a restart, report
   // them again in the same order).

@@ -1,13 +1,14 @@
 #include "train/sweep_runner.h"
 
-#include <signal.h>
-
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <set>
 #include <thread>
+#include <utility>
 
 #include "core/error.h"
 #include "core/io/safetensors_reader.h"
@@ -15,7 +16,7 @@
 #include "train/run_lock.h"
 #include "train/run_summary.h"
 #include "train/sweep_space.h"
-#include "train/trial_process.h"
+#include "train/trial_launcher.h"
 
 namespace kiln::train {
 namespace fs = std::filesystem;
@@ -66,6 +67,12 @@ std::string last_line(const std::string& path) {
 class Scheduler {
  public:
   Scheduler(const SweepSetup& setup, SweepState& state) : s_(setup), state_(state) {
+    if (s_.launcher) {
+      launcher_ = s_.launcher;
+    } else {
+      own_launcher_ = make_local_launcher(s_.parallel);
+      launcher_ = own_launcher_.get();
+    }
     if (s_.asha) {
       rungs_.emplace(*s_.asha);
       for (const auto& r : state_.reports) rungs_->report(r.rung, r.value);
@@ -73,22 +80,28 @@ class Scheduler {
   }
 
   bool run() {
+    decide_waiting();  // a sweep stopped with results waiting for a decision
     while (true) {
       if (stopping()) return stop_all();
-      while (static_cast<int64_t>(running_.size()) < s_.parallel) {
+      while (static_cast<int64_t>(running_.size()) < launcher_->slots()) {
         const auto next = next_trial();
         if (!next) break;
         launch(*next);
       }
-      if (running_.empty()) return true;
-      if (const auto exit = poll_children()) {
-        const auto it = running_.find(exit->pid);
-        if (it == running_.end()) continue;  // not a trial of this sweep
+      if (running_.empty()) {
+        // decide_waiting() has decided every waiting trial once nothing runs (see there).
+        for (const auto& t : state_.trials)
+          KILN_CHECK(t.status != "waiting", "kiln sweep: ", t.name, " is still waiting");
+        return true;
+      }
+      if (const auto end = launcher_->poll()) {
+        const auto it = running_.find(end->handle);
+        KILN_CHECK(it != running_.end(), "kiln sweep: an unknown session ", end->handle, " ended");
         const size_t index = it->second;
         running_.erase(it);
-        conclude(index, exit->status);
+        conclude(index, end->status);
       } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
   }
@@ -103,7 +116,7 @@ class Scheduler {
   }
 
   bool in_flight(size_t index) const {
-    for (const auto& [pid, i] : running_)
+    for (const auto& [handle, i] : running_)
       if (i == index) return true;
     return false;
   }
@@ -157,9 +170,10 @@ class Scheduler {
       for (const auto& a : argv) log << " " << a;
       log << "\n";
     }
-    const pid_t pid = spawn_process(argv, log_path(t));
-    running_[pid] = index;
-    say(t.name + ": training to epoch " + std::to_string(t.target) + " " + t.params.dump());
+    const int64_t handle = launcher_->start(argv, log_path(t));
+    running_[handle] = index;
+    say(t.name + ": training to epoch " + std::to_string(t.target) + launcher_->where(handle) +
+        " " + t.params.dump());
   }
 
   void fail(SweepTrial& t, const std::string& why) {
@@ -205,8 +219,42 @@ class Scheduler {
     if (!rungs_ || t.epochs < t.target)
       return fail(t, "kiln train ended at epoch " + std::to_string(t.epochs) + " before epoch " +
                          std::to_string(t.target));
-    const bool promoted = rungs_->report(t.epochs, *value);
-    state_.reports.push_back({t.epochs, t.id, *value});
+    t.status = "waiting";
+    save();
+    decide_waiting();
+    if (t.status == "waiting") say(t.name + ": " + result + ", waiting for the trials before it");
+  }
+
+  // Decides each waiting trial whose lower-id trials have all settled at its rung (reported
+  // there, or ended before it), so that the rung holds exactly those trials' results when it is
+  // decided: the decisions of one trial at a time, whichever session ended first. One pass in id
+  // order suffices, as a decision changes only what later trials wait for. Nothing waits forever:
+  // once no session runs, every unsettled trial below the first waiting one is runnable.
+  void decide_waiting() {
+    std::set<std::pair<int64_t, int64_t>> reported;  // (trial, rung)
+    for (const auto& r : state_.reports) reported.insert({r.trial, r.rung});
+    // For each rung: whether every trial before the current one has settled there.
+    std::map<int64_t, bool> settled_before;
+    for (const auto& t : state_.trials)
+      if (t.status == "waiting") settled_before[t.epochs] = true;
+    if (settled_before.empty()) return;
+    for (size_t i = 0; i < state_.trials.size(); ++i) {
+      const SweepTrial& t = state_.trials[i];
+      if (t.status == "waiting" && settled_before.at(t.epochs)) {
+        decide(i);
+        reported.insert({t.id, t.epochs});
+      }
+      const bool ended = t.status == "stopped" || t.status == "failed" || t.status == "finished";
+      for (auto& [rung, settled] : settled_before)
+        settled = settled && (ended || reported.count({t.id, rung}) > 0);
+    }
+  }
+
+  void decide(size_t index) {
+    SweepTrial& t = state_.trials[index];
+    KILN_CHECK(t.metric.has_value(), "kiln sweep: ", t.name, " waits at a rung without a metric");
+    const bool promoted = rungs_->report(t.epochs, *t.metric);
+    state_.reports.push_back({t.epochs, t.id, *t.metric});
     if (promoted) {
       t.status = "promoted";
       t.target = asha_next_target(*s_.asha, t.epochs);
@@ -214,15 +262,15 @@ class Scheduler {
       t.status = "stopped";
     }
     save();
-    say(t.name + ": " + result +
+    say(t.name + ": " + state_.metric + " " + param_text(*t.metric) + " at epoch " +
+        std::to_string(t.epochs) +
         (promoted
              ? ", promoted to epoch " + std::to_string(t.target)
              : ", stopped (not in the top 1/" + std::to_string(s_.asha->eta) + " at this rung)"));
   }
 
   bool stop_all() {
-    for (const auto& [pid, index] : running_) ::kill(pid, SIGTERM);
-    for (const auto& [pid, index] : running_) wait_child(pid);
+    launcher_->stop_all();
     running_.clear();
     save();
     return false;
@@ -230,8 +278,10 @@ class Scheduler {
 
   const SweepSetup& s_;
   SweepState& state_;
+  std::unique_ptr<TrialLauncher> own_launcher_;
+  TrialLauncher* launcher_ = nullptr;
   std::optional<AshaRungs> rungs_;
-  std::map<pid_t, size_t> running_;
+  std::map<int64_t, size_t> running_;  // session handle -> trial index
 };
 
 }  // namespace

@@ -19,7 +19,8 @@ struct SweepTrial {
   std::string name;  // its run directory under the sweep directory: trial-000, trial-001, ...
   nlohmann::ordered_json params;
   // pending (not started), running (training towards `target`, or was when the sweep stopped),
-  // promoted (past a rung, waiting for a slot), stopped (by ASHA at a rung), finished, failed.
+  // waiting (at a rung, `metric` known, until the lower-id trials are decided there), promoted
+  // (past a rung, waiting for a slot), stopped (by ASHA at a rung), finished, failed.
   std::string status = "pending";
   int64_t epochs = 0;            // epochs trained, from its checkpoint
   int64_t target = 0;            // the epoch its current (or next) session trains to

@@ -17,13 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 // CRLF line ends on purpose: DVC 3 hashes the bytes as they are (DVC 2 turned CRLF into LF).
 constexpr const char* kCrlfText = "id,text\r\n1,hello\r\n2,world\r\n";
 

@@ -2,8 +2,10 @@
 // the mlflow executable named by KILN_MLFLOW) on loopback with a SQLite backend. A run logged live
 // (kiln train --mlflow-uri) and a run trained offline and pushed later (kiln runs push) are read
 // back with MLflow's own Python client: params, the metric history (steps and values equal to
-// metrics.jsonl), status and the model artifact. A server that cannot be reached does not stop
-// training. Skipped with a message when MLflow is not installed.
+// metrics.jsonl), status and the model artifact, and MLflow's web UI shows the live run in
+// headless Chromium (its page's DOM and a screenshot). A server that cannot be reached does not
+// stop training. Skipped with a message when MLflow is not installed (the UI part when Chromium
+// is not).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -14,14 +16,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "data/image_decode.h"
 #include "tests/cli/cli_util.h"
 
 extern char** environ;
@@ -37,13 +42,6 @@ namespace fs = std::filesystem;
 std::string mlflow_exe() {
   const char* e = std::getenv("KILN_MLFLOW");
   return e ? e : "";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 int free_port() {
@@ -207,6 +205,42 @@ void expect_same_as_run_dir(const nlohmann::json& got, const std::string& run) {
   EXPECT_EQ(got["artifacts"], nlohmann::json::array({"model/best.kiln"}));
 }
 
+// MLflow's UI (a JavaScript app) shows the run: headless Chromium loads the run's page, with
+// virtual time for the app to fetch the run and render it; the DOM then holds the run's name, a
+// param and a metric key, and the screenshot is a real picture. KILN_MLFLOW_SCREENSHOT=PATH keeps
+// the screenshot (bench/results/mlflow_ui_run.png comes from it).
+void expect_ui_shows_run(const std::string& uri, const std::string& experiment_id,
+                         const std::string& run_id, const std::string& run_name,
+                         const TempDir& dir) {
+  const std::string page = uri + "/#/experiments/" + experiment_id + "/runs/" + run_id;
+  const std::string png = dir / "mlflow_ui_run.png", log = dir / "chromium.log";
+  const std::string cmd =
+      "timeout 300 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars "
+      "--user-data-dir=" +
+      (dir / "chromium-profile") +
+      " --virtual-time-budget=15000 --window-size=1280,1500 --screenshot=" + png + " --dump-dom '" +
+      page + "' > " + (dir / "dom.html") + " 2> " + log;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << slurp(log);
+  const std::string dom = slurp(dir / "dom.html");
+  EXPECT_NE(dom.find(">" + run_name + "<"), std::string::npos) << "no run name in " << page;
+  EXPECT_NE(dom.find("learning-rate"), std::string::npos) << "no param key in " << page;
+  EXPECT_NE(dom.find("eval_accuracy"), std::string::npos) << "no metric key in " << page;
+  // A valid PNG (kiln's decoder checks every chunk's CRC) of the window, not one flat colour: many
+  // colours, none covering nearly all of it.
+  const data::Image img = data::decode_image_file(png);
+  EXPECT_EQ(img.width, 1280);
+  EXPECT_EQ(img.height, 1500);
+  std::map<uint32_t, int64_t> colours;
+  for (size_t i = 0; i + 2 < img.rgb.size(); i += 3)
+    ++colours[uint32_t{img.rgb[i]} << 16 | uint32_t{img.rgb[i + 1]} << 8 | img.rgb[i + 2]];
+  int64_t most = 0;
+  for (const auto& [colour, n] : colours) most = std::max(most, n);
+  EXPECT_GT(colours.size(), 50u);
+  EXPECT_LT(most, img.width * img.height * 95 / 100);
+  if (const char* keep = std::getenv("KILN_MLFLOW_SCREENSHOT"))
+    fs::copy_file(png, keep, fs::copy_options::overwrite_existing);
+}
+
 TEST(MlflowCli, LiveAndPushedRunsReadBackWithMlflowsClient) {
   if (mlflow_exe().empty() || !fs::exists(mlflow_exe()))
     GTEST_SKIP() << "MLflow test not run: set KILN_MLFLOW to an mlflow executable (pip install "
@@ -244,6 +278,12 @@ TEST(MlflowCli, LiveAndPushedRunsReadBackWithMlflowsClient) {
     SCOPED_TRACE(runs[i]);
     expect_same_as_run_dir(got[i], tmp / runs[i]);
   }
+
+  if (std::system("command -v chromium >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "MlflowClient read every run back; chromium is not installed (apt-get install "
+                    "chromium): the MLflow UI was not rendered";
+  const auto live = nlohmann::json::parse(slurp(tmp / "live/mlflow.json"));
+  expect_ui_shows_run(server.uri(), live["experiment_id"], live["run_id"], "live", tmp);
 }
 
 }  // namespace

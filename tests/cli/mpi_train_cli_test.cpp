@@ -28,22 +28,6 @@ bool have_data() {
   return fs::exists(kTokenizer) && fs::exists(kInspec + "inspec_train.jsonl");
 }
 
-bool have_mpirun() {
-  return run_shell("command -v mpirun >/dev/null 2>&1").exit_code == 0;
-}
-
-// `mpirun -np N kiln` on this machine only: TCP over loopback (works in containers without
-// InfiniBand or a large /dev/shm), no core binding (other tests share the cores), and leak
-// checks off for the ranks under AddressSanitizer (Open MPI's own allocations outlive main).
-RunResult run_mpi_kiln(int ranks, const std::string& args, const std::string& env = "") {
-  std::string cmd = env + "ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\" mpirun -np " +
-                    std::to_string(ranks) +
-                    " --oversubscribe --bind-to none --mca btl self,tcp --mca btl_tcp_if_include lo"
-                    " --mca oob_tcp_if_include lo";
-  if (geteuid() == 0) cmd += " --allow-run-as-root";
-  return run_shell(cmd + " " + std::string(KILN_BIN) + " " + args + " 2>&1");
-}
-
 std::string head(const std::string& src, size_t n, const TempDir& dir, const std::string& name) {
   std::ifstream in(src);
   std::ofstream out(dir / name);

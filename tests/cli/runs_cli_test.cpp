@@ -22,13 +22,6 @@ namespace fs = std::filesystem;
 
 const std::string kTokenizer = std::string(KILN_SHARED_DIR) + "/tokenizers/bert-base-cased";
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 // Sentences whose label is whether they mention "good": learnable, and made here.
 std::string write_texts(const TempDir& dir, const std::string& name, int n) {
   std::ofstream out(dir / name);
