@@ -11,10 +11,10 @@
 // Output: one line "kiln mode=... batch=... median_ms=<x> min_ms=<y> peak_rss_mb=<z> ..."
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/bench_util.h"
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -38,32 +38,14 @@ int main(int argc, char** argv) {
   std::string mode = "fwd";
   int64_t batch = 8, size = 224;
   int runs = 5, warmup = 1, threads = 2;
-  for (int i = 1; i < argc; ++i) {
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "missing value for %s\n", argv[i]);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    const std::string a = argv[i];
-    if (a == "--mode")
-      mode = next();
-    else if (a == "--batch")
-      batch = std::atoll(next());
-    else if (a == "--size")
-      size = std::atoll(next());
-    else if (a == "--runs")
-      runs = std::atoi(next());
-    else if (a == "--warmup")
-      warmup = std::atoi(next());
-    else if (a == "--threads")
-      threads = std::atoi(next());
-    else {
-      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
-      return 2;
-    }
-  }
+  kiln::bench::Flags()
+      .option("--mode", &mode)
+      .option("--batch", &batch)
+      .option("--size", &size)
+      .option("--runs", &runs)
+      .option("--warmup", &warmup)
+      .option("--threads", &threads)
+      .parse(argc, argv);
   if (mode != "fwd" && mode != "train") {
     std::fprintf(stderr, "--mode must be fwd or train\n");
     return 2;

@@ -13,8 +13,11 @@ Conv2dOptions conv_opts(int64_t stride, int64_t pad) {
 }
 
 // The folded conv+bn is used only where it gives what the pair gives: eval mode, no graph.
+bool inference_mode(const Module& m) {
+  return !m.training() && !grad_enabled();
+}
 bool use_folded(const FoldedConvBn& f, const Module& m) {
-  return f.valid && !m.training() && !grad_enabled();
+  return f.valid && inference_mode(m);
 }
 
 }  // namespace
@@ -52,10 +55,15 @@ Tensor Transition::forward(const Tensor& x) const {
 
 DenseNet::DenseNet(const DenseNetConfig& c) : config_(c) {
   auto features = register_module("features", std::make_shared<Group>());
-  conv0 = features->add(
-      "conv0", std::make_shared<Conv2d>(3, c.num_init_features, 7, conv_opts(2, 3), false));
-  norm0 = features->add(
-      "norm0", std::make_shared<BatchNorm2d>(c.num_init_features, c.bn_eps, c.bn_momentum));
+  if (c.small_stem()) {  // conv0 3x3 / 1 alone; block 1 normalises its input itself (norm1)
+    conv0 = features->add(
+        "conv0", std::make_shared<Conv2d>(3, c.num_init_features, 3, conv_opts(1, 1), false));
+  } else {
+    conv0 = features->add(
+        "conv0", std::make_shared<Conv2d>(3, c.num_init_features, 7, conv_opts(2, 3), false));
+    norm0 = features->add(
+        "norm0", std::make_shared<BatchNorm2d>(c.num_init_features, c.bn_eps, c.bn_momentum));
+  }
   int64_t ch = c.num_init_features;
   for (size_t b = 0; b < c.block_config.size(); ++b) {
     auto block = features->group("denseblock" + std::to_string(b + 1));
@@ -80,23 +88,28 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
   };
   KILN_CHECK(x.dim() == 4 && x.size(1) == 3, "densenet: pixel_values must be [N, 3, H, W], got ",
              x.describe());
-  if (fast_ && !acts && x.dtype() == DType::F32 && use_folded(folded_stem_, *this))
+  if (fast_ && !acts && x.dtype() == DType::F32 && inference_mode(*this))
     return fast_->pooled_features(x);
   Tensor h;
-  if (use_folded(folded_stem_, *this)) {
+  if (!norm0) {  // small stem
+    h = conv0->forward(x);
+    keep("features.conv0", h);
+  } else if (use_folded(folded_stem_, *this)) {
     h = folded_stem_.forward(x);
   } else {
     h = conv0->forward(x);
     keep("features.conv0", h);
     h = norm0->forward(h);
   }
-  keep("features.norm0", h);
-  h = relu(h);
-  keep("features.relu0", h);
-  Pool2dOptions pool0;
-  pool0.kernel = {3, 3}, pool0.stride = {2, 2}, pool0.padding = {1, 1};
-  h = max_pool2d(h, pool0);
-  keep("features.pool0", h);
+  if (norm0) {
+    keep("features.norm0", h);
+    h = relu(h);
+    keep("features.relu0", h);
+    Pool2dOptions pool0;
+    pool0.kernel = {3, 3}, pool0.stride = {2, 2}, pool0.padding = {1, 1};
+    h = max_pool2d(h, pool0);
+    keep("features.pool0", h);
+  }
   for (size_t b = 0; b < blocks.size(); ++b) {
     const std::string block = "features.denseblock" + std::to_string(b + 1);
     std::vector<Tensor> parts = {h};
@@ -131,7 +144,7 @@ NamedTensors DenseNet::forward(const NamedTensors& inputs, const ForwardOptions&
 void DenseNet::init_weights(Generator& gen) {
   NoGradGuard ng;
   conv0->init_kaiming_normal(gen);
-  norm0->reset();
+  if (norm0) norm0->reset();
   for (auto& block : blocks)
     for (auto& l : block) {
       l->norm1->reset(), l->norm2->reset();
@@ -144,7 +157,8 @@ void DenseNet::init_weights(Generator& gen) {
 }
 
 void DenseNet::pack_self(bool /*release_weights*/) {
-  folded_stem_.make(*conv0, *norm0);
+  folded_stem_ = {};
+  if (norm0) folded_stem_.make(*conv0, *norm0);
   fast_.reset();
   if (conv0->weight.dtype() == DType::F32) fast_ = std::make_shared<const DenseNetInference>(*this);
 }

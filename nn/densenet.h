@@ -1,5 +1,7 @@
 // DenseNet (Huang et al.), exactly as torchvision.models.DenseNet computes it and with its
 // state_dict names: features.conv0 / norm0 / (relu0, pool0), features.denseblockN.denselayerM.
+// With config stem "small" the stem is features.conv0 alone (3x3, stride 1: the paper's CIFAR
+// variant, which torchvision lacks); every other name is unchanged.
 // {norm1, conv1, norm2, conv2}, features.transitionN.{norm, conv}, features.norm5, classifier.
 // Inference (eval mode, no grad, after pack_for_inference) folds each batch norm that follows a
 // convolution (norm0 after conv0, norm2 after conv1) into that convolution; the norms that precede
@@ -67,7 +69,8 @@ class DenseNet : public Model {
   void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
 
   std::shared_ptr<Conv2d> conv0;
-  std::shared_ptr<BatchNorm2d> norm0, norm5;
+  std::shared_ptr<BatchNorm2d> norm0;  // null with the small stem
+  std::shared_ptr<BatchNorm2d> norm5;
   std::vector<std::vector<std::shared_ptr<DenseLayer>>> blocks;
   std::vector<std::shared_ptr<Transition>> transitions;
   std::shared_ptr<Linear> classifier;

@@ -181,6 +181,13 @@ DenseNetConfig DenseNetConfig::from_json(const nlohmann::json& j, const std::str
                  "densenet201, or explicit fields with torchvision.models.DenseNet)");
     }
   }
+  if (const nlohmann::json* st = member(j, "stem")) {
+    KILN_CHECK(st->is_string() && (*st == "imagenet" || *st == "small"), origin,
+               ": config field 'stem' is ", st->dump(),
+               "; it must be \"imagenet\" (torchvision's 7x7/2 conv + max pool) or \"small\" "
+               "(one 3x3 conv, stride 1)");
+    c.stem = st->get<std::string>();
+  }
   c.growth_rate = image_config_int(j, "growth_rate", c.growth_rate, origin);
   if (const nlohmann::json* b = member(j, "block_config")) {
     KILN_CHECK(b->is_array() && !b->empty(), origin,
@@ -221,6 +228,7 @@ DenseNetConfig DenseNetConfig::from_json(const nlohmann::json& j, const std::str
 nlohmann::json DenseNetConfig::to_json() const {
   return {{"model_type", "densenet"},
           {"architecture", architecture},
+          {"stem", stem},
           {"growth_rate", growth_rate},
           {"block_config", block_config},
           {"num_init_features", num_init_features},
@@ -244,7 +252,10 @@ int64_t DenseNetConfig::feature_channels() const {
 
 int64_t DenseNetConfig::parameter_count() const {
   const int64_t inner = bn_size * growth_rate;
-  int64_t n = 3 * num_init_features * 49 + 2 * num_init_features, c = num_init_features;
+  // conv0 (7x7 + norm0's weight and bias, or 3x3 alone).
+  int64_t n =
+      small_stem() ? 3 * num_init_features * 9 : 3 * num_init_features * 49 + 2 * num_init_features;
+  int64_t c = num_init_features;
   for (size_t b = 0; b < block_config.size(); ++b) {
     for (int64_t l = 0; l < block_config[b]; ++l, c += growth_rate)
       n += 2 * c + c * inner + 2 * inner + inner * growth_rate * 9;
@@ -259,6 +270,7 @@ std::string DenseNetConfig::describe() const {
   for (size_t i = 0; i < block_config.size(); ++i) os << (i ? ", " : "") << block_config[i];
   os << "], init features " << num_init_features << ", bn_size " << bn_size << ", "
      << feature_channels() << " features, " << num_classes << " classes";
+  if (small_stem()) os << ", small stem (3x3 conv, stride 1)";
   return os.str();
 }
 

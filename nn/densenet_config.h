@@ -32,6 +32,12 @@ std::pair<std::string, std::string> image_input_summary(const ImagePreprocessing
 
 struct DenseNetConfig {
   std::string architecture = "DenseNet";  // a preset name (densenet121...) or "DenseNet"
+  // The layers before the first dense block (config field "stem"):
+  //   "imagenet" (default): torchvision's conv0 7x7 stride 2 + norm0 + relu0 + pool0 3x3 stride 2,
+  //     so block 1 sees a quarter of the input's side;
+  //   "small": the DenseNet paper's CIFAR/SVHN stem, one 3x3 conv0 (stride 1, padding 1, no
+  //     bias) and nothing else, so block 1 sees the full input (28x28 Fashion-MNIST, 32x32 CIFAR).
+  std::string stem = "imagenet";
   int64_t growth_rate = 32;
   std::vector<int64_t> block_config{6, 12, 24, 16};
   int64_t num_init_features = 64;
@@ -48,6 +54,7 @@ struct DenseNetConfig {
   nlohmann::json to_json() const;
   // Channels after the last dense block (the classifier's input).
   int64_t feature_channels() const;
+  bool small_stem() const { return stem == "small"; }
   int64_t parameter_count() const;
   std::string describe() const;  // "growth 32, blocks [6, 12, 24, 16], ..."
 };

@@ -10,6 +10,7 @@
 #include "core/ops.h"
 #include "core/thread_pool.h"
 #include "nn/densenet.h"
+#include "nn/quantized_conv.h"
 
 namespace kiln::nn {
 
@@ -19,11 +20,19 @@ struct DenseNetInference::Layer {
   std::vector<float> b1;              // its bias (from norm2)
   // conv2 per kernel row i: [inner, 3 * growth], column j * growth + o = tap (i, j), output o.
   std::vector<std::unique_ptr<gemm::PackedB>> w2;
+  // Quantized instead (w1 / w2 then empty): conv1's [inner, cin] GEMM followed by norm2 + relu,
+  // conv2's [growth, inner * 9] GEMM on gathered rows: int8 with each row's k reordered to
+  // (i, j, c) (q2_tap_major), q4 in the file's (c, i, j).
+  std::shared_ptr<const quant::PackedQuantB> q1, q2;
+  bool q2_tap_major = false;
+  Affine norm2;
 };
 
 struct DenseNetInference::Transition {
   Affine norm;
-  std::unique_ptr<gemm::PackedB> w;  // [cin, cout]
+  std::unique_ptr<gemm::PackedB> w;              // [cin, cout]
+  std::shared_ptr<const quant::PackedQuantB> q;  // or quantized: [cout, cin]
+  int64_t cout() const { return q ? q->n() : w->n(); }
 };
 
 namespace {
@@ -63,6 +72,63 @@ float* scratch(std::vector<float>& v, int64_t n) {
   return v.data();
 }
 thread_local std::vector<float> t_rows, t_out;
+
+// A quantized conv0 (NCHW, as the float stem runs through the conv op), then norm0 as its affine
+// map when there is one (`norm` empty: the small stem has none).
+Tensor quantized_stem(const Tensor& x, const quant::PackedQuantB& q, const Shape& shape,
+                      const Affine& norm, const Conv2dOptions& c0) {
+  Tensor y = conv2d_quantized(x, q, shape, Tensor(), c0, "features.conv0.weight");
+  if (norm.scale.empty()) return y;
+  const int64_t c = y.size(1), plane = y.size(2) * y.size(3);
+  float* p = y.data<float>();
+  parallel_for(0, y.size(0) * c, 16, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const float s = norm.scale[r % c], t = norm.shift[r % c];
+      for (float *v = p + r * plane, *end = v + plane; v < end; ++v) *v = *v * s + t;
+    }
+  });
+  return y;
+}
+
+// The 3x3 conv's rows for output pixels (y0 + y, x), y < nb, x < w, of one image from its
+// zero-bordered channels-last buffer (image rows hp, width wp = w + 2; `img` points at the
+// image's first padded row): each row the 3x3 x inner receptive field, in the quantized weight's
+// (c, i, j) order, or tap-major (i, j, c): nine contiguous copies of a pixel's channels.
+void gather_3x3_rows(const float* img, int64_t wp, int64_t inner, int64_t y0, int64_t nb, int64_t w,
+                     bool tap_major, float* dst) {
+  const int64_t k = inner * 9;
+  for (int64_t y = 0; y < nb; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      float* d = dst + (y * w + x) * k;
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t j = 0; j < 3; ++j) {
+          const float* s = img + ((y0 + y + i) * wp + x + j) * inner;
+          if (tap_major)
+            std::memcpy(d + (i * 3 + j) * inner, s, static_cast<size_t>(inner) * sizeof(float));
+          else
+            for (int64_t c = 0; c < inner; ++c) d[c * 9 + i * 3 + j] = s[c];
+        }
+    }
+}
+
+// An int8 3x3 weight's rows with k reordered from (c, i, j) to (i, j, c), scales unchanged. Exact
+// for int8: a row's activation range and its integer dot product do not depend on the order of
+// k, so the results are the file order's bit for bit, and the rows gather by whole pixels.
+std::shared_ptr<const quant::PackedQuantB> int8_tap_major(const quant::PackedQuantB& q,
+                                                          int64_t inner) {
+  const int64_t n = q.n(), k = q.k();
+  const size_t rb = quant::row_bytes(quant::Format::Int8, k);
+  std::vector<uint8_t> canon(static_cast<size_t>(n) * rb), perm(canon.size());
+  q.unpack(canon.data());
+  for (int64_t o = 0; o < n; ++o) {
+    const uint8_t* src = canon.data() + o * rb;
+    uint8_t* dst = perm.data() + o * rb;
+    for (int64_t c = 0; c < inner; ++c)
+      for (int64_t t = 0; t < 9; ++t) dst[t * inner + c] = src[c * 9 + t];
+    std::memcpy(dst + k, src + k, rb - static_cast<size_t>(k));  // the row's f32 scale
+  }
+  return std::make_shared<const quant::PackedQuantB>(quant::Format::Int8, n, k, perm.data());
+}
 
 // Row chunk for an operand of `width` floats per row: about 64K floats (256 KiB, stays in L2), a
 // multiple of 8 rows (the micro-kernel's tile height), and at least ~8 chunks where there are
@@ -107,29 +173,71 @@ void stem_relu_maxpool(const float* s, int64_t n, int64_t c, int64_t h1, int64_t
   });
 }
 
+// The small stem's NCHW conv output [n, c, h, w] as pixel rows (ldo apart) of the first block's
+// buffer: a plain transpose (no norm, ReLU or pool follows that conv).
+void stem_to_rows(const float* s, int64_t n, int64_t c, int64_t h, int64_t w, float* out,
+                  int64_t ldo) {
+  parallel_for(0, n * h, 4, [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      const int64_t img = r / h, y = r % h;
+      for (int64_t k = 0; k < c; ++k) {
+        const float* src = s + ((img * c + k) * h + y) * w;
+        float* dst = out + r * w * ldo + k;
+        for (int64_t x = 0; x < w; ++x) dst[x * ldo] = src[x];
+      }
+    }
+  });
+}
+
 }  // namespace
 
 DenseNetInference::DenseNetInference(const DenseNet& net)
-    : growth_(net.config().growth_rate), inner_(net.config().bn_size * net.config().growth_rate) {
+    : growth_(net.config().growth_rate),
+      inner_(net.config().bn_size * net.config().growth_rate),
+      small_stem_(net.config().small_stem()) {
   NoGradGuard ng;
-  const FoldedConv stem = fold_batch_norm_into_conv(
-      net.conv0->weight, net.conv0->bias, net.norm0->weight, net.norm0->bias,
-      net.norm0->running_mean, net.norm0->running_var, net.norm0->eps);
-  stem_weight_ = stem.weight, stem_bias_ = stem.bias;
+  if (net.conv0->quantized()) {
+    stem_q_ = net.conv0->quantized();
+    stem_shape_ = net.conv0->weight.shape();
+    if (!small_stem_) stem_norm_ = affine_of(*net.norm0);
+  } else if (small_stem_) {  // no norm0 to fold: conv0 as it is (a copy: this is a snapshot)
+    stem_weight_ = net.conv0->weight.clone();
+  } else {
+    const FoldedConv stem = fold_batch_norm_into_conv(
+        net.conv0->weight, net.conv0->bias, net.norm0->weight, net.norm0->bias,
+        net.norm0->running_mean, net.norm0->running_var, net.norm0->eps);
+    stem_weight_ = stem.weight, stem_bias_ = stem.bias;
+  }
   for (const auto& block : net.blocks) {
     blocks_.emplace_back();
     for (const auto& l : block) {
       Layer L;
       L.norm1 = affine_of(*l->norm1);
-      const FoldedConv f = fold_batch_norm_into_conv(
-          l->conv1->weight, l->conv1->bias, l->norm2->weight, l->norm2->bias,
-          l->norm2->running_mean, l->norm2->running_var, l->norm2->eps);
-      L.w1 = pack_pointwise(f.weight);
-      L.b1 = floats(f.bias);
-      // conv2 [growth, inner, 3, 3] -> per kernel row i a dense [inner, 3 * growth] operand.
-      const std::vector<float> w2 = floats(l->conv2->weight);
+      KILN_CHECK(!l->conv1->bias.defined() && !l->conv2->bias.defined(),
+                 "densenet inference: dense-layer convs have no bias");
+      if (l->conv1->quantized()) {
+        L.q1 = l->conv1->quantized();
+        L.norm2 = affine_of(*l->norm2);
+      } else {
+        const FoldedConv f = fold_batch_norm_into_conv(
+            l->conv1->weight, l->conv1->bias, l->norm2->weight, l->norm2->bias,
+            l->norm2->running_mean, l->norm2->running_var, l->norm2->eps);
+        L.w1 = pack_pointwise(f.weight);
+        L.b1 = floats(f.bias);
+      }
       KILN_CHECK(l->conv2->weight.size(2) == 3 && l->conv2->weight.size(3) == 3,
                  "densenet inference: conv2 must be 3x3");
+      if (l->conv2->quantized()) {
+        L.q2 = l->conv2->quantized();
+        if (L.q2->format() == quant::Format::Int8) {
+          L.q2 = int8_tap_major(*L.q2, inner_);
+          L.q2_tap_major = true;
+        }
+        blocks_.back().push_back(std::move(L));
+        continue;
+      }
+      // conv2 [growth, inner, 3, 3] -> per kernel row i a dense [inner, 3 * growth] operand.
+      const std::vector<float> w2 = floats(l->conv2->weight);
       const int64_t g3 = 3 * growth_;
       std::vector<float> row(static_cast<size_t>(inner_ * g3));
       for (int64_t i = 0; i < 3; ++i) {
@@ -146,7 +254,10 @@ DenseNetInference::DenseNetInference(const DenseNet& net)
     Transition T;
     T.norm = affine_of(*t->norm);
     KILN_CHECK(!t->conv->bias.defined(), "densenet inference: transition conv has a bias");
-    T.w = pack_pointwise(t->conv->weight);
+    if (t->conv->quantized())
+      T.q = t->conv->quantized();
+    else
+      T.w = pack_pointwise(t->conv->weight);
     transitions_.push_back(std::move(T));
   }
   norm5_ = affine_of(*net.norm5);
@@ -158,16 +269,24 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
   NoGradGuard ng;
   KILN_CHECK(x.dim() == 4 && x.size(1) == 3 && x.dtype() == DType::F32,
              "densenet: pixel_values must be f32 [N, 3, H, W], got ", x.describe());
-  // Stem: conv0 (norm0 folded) through the conv op (NCHW), then relu + max pool into the first
-  // block's buffer.
+  // Stem through the conv op (NCHW), then into the first block's buffer: imagenet = conv0 7x7/2
+  // (norm0 folded) + relu + max pool; small = conv0 3x3/1 alone.
   Conv2dOptions c0;
-  c0.stride = {2, 2}, c0.padding = {3, 3};
-  const Tensor conv = conv2d(x, stem_weight_, stem_bias_, c0);
+  if (small_stem_)
+    c0.padding = {1, 1};
+  else
+    c0.stride = {2, 2}, c0.padding = {3, 3};
+  const Tensor conv = stem_q_ ? quantized_stem(x, *stem_q_, stem_shape_, stem_norm_, c0)
+                              : conv2d(x, stem_weight_, stem_bias_, c0);
   const int64_t n = conv.size(0), h1 = conv.size(2), w1 = conv.size(3);
-  int64_t ch = conv.size(1), h = (h1 - 1) / 2 + 1, w = (w1 - 1) / 2 + 1;  // 3x3 / 2, padding 1
+  int64_t ch = conv.size(1), h = h1, w = w1;
+  if (!small_stem_) h = (h1 - 1) / 2 + 1, w = (w1 - 1) / 2 + 1;  // 3x3 / 2, padding 1
   int64_t ctot = ch + static_cast<int64_t>(blocks_[0].size()) * growth_;
   Tensor buf = Tensor::empty({n * h * w, ctot});
-  stem_relu_maxpool(conv.data<float>(), n, ch, h1, w1, buf.data<float>(), ctot);
+  if (small_stem_)
+    stem_to_rows(conv.data<float>(), n, ch, h, w, buf.data<float>(), ctot);
+  else
+    stem_relu_maxpool(conv.data<float>(), n, ch, h1, w1, buf.data<float>(), ctot);
 
   const int64_t inner = inner_, g = growth_;
   gemm::Epilogue relu_ep;
@@ -201,6 +320,17 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
           float* a = scratch(t_rows, ny * w * cin);
           kernels::bn_relu_rows(bp + y0 * w * ctot, ctot, ny * w, cin, L.norm1.scale.data(),
                                 L.norm1.shift.data(), a, cin);
+          if (L.q1) {  // quantized: one GEMM for the chunk, then norm2 + relu per image row
+            float* o = scratch(t_out, ny * w * inner);
+            quant::linear_quant(ny * w, a, cin, *L.q1, o, inner);
+            for (int64_t y = y0; y < y0 + ny; ++y) {
+              const int64_t img = y / h, yy = y % h;
+              kernels::bn_relu_rows(o + (y - y0) * w * inner, inner, w, inner, L.norm2.scale.data(),
+                                    L.norm2.shift.data(),
+                                    yp + ((img * hp + yy + 1) * wp + 1) * inner, inner);
+            }
+            continue;
+          }
           for (int64_t y = y0; y < y0 + ny; ++y) {
             const int64_t img = y / h, yy = y % h;
             gemm::sgemm_packed_b(false, w, 1.0f, a + (y - y0) * w * cin, cin, *L.w1, 0.0f,
@@ -219,6 +349,13 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
       parallel_for(0, n * bands, 1, [&](int64_t tb, int64_t te) {
         for (int64_t t = tb; t < te; ++t) {
           const int64_t img = t / bands, y0 = (t % bands) * band, nb = std::min(band, h - y0);
+          if (L.q2) {  // quantized: the band's pixels gathered as rows, into the block buffer
+            float* a = scratch(t_rows, nb * w * inner * 9);
+            gather_3x3_rows(yp + img * hp * wp * inner, wp, inner, y0, nb, w, L.q2_tap_major, a);
+            quant::linear_quant(nb * w, a, inner * 9, *L.q2, bp + ((img * h + y0) * w) * ctot + cin,
+                                ctot);
+            continue;
+          }
           const int64_t m = nb * wp;  // rows q < nb * wp - 2 are outputs, + 2 for the j shift
           float* o = scratch(t_out, m * g3);
           for (int64_t i = 0; i < 3; ++i) {
@@ -244,7 +381,7 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
                " are too small: transition", b + 1, " would average-pool a ", h, "x", w,
                " feature map with a 2x2 window");
     const Transition& T = transitions_[b];
-    const int64_t cout = T.w->n(), oh = h / 2, ow = w / 2, orows = oh * ow;
+    const int64_t cout = T.cout(), oh = h / 2, ow = w / 2, orows = oh * ow;
     const int64_t nctot = cout + static_cast<int64_t>(blocks_[b + 1].size()) * g;
     Tensor next = Tensor::empty({n * orows, nctot});
     float* np = next.data<float>();
@@ -256,8 +393,11 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
         float* a = scratch(t_rows, m * ch);
         kernels::bn_relu_avgpool2_rows(bp + img * h * w * ctot, ctot, h, w, ch, T.norm.scale.data(),
                                        T.norm.shift.data(), o0, m, a, ch);
-        gemm::sgemm_packed_b(false, m, 1.0f, a, ch, *T.w, 0.0f, np + (img * orows + o0) * nctot,
-                             nctot);
+        if (T.q)
+          quant::linear_quant(m, a, ch, *T.q, np + (img * orows + o0) * nctot, nctot);
+        else
+          gemm::sgemm_packed_b(false, m, 1.0f, a, ch, *T.w, 0.0f, np + (img * orows + o0) * nctot,
+                               nctot);
       }
     });
     buf = next, ctot = nctot, ch = cout, h = oh, w = ow;

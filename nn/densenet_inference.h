@@ -14,6 +14,11 @@
 //     before them), so it pools first and convolves a quarter of the pixels;
 //   - every weight is packed once (gemm::PackedB); pixel rows are the GEMM's M, so batch and
 //     image size make M large and the micro-kernel sees full tiles.
+// Quantized convolutions (kiln quantize; nn/quantized_conv.h) run as their GEMMs on the same
+// buffers: conv1 on the normalised rows through quant::linear_quant, then norm2 + relu as an
+// affine pass (the fold needs a float weight); conv2 on rows gathered from the padded buffer in
+// the weight's (c, i, j) order, written straight into the block buffer; a transition's conv on its
+// pooled rows. Float and quantized layers mix freely.
 // Results agree with the layer-by-layer forward to float rounding (the summation order differs),
 // and are bit-identical across thread counts: threads take whole row chunks whose boundaries
 // depend only on the shapes, and each chunk's GEMMs are sgemm_packed_b, itself thread-count
@@ -24,6 +29,7 @@
 #include <vector>
 
 #include "core/gemm.h"
+#include "core/qgemm.h"
 #include "core/tensor.h"
 
 namespace kiln::nn {
@@ -49,11 +55,17 @@ class DenseNetInference {
   struct Transition;
 
  private:
-  Tensor stem_weight_, stem_bias_;  // conv0 with norm0 folded in
+  Tensor stem_weight_, stem_bias_;  // conv0 with norm0 folded in (small stem: conv0, no bias)
+  // conv0 quantized (kiln quantize --include-head): its GEMM, then norm0 (when there is one) as
+  // an affine map, since a quantized weight cannot take the fold.
+  std::shared_ptr<const quant::PackedQuantB> stem_q_;
+  Shape stem_shape_;
+  Affine stem_norm_;
   std::vector<std::vector<Layer>> blocks_;
   std::vector<Transition> transitions_;
   Affine norm5_;
   int64_t growth_, inner_;
+  bool small_stem_;  // config stem "small": conv0 3x3 / 1, no norm0, relu0 or pool0
 };
 
 }  // namespace kiln::nn

@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "nn/quantized_conv.h"
 
 namespace kiln::nn {
 
@@ -11,6 +12,35 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, const Conv2dOptions& o, 
     : weight(register_parameter("weight", Tensor::zeros({out, in / o.groups, kernel, kernel}))),
       bias(register_parameter("bias", has_bias ? Tensor::zeros({out}) : Tensor())),
       options(o) {}
+
+Tensor Conv2d::forward(const Tensor& x) const {
+  if (qweight_) return conv2d_quantized(x, *qweight_, weight.shape(), bias, options, qname_);
+  return conv2d(x, weight, bias, options);
+}
+
+void Conv2d::set_quantized(std::shared_ptr<const quant::PackedQuantB> w, const std::string& name) {
+  KILN_CHECK(w, "Conv2d::set_quantized: '", name, "': no weight given");
+  KILN_CHECK(weight.dim() == 4 && weight.size(0) == w->n() && weight.numel() == w->n() * w->k(),
+             "'", name, "': quantized weight [", w->n(), ", ", w->k(),
+             "] does not fit the layer's ", weight.describe());
+  KILN_CHECK(options.groups == 1, "'", name,
+             "' is quantized, but the layer has groups = ", options.groups,
+             "; kiln runs quantized convolutions with groups = 1 only");
+  qweight_ = std::move(w);
+  qname_ = name;
+  weights_quantized_ = true;
+}
+
+void Conv2d::clear_quantized(Tensor w) {
+  KILN_CHECK(qweight_ && w.dim() == 4 && w.size(0) == qweight_->n() &&
+                 w.numel() == qweight_->n() * qweight_->k(),
+             "Conv2d::clear_quantized: '", qname_, "': ", w.describe(),
+             " is not the layer's float weight");
+  qweight_.reset();
+  qname_.clear();
+  weights_quantized_ = false;
+  weight = std::move(w);
+}
 
 void Conv2d::init_kaiming_normal(Generator& gen) {
   NoGradGuard ng;
@@ -50,6 +80,10 @@ void BatchNorm2d::reset() {
 }
 
 void FoldedConvBn::make(const Conv2d& conv, const BatchNorm2d& bn) {
+  if (conv.quantized()) {
+    *this = FoldedConvBn();
+    return;
+  }
   const FoldedConv f = fold_batch_norm_into_conv(conv.weight, conv.bias, bn.weight, bn.bias,
                                                  bn.running_mean, bn.running_var, bn.eps);
   weight = f.weight, bias = f.bias, options = conv.options, valid = true;

@@ -2,7 +2,11 @@
 // BatchNorm2d (weight, bias, running_mean, running_var, num_batches_tracked).
 #pragma once
 
+#include <memory>
+#include <string>
+
 #include "core/conv_ops.h"
+#include "core/qgemm.h"
 #include "core/rng.h"
 #include "nn/module.h"
 
@@ -11,12 +15,24 @@ namespace kiln::nn {
 class Conv2d : public Module {
  public:
   Conv2d(int64_t in, int64_t out, int64_t kernel, const Conv2dOptions& options, bool bias);
-  Tensor forward(const Tensor& x) const { return conv2d(x, weight, bias, options); }
+  Tensor forward(const Tensor& x) const;
   // torch's kaiming_normal_ (fan_in, ReLU gain): normal(0, sqrt(2 / fan_in)); bias 0.
   void init_kaiming_normal(Generator& gen);
   Tensor& weight;
   Tensor& bias;  // undefined without bias
   Conv2dOptions options;
+
+  // Makes the layer run on a quantized weight, as Linear::set_quantized: `w` holds c_out rows of
+  // c_in * kh * kw (nn/quantized_conv.h), forwards run its GEMM, inference only; the weight slot
+  // keeps its (placeholder) tensor and is never read. groups must be 1.
+  void set_quantized(std::shared_ptr<const quant::PackedQuantB> w, const std::string& name);
+  const std::shared_ptr<const quant::PackedQuantB>& quantized() const { return qweight_; }
+  // Back to the float weight `w` [c_out, c_in, kh, kw].
+  void clear_quantized(Tensor w);
+
+ private:
+  std::shared_ptr<const quant::PackedQuantB> qweight_;
+  std::string qname_;
 };
 
 // Training mode normalises with batch statistics and updates the running ones (and counts the
@@ -35,7 +51,8 @@ class BatchNorm2d : public Module {
 };
 
 // A conv followed by an eval batch norm, folded into one conv for inference
-// (fold_batch_norm_into_conv); `valid` is false until made.
+// (fold_batch_norm_into_conv); `valid` is false until made, and stays false for a quantized conv
+// (its float weight is not there to fold: the norm then runs after it).
 struct FoldedConvBn {
   bool valid = false;
   Tensor weight, bias;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "nn/image_layers.h"
 #include "nn/layers.h"
 
 namespace kiln::nn {
@@ -117,8 +118,6 @@ void attach_quantized_weights(Module& model, const StateDict& tensors,
     KILN_CHECK(
         !aliases.count(name), origin, ": '", name, "' is quantized, but it is another name of '",
         aliases.count(name) ? aliases.at(name) : "", "', under which tied tensors are stored");
-    KILN_CHECK(info.shape.size() == 2, origin, ": '", name, "' is quantized (", info.format,
-               ") but is not 2-D; kiln runs quantized weights only in Linear and Embedding layers");
     // A tied tensor (BART's shared embedding and LM head) goes into every layer that uses it.
     std::vector<std::string> names{name};
     for (const auto& [alias, canonical] : aliases)
@@ -131,18 +130,27 @@ void attach_quantized_weights(Module& model, const StateDict& tensors,
       const std::string leaf = dot == std::string::npos ? n : n.substr(dot + 1);
       const auto it = modules.find(path);
       Module* m = it == modules.end() || leaf != "weight" ? nullptr : it->second;
-      if (auto* lin = dynamic_cast<Linear*>(m)) {
+      auto* lin = dynamic_cast<Linear*>(m);
+      auto* conv = dynamic_cast<Conv2d*>(m);
+      // A Linear or Embedding weight is 2-D, a convolution's 4-D ([c_out, c_in, kh, kw]).
+      KILN_CHECK(!m || info.shape.size() == (conv ? 4u : 2u), origin, ": '", name,
+                 "' is quantized (", info.format, ") with shape ", shape_text(info.shape), ", but ",
+                 conv ? "a convolution weight is 4-D" : "a Linear or Embedding weight is 2-D");
+      if (lin || conv) {
         if (!packed)
           packed = std::make_shared<const quant::PackedQuantB>(
               *info.quant, info.n(), info.k(), static_cast<const uint8_t*>(rows.raw_data()));
-        lin->set_quantized(packed, name);
+        if (lin)
+          lin->set_quantized(packed, name);
+        else
+          conv->set_quantized(packed, name);
       } else if (auto* emb = dynamic_cast<Embedding*>(m)) {
         emb->set_quantized(*info.quant, info.n(), info.k(),
                            rows.is_contiguous() ? rows : rows.clone(), name);
       } else {
         throw Error(origin + ": '" + n + "' is quantized (" + info.format +
-                    ") but it is not the weight of a Linear or Embedding layer of this model; "
-                    "kiln runs quantized weights only there");
+                    ") but it is not the weight of a Linear, Conv2d or Embedding layer of this "
+                    "model; kiln runs quantized weights only there");
       }
     }
   }

@@ -1,8 +1,8 @@
 // Quantized tensors in kiln model files. A quantized weight W (core/quant_format.h) is stored
 // under its usual state-dict name as a U8 tensor [n, row_bytes(format, k)] (canonical rows, so the
 // file stays mmap-able and an embedding can dequantize single rows); a convolution weight
-// [c_out, c_in, kh, kw] would be n = c_out, k = the rest. The metadata key kiln.quantization (JSON)
-// says what each tensor is:
+// [c_out, c_in, kh, kw] is n = c_out, k = the rest (nn/quantized_conv.h). The metadata key
+// kiln.quantization (JSON) says what each tensor is:
 //   {"version": 1,
 //    "tensors": {NAME: {"format": "int8" | "q4_0" | "q4_1" | "bf16" | "f16" | "f32",
 //                       "shape": [original dims], "reason": "why this format"}, ...},
@@ -45,9 +45,10 @@ QuantizationTable parse_quantization(const std::string& json_text, const StateDi
 // placeholders must be replaced by attach_quantized_weights before any forward.
 StateDict with_float_placeholders(const StateDict& tensors, const QuantizationTable& table);
 
-// Puts each quantized tensor into its layer (Linear: repacked for quant::linear_quant; Embedding:
-// the mapped rows). A quantized tensor that is not the weight of a Linear or Embedding of `model`,
-// or that is tied to other names, is an error naming it.
+// Puts each quantized tensor into its layer (Linear and Conv2d: repacked for quant::linear_quant;
+// Embedding: the mapped rows). A quantized tensor that is not the weight of a Linear, Conv2d or
+// Embedding of `model`, has the wrong rank for it, or is tied to other names, is an error naming
+// it.
 void attach_quantized_weights(Module& model, const StateDict& tensors,
                               const QuantizationTable& table, const std::string& origin);
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "nn/image_layers.h"
 #include "nn/layers.h"
 
 namespace kiln::quant {
@@ -53,6 +54,7 @@ std::vector<Candidate> list_candidates(nn::Module& model, const std::vector<std:
     if (is_head(alias.substr(0, alias.rfind('.')))) tied_head[canonical] = alias;
   std::vector<Candidate> out;
   std::set<std::string> seen;
+  bool first_conv = true;
   for (auto& [path, m] : model.named_modules()) {
     const std::string name = path.empty() ? "weight" : path + ".weight";
     Candidate c;
@@ -65,6 +67,16 @@ std::vector<Candidate> list_candidates(nn::Module& model, const std::vector<std:
         c.reason = "not a 2-D weight";
       else if (is_head(path) && !include_head)
         c.reason = "classifier head: decides every prediction; kept float unless --include-head";
+    } else if (auto* conv = dynamic_cast<nn::Conv2d*>(m)) {
+      if (!conv->weight.defined()) continue;
+      c.kind = "conv";
+      c.shape = conv->weight.shape();
+      if (conv->options.groups != 1)
+        c.reason = "grouped convolution: kiln quantizes convolutions with groups = 1 only";
+      else if (first_conv && !include_head)
+        c.reason =
+            "first convolution (stem): sees the raw pixels; kept float unless --include-head";
+      first_conv = false;
     } else if (auto* emb = dynamic_cast<nn::Embedding*>(m)) {
       if (!emb->weight.defined()) continue;
       c.kind = "embedding";

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "nn/image_layers.h"
 #include "nn/layers.h"
 
 namespace kiln::quant {
@@ -37,14 +38,23 @@ void set_trial_format(nn::Module& model, const std::vector<std::string>& names,
   std::shared_ptr<const PackedQuantB> packed;
   if (f) {
     rows = quantize_tensor(original, *f);
-    packed = std::make_shared<const PackedQuantB>(*f, original.size(0), original.size(1),
+    // n rows of k = the rest: a convolution's [c_out, c_in, kh, kw] is its GEMM's [c_out, k].
+    packed = std::make_shared<const PackedQuantB>(*f, original.size(0),
+                                                  original.numel() / original.size(0),
                                                   static_cast<const uint8_t*>(rows.raw_data()));
   }
   for (const std::string& name : names) {
     nn::Module* m = module_of(model, name);
     auto* lin = dynamic_cast<nn::Linear*>(m);
     auto* emb = dynamic_cast<nn::Embedding*>(m);
-    KILN_CHECK(lin || emb, "quantize: '", name, "' is not a Linear or Embedding weight");
+    auto* conv = dynamic_cast<nn::Conv2d*>(m);
+    KILN_CHECK(lin || emb || conv, "quantize: '", name,
+               "' is not a Linear, Conv2d or Embedding weight");
+    if (conv) {
+      if (conv->quantized()) conv->clear_quantized(original);
+      if (f) conv->set_quantized(packed, names.front());
+      continue;
+    }
     const bool quantized = lin ? lin->quantized() != nullptr : emb->quantized();
     if (quantized) lin ? lin->clear_quantized(original) : emb->clear_quantized(original);
     if (!f) continue;  // f32: the float weight stays

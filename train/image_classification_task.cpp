@@ -240,7 +240,9 @@ class ImageClassificationTask : public Task {
       data::Augmentation aug;
       aug.size = d.inputs.size();
       aug.random_resized_crop = o.crop_scale_min > 0;
-      aug.scale = {o.crop_scale_min, 1.0};
+      // --crop-scale 0 means no crop at all: the scale then keeps its valid default, which
+      // check_augmentation still validates (0 is not a valid RandomResizedCrop scale).
+      if (aug.random_resized_crop) aug.scale = {o.crop_scale_min, 1.0};
       aug.horizontal_flip = o.hflip;
       aug.vertical_flip = o.vflip;
       const data::EvalPreprocess eval = d.inputs.eval_preprocess();

@@ -6,6 +6,7 @@
 // prints label/score/probs, and bad records are refused naming file, line and field.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -174,6 +175,38 @@ TEST(ImageClassificationCli, DenseNetLearnsSeparableImagesAndClassifies) {
   EXPECT_EQ(lines[0]["score"].get<double>(), p_red);
   EXPECT_EQ(c.output.substr(0, c.output.find('\n')).find("\"id\":7,\"image\""), 1u)
       << "passed-through fields first, then image, label, score, probs: " << c.output;
+}
+
+// The small-image stem (config "stem": "small", one 3x3 conv, stride 1) end to end: trains with
+// --crop-scale 0 (no crop, a plain resize; once refused as an invalid crop scale), the stored model
+// keeps the stem (kiln inspect says so), and classify runs it on the inference engine.
+TEST(ImageClassificationCli, SmallStemDenseNetTrainsInspectsAndClassifies) {
+  TempDir tmp;
+  const auto train = write_records(tmp.path(), "train.jsonl", 8);
+  const auto eval = write_records(tmp.path(), "eval.jsonl", 4, 100);
+  const nlohmann::json c = {
+      {"growth_rate", 4}, {"block_config", {1, 1}}, {"num_init_features", 8},   {"bn_size", 2},
+      {"num_classes", 2}, {"stem", "small"},        {"input_size_hw", {12, 12}}};
+  write_file(tmp / "small.json", c.dump());
+  auto r = run_kiln("train --task image-classification --config " + (tmp / "small.json") +
+                    " --train " + train + " --eval " + eval + " -o " + (tmp / "run") +
+                    " --optimizer sgd --momentum 0.9 --learning-rate 0.05 --epochs 1"
+                    " --per-device-batch-size 4 --threads 1 --metric accuracy --crop-scale 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto i = run_kiln("inspect --summary " + (tmp / "run/best.kiln"), false);
+  ASSERT_EQ(i.exit_code, 0) << i.output;
+  EXPECT_NE(i.output.find("small stem"), std::string::npos) << i.output;
+  EXPECT_EQ(i.output.find("norm0"), std::string::npos) << i.output;
+  auto cl = run_kiln("classify -m " + (tmp / "run/best.kiln") + " --input " + eval, false);
+  ASSERT_EQ(cl.exit_code, 0) << cl.output;
+  EXPECT_EQ(std::count(cl.output.begin(), cl.output.end(), '\n'), 4) << cl.output;
+  // A bad stem value is refused naming the field.
+  write_file(tmp / "bad.json",
+             nlohmann::json({{"growth_rate", 4}, {"block_config", {1}}, {"stem", "tiny"}}).dump());
+  auto bad = run_kiln("train --task image-classification --config " + (tmp / "bad.json") +
+                      " --train " + train + " -o " + (tmp / "bad_run") + " --threads 1");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("'stem'"), std::string::npos) << bad.output;
 }
 
 TEST(ImageClassificationCli, FusionResumeIsBitExactWithAugmentation) {

@@ -13,6 +13,7 @@
 #include "core/thread_pool.h"
 #include "nn/densenet.h"
 #include "tests/common/reference_checks.h"
+#include "tests/nn/densenet_test_util.h"
 
 namespace kiln::nn {
 namespace {
@@ -24,21 +25,6 @@ DenseNetConfig config(int64_t growth, int64_t bn_size, std::vector<int64_t> bloc
   return c;
 }
 
-// Seeded weights, and every batch norm's statistics and affine parameters randomised.
-void randomise(DenseNet& m, uint64_t seed) {
-  Generator gen(seed);
-  m.init_weights(gen);
-  NoGradGuard ng;
-  for (auto& [name, p] : m.named_parameters())
-    if (p->dim() == 1) copy_(*p, add(mul(Tensor::rand(p->shape(), gen), 1.0), 0.25));
-  for (auto& [name, b] : m.named_buffers()) {
-    if (name.find("running_mean") != std::string::npos)
-      copy_(*b, mul(Tensor::randn(b->shape(), gen), 0.3));
-    if (name.find("running_var") != std::string::npos)
-      copy_(*b, add(Tensor::rand(b->shape(), gen), 0.5));
-  }
-}
-
 Tensor logits_of(const DenseNet& m, const Tensor& x) {
   NoGradGuard ng;
   return m.forward({{"pixel_values", x}}).at("logits");
@@ -46,7 +32,7 @@ Tensor logits_of(const DenseNet& m, const Tensor& x) {
 
 void check_config(const DenseNetConfig& c, const Shape& input, uint64_t seed) {
   DenseNet m(c);
-  randomise(m, seed);
+  randomise_densenet(m, seed);
   m.eval();
   Generator gen(seed + 1);
   const Tensor x = Tensor::randn(input, gen);
@@ -78,7 +64,7 @@ TEST(DenseNetInference, MatchesLayerPathOverManyChunks) {
 
 TEST(DenseNetInference, TooSmallInputIsAnError) {
   DenseNet m(config(4, 2, {1, 1, 1}, 8));
-  randomise(m, 2);
+  randomise_densenet(m, 2);
   m.eval();
   m.pack_for_inference();
   Generator gen(3);
@@ -95,7 +81,7 @@ TEST(DenseNetInference, TooSmallInputIsAnError) {
 TEST(DenseNetInference, BitIdenticalAcrossThreadCounts) {
   const int saved = num_threads();
   DenseNet m(config(8, 4, {3, 2}, 16));
-  randomise(m, 3);
+  randomise_densenet(m, 3);
   m.eval();
   m.pack_for_inference();
   Generator gen(4);
