@@ -9,14 +9,21 @@
 //
 //   bench_bart_bench --mode encoder|greedy|beam|train [--src 512] [--tgt 128] [--new-tokens 60]
 //                    [--beams 4] [--batch 8] [--runs 5] [--warmup 1] [--threads 2] [--layers 6]
-// Output: one line "kiln mode=... median_ms=<x> per_token_ms=<y> encoder_ms=<e> peak_rss_mb=<z>"
+//                    [--model FILE]   (inference modes: the weights and config of a kiln model
+//                                      file, float or quantized by `kiln quantize`)
+// Output: one line "kiln mode=... median_ms=<x> per_token_ms=<y> encoder_ms=<e> peak_rss_mb=<z>
+// ... weights=<formats in the file, f32 without --model> file_mb=<its size> cpu_per_token_ms=<c>"
+// (c: the same difference in process CPU time, all threads, which a loaded host inflates less)
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/bench_util.h"
+#include "bench/model_file_util.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/rng.h"
@@ -54,56 +61,52 @@ nlohmann::json base_config(int64_t layers) {
           {"forced_eos_token_id", 2}};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_bench(int argc, char** argv) {
   std::string mode = "greedy";
   int64_t src = 512, tgt = 128, new_tokens = 60, beams = 4, batch = 8, layers = 6;
   int runs = 5, warmup = 1, threads = 2;
-  for (int i = 1; i < argc; ++i) {
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "missing value for %s\n", argv[i]);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    const std::string a = argv[i];
-    if (a == "--mode")
-      mode = next();
-    else if (a == "--src")
-      src = std::atoll(next());
-    else if (a == "--tgt")
-      tgt = std::atoll(next());
-    else if (a == "--new-tokens")
-      new_tokens = std::atoll(next());
-    else if (a == "--beams")
-      beams = std::atoll(next());
-    else if (a == "--batch")
-      batch = std::atoll(next());
-    else if (a == "--layers")
-      layers = std::atoll(next());
-    else if (a == "--runs")
-      runs = std::atoi(next());
-    else if (a == "--warmup")
-      warmup = std::atoi(next());
-    else if (a == "--threads")
-      threads = std::atoi(next());
-    else {
-      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
-      return 2;
-    }
-  }
+  std::string model_path;
+  kiln::bench::Flags()
+      .option("--mode", &mode)
+      .option("--src", &src)
+      .option("--tgt", &tgt)
+      .option("--new-tokens", &new_tokens)
+      .option("--beams", &beams)
+      .option("--batch", &batch)
+      .option("--layers", &layers)
+      .option("--runs", &runs)
+      .option("--warmup", &warmup)
+      .option("--threads", &threads)
+      .option("--model", &model_path)
+      .parse(argc, argv);
   if (mode != "encoder" && mode != "greedy" && mode != "beam" && mode != "train") {
     std::fprintf(stderr, "--mode must be encoder, greedy, beam or train\n");
     return 2;
   }
-  kiln::set_num_threads(threads);
-  const auto config = kiln::nn::BartConfig::from_json(base_config(layers), "bart_bench");
-  kiln::nn::BartModel model(config);
-  kiln::Generator init(42);
-  model.init_weights(init);
   const bool inference = mode != "train";
+  if (!model_path.empty() && !inference) {
+    std::fprintf(stderr, "--model is for the inference modes\n");
+    return 2;
+  }
+  kiln::set_num_threads(threads);
+  std::optional<kiln::nn::ModelFile> file;
+  std::string weights = "f32";
+  double file_mb = 0;
+  if (!model_path.empty()) {
+    file = kiln::nn::read_model_file(model_path);
+    weights = kiln::bench::weight_formats(*file);
+    file_mb = static_cast<double>(std::filesystem::file_size(model_path)) / 1048576.0;
+  }
+  const auto config = file ? kiln::nn::BartConfig::from_json(file->config, model_path)
+                           : kiln::nn::BartConfig::from_json(base_config(layers), "bart_bench");
+  kiln::nn::BartModel model(config);
+  if (file) {
+    kiln::bench::load_model_file_into(model, *file, model_path);
+    file.reset();
+  } else {
+    kiln::Generator init(42);
+    model.init_weights(init);
+  }
   if (inference) model.pack_for_inference(/*release_weights=*/true);
   kiln::allocator::release_cached();
   const double setup_peak = kiln::bench::hwm_mb();
@@ -112,7 +115,7 @@ int main(int argc, char** argv) {
   const int64_t b = inference ? 1 : batch;
   const kiln::Tensor ids = kiln::bench::make_ids(b, src, config.vocab_size);
   const kiln::Tensor mask = kiln::Tensor::ones({b, src}, kiln::DType::I64);
-  std::vector<double> total_ms, encoder_ms;
+  std::vector<double> total_ms, encoder_ms, total_cpu_ms, encoder_cpu;  // wall, process CPU
   int64_t steps = 0;
   if (inference) {
     model.eval();
@@ -127,19 +130,24 @@ int main(int argc, char** argv) {
     g.num_beams = mode == "beam" ? beams : 1;
     for (int r = 0; r < warmup + runs; ++r) {
       auto t0 = Clock::now();
+      double c0 = kiln::bench::process_cpu_ms();
       model.encode(ids, mask);
-      const double enc = ms_since(t0);
-      double total = enc;
+      const double enc = ms_since(t0), enc_cpu = kiln::bench::process_cpu_ms() - c0;
+      double total = enc, total_cpu = enc_cpu;
       if (mode != "encoder") {
         t0 = Clock::now();
+        c0 = kiln::bench::process_cpu_ms();
         const auto out =
             kiln::nn::generate(model, {{"input_ids", ids}, {"attention_mask", mask}}, g);
         total = ms_since(t0);
+        total_cpu = kiln::bench::process_cpu_ms() - c0;
         steps = static_cast<int64_t>(out[0][0].ids.size()) - 1;
       }
       if (r >= warmup) {
         encoder_ms.push_back(enc);
         total_ms.push_back(total);
+        encoder_cpu.push_back(enc_cpu);
+        total_cpu_ms.push_back(total_cpu);
       }
     }
   } else {
@@ -166,13 +174,29 @@ int main(int argc, char** argv) {
   }
   const double median = kiln::bench::median(total_ms), encoder = kiln::bench::median(encoder_ms);
   const double per_step = steps > 0 ? (median - encoder) / static_cast<double>(steps) : 0.0;
+  const double cpu_per_step =
+      steps > 0 ? (kiln::bench::median(total_cpu_ms) - kiln::bench::median(encoder_cpu)) /
+                      static_cast<double>(steps)
+                : 0.0;
   std::printf(
       "kiln mode=%s src=%lld tgt=%lld new_tokens=%lld beams=%lld batch=%lld threads=%d runs=%d "
       "median_ms=%.1f encoder_ms=%.1f steps=%lld per_token_ms=%.2f peak_rss_mb=%.0f "
-      "setup_peak_mb=%.0f\n",
+      "setup_peak_mb=%.0f weights=%s file_mb=%.1f cpu_per_token_ms=%.2f\n",
       mode.c_str(), static_cast<long long>(src), static_cast<long long>(tgt),
       static_cast<long long>(new_tokens), static_cast<long long>(mode == "beam" ? beams : 1),
       static_cast<long long>(b), threads, runs, median, encoder, static_cast<long long>(steps),
-      per_step, kiln::bench::peak_rss_mb(), setup_peak);
+      per_step, kiln::bench::peak_rss_mb(), setup_peak, weights.c_str(), file_mb, cpu_per_step);
   return 0;
+}
+
+}  // namespace
+
+// A model file that does not load (missing, corrupt, not BART) is a message and exit status 1.
+int main(int argc, char** argv) {
+  try {
+    return run_bench(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_bart_bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -50,6 +51,14 @@ inline Tensor make_ids(int64_t b, int64_t l, int64_t vocab) {
     x = 1000 + static_cast<int64_t>((s >> 33) % static_cast<uint64_t>(vocab - 1000));
   }
   return Tensor::from_ints(v, {b, l});
+}
+
+// CPU time of the whole process (every thread) so far, in ms: time a shared host's other
+// processes took from it does not count, unlike wall time.
+inline double process_cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
 }
 
 inline double median(std::vector<double> ms) {

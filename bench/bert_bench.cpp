@@ -7,22 +7,28 @@
 //   bench_bert_bench --mode infer|train [--batch 8] [--seq 128] [--runs 10] [--warmup 2]
 //                    [--threads 2] [--layers 12] [--verbose]   (verbose: allocator stats per step)
 //                    [--bf16] [--checkpointing]   (train: bf16 autocast GEMMs / recomputed layers)
+//                    [--model FILE]   (infer: the weights and config of a kiln model file, float or
+//                                      quantized by `kiln quantize`, instead of random BERT-base)
 // Output: one line "kiln mode=<m> batch=<b> seq=<l> ... median_ms=<x> min_ms=<y> peak_rss_mb=<z>
 // setup_peak_mb=<w>": peak_rss_mb is the peak RSS of the warm-up + timed loop (getrusage
 // ru_maxrss, which Linux resets together with VmHWM when clear_refs "5" is written after model
-// set-up), setup_peak_mb the peak while building the model with random weights.
+// set-up), setup_peak_mb the peak while building the model with random weights; with --model the
+// line also gives weights=<formats in the file> file_mb=<its size>. cpu_ms: process CPU time (all
+// threads) per warm-up or timed run, a figure that a loaded host inflates less than wall time.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "bench/bench_util.h"
+#include "bench/model_file_util.h"
 #include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/gemm.h"
@@ -55,60 +61,56 @@ kiln::nn::BertConfig base_config(int64_t layers) {
   return kiln::nn::BertConfig::from_json(j, "bert_bench");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_bench(int argc, char** argv) {
   std::string mode = "infer";
   int64_t batch = 8, seq = 128, layers = 12;
   int runs = 10, warmup = 2, threads = 2;
   bool bf16 = false, checkpointing = false;
   bool verbose = false;
   bool pack = true;
-  for (int i = 1; i < argc; ++i) {
-    auto next = [&]() -> const char* {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "missing value for %s\n", argv[i]);
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (!std::strcmp(argv[i], "--mode"))
-      mode = next();
-    else if (!std::strcmp(argv[i], "--batch"))
-      batch = std::atoll(next());
-    else if (!std::strcmp(argv[i], "--seq"))
-      seq = std::atoll(next());
-    else if (!std::strcmp(argv[i], "--runs"))
-      runs = std::atoi(next());
-    else if (!std::strcmp(argv[i], "--warmup"))
-      warmup = std::atoi(next());
-    else if (!std::strcmp(argv[i], "--threads"))
-      threads = std::atoi(next());
-    else if (!std::strcmp(argv[i], "--no-pack"))
-      pack = false;
-    else if (!std::strcmp(argv[i], "--bf16"))
-      bf16 = true;
-    else if (!std::strcmp(argv[i], "--checkpointing"))
-      checkpointing = true;
-    else if (!std::strcmp(argv[i], "--verbose"))
-      verbose = true;
-    else if (!std::strcmp(argv[i], "--layers"))
-      layers = std::atoll(next());
-    else {
-      std::fprintf(stderr, "unknown argument %s\n", argv[i]);
-      return 2;
-    }
-  }
+  std::string model_path;
+  kiln::bench::Flags()
+      .option("--mode", &mode)
+      .option("--batch", &batch)
+      .option("--seq", &seq)
+      .option("--runs", &runs)
+      .option("--warmup", &warmup)
+      .option("--threads", &threads)
+      .flag("--no-pack", &pack, false)
+      .flag("--bf16", &bf16)
+      .flag("--checkpointing", &checkpointing)
+      .flag("--verbose", &verbose)
+      .option("--layers", &layers)
+      .option("--model", &model_path)
+      .parse(argc, argv);
   if (mode != "infer" && mode != "train") {
     std::fprintf(stderr, "--mode must be infer or train\n");
     return 2;
   }
+  if (!model_path.empty() && mode != "infer") {
+    std::fprintf(stderr, "--model is for --mode infer\n");
+    return 2;
+  }
   kiln::set_num_threads(threads);
 
-  const auto cfg = base_config(layers);
+  std::optional<kiln::nn::ModelFile> file;
+  std::string weights = "f32";
+  double file_mb = 0;
+  if (!model_path.empty()) {
+    file = kiln::nn::read_model_file(model_path);
+    weights = kiln::bench::weight_formats(*file);
+    file_mb = static_cast<double>(std::filesystem::file_size(model_path)) / 1048576.0;
+  }
+  const auto cfg =
+      file ? kiln::nn::BertConfig::from_json(file->config, model_path) : base_config(layers);
   kiln::nn::BertModel model(cfg);
-  kiln::Generator init_gen(42);
-  model.init_weights(init_gen);
+  if (file) {
+    kiln::bench::load_model_file_into(model, *file, model_path);
+    file.reset();
+  } else {
+    kiln::Generator init_gen(42);
+    model.init_weights(init_gen);
+  }
   const kiln::Tensor ids = make_ids(batch, seq, cfg.vocab_size);
   const kiln::Tensor mask = kiln::Tensor::ones({batch, seq}, kiln::DType::I64);
 
@@ -121,6 +123,7 @@ int main(int argc, char** argv) {
   const double setup_peak = hwm_mb();
   reset_peak_rss();
   std::vector<double> ms;
+  const double cpu0 = kiln::bench::process_cpu_ms();
   if (mode == "infer") {
     model.eval();
     kiln::NoGradGuard ng;
@@ -165,14 +168,28 @@ int main(int argc, char** argv) {
       }
     }
   }
+  const double cpu_ms = (kiln::bench::process_cpu_ms() - cpu0) / std::max(1, warmup + runs);
   const double median = kiln::bench::median(ms);
   std::sort(ms.begin(), ms.end());
   std::printf(
       "kiln mode=%s batch=%lld seq=%lld threads=%d runs=%d median_ms=%.2f min_ms=%.2f "
-      "peak_rss_mb=%.0f setup_peak_mb=%.0f gemm=%s packed=%d precision=%s checkpointing=%d\n",
+      "peak_rss_mb=%.0f setup_peak_mb=%.0f gemm=%s packed=%d precision=%s checkpointing=%d "
+      "weights=%s file_mb=%.1f cpu_ms=%.2f\n",
       mode.c_str(), static_cast<long long>(batch), static_cast<long long>(seq), threads, runs,
       median, ms.empty() ? 0.0 : ms.front(), peak_rss_mb(), setup_peak, kiln::gemm::sgemm_backend(),
       mode == "infer" && pack ? 1 : 0, bf16 ? kiln::gemm::bf16gemm_backend() : "f32",
-      checkpointing ? 1 : 0);
+      checkpointing ? 1 : 0, weights.c_str(), file_mb, cpu_ms);
   return 0;
+}
+
+}  // namespace
+
+// A model file that does not load (missing, corrupt, not BERT) is a message and exit status 1.
+int main(int argc, char** argv) {
+  try {
+    return run_bench(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_bert_bench: %s\n", e.what());
+    return 1;
+  }
 }

@@ -23,8 +23,11 @@ using kernels::kQ4Block;
 // Below this many multiply-adds x 2 the pool wake-up costs more than a second core saves: the
 // same rule as core/gemm.cpp, so f32 and quantized layers of one shape split alike.
 constexpr double kParallelOps = 4e6;
-// Activation elements from which quantizing the rows of x is split over threads as well.
-constexpr int64_t kParallelQuantElems = 1 << 20;
+// Activation elements from which quantizing the rows of x is split over threads as well: BERT-base
+// at 8 x 128 tokens (1024 x 768 = 786k) splits, one sequence (128 x 768, 128 x 3072) does not.
+// At 1 << 20 the 8 x 128 forward quantized on one thread while the other waited: 7% of its
+// samples were quantize_row (perf, bench/results/quant_speed.md).
+constexpr int64_t kParallelQuantElems = 1 << 19;
 // At most this many rows go through the q4 GEMV kernel (weights expanded in registers per row
 // block); more rows amortize dequantizing a K block to f32 for the sgemm micro-kernel.
 constexpr int64_t kQ4GemvRows = 8;

@@ -1,16 +1,21 @@
 // kiln quantize -m MODEL -o OUT [--scheme int8|q4_0|q4_1|bf16|auto] [--skip NAMES]
-//               [--calibration FILE --max-drop X] [--never-slower] [--compress zstd]
-// Writes a copy of a float model whose eligible weights (quant/eligibility.h: 2-D Linear weights
-// and the word embedding) are stored quantized, with every decision in the file's
-// kiln.quantization metadata and printed as a table. auto measures each tensor's sensitivity on
-// calibration data with the task's metric (the kiln eval loop) and keeps the metric within
-// --max-drop points of the float model (quant/sensitivity.h). --never-slower times each distinct
-// shape as float and quantized GEMMs here and keeps the faster. --compress zstd stores every
+//               [--calibration FILE --max-drop X] [--never-slower | --no-speed-check]
+//               [--compress zstd]
+// Writes a copy of a float model whose eligible weights (quant/eligibility.h: 2-D Linear weights,
+// the word embedding, convolutions but the first) are stored quantized, with every decision in the
+// file's kiln.quantization metadata and printed as a table. auto measures each tensor's sensitivity
+// on calibration data with the task's metric (the kiln eval loop) and keeps the metric within
+// --max-drop points of the float model (quant/sensitivity.h). Then, unless --no-speed-check, each
+// distinct Linear shape chosen as int8 (with --never-slower also q4) is timed here as float and
+// quantized GEMMs and the clearly faster kept (quant/speed_check.h). --compress zstd stores every
 // tensor zstd-compressed (nn/tensor_compression.h).
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <tuple>
 
@@ -20,8 +25,10 @@
 #include "nn/tensor_compression.h"
 #include "quant/decisions.h"
 #include "quant/eligibility.h"
+#include "quant/measure_decisions.h"
 #include "quant/sensitivity.h"
 #include "quant/shape_benchmark.h"
+#include "quant/speed_check.h"
 #include "tools/args.h"
 #include "tools/command.h"
 #include "tools/model_loading.h"
@@ -76,13 +83,26 @@ int run_quantize(const std::vector<std::string>& args) {
           "its increase x100)")
       .option("batch-size", "auto: examples per forward pass", "", "16")
       .flag("never-slower",
-            "time float and quantized GEMMs per distinct shape here and keep the faster")
-      .option("bench-rows", "--never-slower: rows of the timed GEMMs (tokens per batch)", "", "128")
+            "apply the speed check to q4_0 / q4_1 too (by default it checks int8 only: 4-bit is "
+            "chosen for size)")
+      .flag("no-speed-check",
+            "keep every int8 decision without timing it (by default each Linear shape is timed "
+            "here as float and int8 and the faster kept): files reproducible across machines")
+      .option("bench-rows", "speed check: rows of the timed GEMMs (tokens per batch)", "", "128")
       .option("compress", "none or zstd: store tensors compressed (decompressed on load)", "",
               "none")
       .option("zstd-level", "--compress zstd: level 1-19", "", "9")
       .option("threads", kThreadsHelp)
       .flag("no-verify", kNoVerifyHelp);
+  // auto: the tasks' own data flags for the calibration file (--image-field, --image-dir, ...),
+  // under kiln eval's names.
+  std::map<std::string, std::string> task_flag_owner;
+  for (const auto& t : train::tasks())
+    for (const auto& f : t->flags()) {
+      if (task_flag_owner.count(f.name)) continue;
+      task_flag_owner[f.name] = t->name();
+      p.option(f.name, "auto: " + f.help + " (--task " + t->name() + ")");
+    }
   p.parse(args);
   if (p.help_requested()) {
     std::cout << p.help_text();
@@ -100,6 +120,8 @@ int run_quantize(const std::vector<std::string>& args) {
   if (!is_auto) {
     for (const char* f : {"calibration", "task", "metric"})
       if (p.given(f)) throw UsageError(std::string("--") + f + " applies to --scheme auto");
+    for (const auto& [flag, owner] : task_flag_owner)
+      if (p.given(flag)) throw UsageError("--" + flag + " applies to --scheme auto");
   }
   double max_drop = 0;
   if (is_auto) {
@@ -113,6 +135,13 @@ int run_quantize(const std::vector<std::string>& args) {
   if (zstd_level < 1 || zstd_level > 19) throw UsageError("--zstd-level must be from 1 to 19");
   const int64_t bench_rows = p.get_int("bench-rows");
   if (bench_rows < 1) throw UsageError("--bench-rows must be at least 1");
+  if (p.get_flag("never-slower") && p.get_flag("no-speed-check"))
+    throw UsageError("--never-slower and --no-speed-check contradict each other");
+  quant::SpeedCheckOptions speed;
+  speed.rows = bench_rows;
+  speed.scope = p.get_flag("no-speed-check") ? quant::SpeedCheck::Off
+                : p.get_flag("never-slower") ? quant::SpeedCheck::All
+                                             : quant::SpeedCheck::Int8;
   const int64_t batch = p.get_int("batch-size");
   if (batch < 1) throw UsageError("--batch-size must be at least 1");
   apply_threads_flag(p);
@@ -128,7 +157,8 @@ int run_quantize(const std::vector<std::string>& args) {
   load.command = "kiln quantize";
   load.pack_for_inference = false;
   load.verify = false;  // read_model_file above checked the data
-  load.need_tokenizer = is_auto;
+  // auto checks below whether its task needs a tokenizer (images do not).
+  load.need_tokenizer = false;
   LoadedModel m = load_model(in, load);
   const auto candidates = quant::list_candidates(
       *m.model, split_list(p.get_optional("skip").value_or("")), p.get_flag("include-head"));
@@ -137,6 +167,11 @@ int run_quantize(const std::vector<std::string>& args) {
   if (p.given("skip")) settings["skip"] = p.get("skip");
   settings["include_head"] = p.get_flag("include-head");
   std::vector<quant::TensorDecision> decisions;
+  // auto's calibration setup, data and measurement outlive its block: the speed check below may
+  // need one more measurement.
+  train::TaskSetup setup;
+  std::unique_ptr<train::TaskData> data;
+  std::function<double()> auto_measure;
   if (!is_auto) {
     decisions = quant::uniform_decisions(candidates, scheme);
   } else {
@@ -149,24 +184,39 @@ int run_quantize(const std::vector<std::string>& args) {
     } catch (const Error& e) {
       throw UsageError(std::string("--task: ") + e.what());
     }
-    train::TaskSetup setup;
-    setup.tokenizer = &*m.tokenizer;
+    if (task->needs_tokenizer() && !m.tokenizer)
+      throw Error(in + ": the model file has no tokenizer, which --task " + task->name() +
+                  " needs to read the calibration data");
+    setup.tokenizer = m.tokenizer ? &*m.tokenizer : nullptr;
     setup.spec = m.spec;
     setup.labels = m.spec.labels;
     setup.word_splitter = m.word_splitter;
     setup.max_length = m.spec.max_tokens;
     setup.fields = task->default_fields();
+    for (const auto& [flag, owner] : task_flag_owner) {
+      if (!p.given(flag)) continue;  // the task's own default applies
+      const auto mine = task->flags();
+      if (std::none_of(mine.begin(), mine.end(), [&](const auto& f) { return f.name == flag; }))
+        throw UsageError("--" + flag + " does not apply to --task " + task->name());
+      setup.task_options[flag] = p.get(flag);
+    }
     setup.model_config = m.config;
     if (task->generates())
       setup.generation =
           nn::model_generation_config(m.config, m.generation_config, "summarization", m.path);
     const std::string metric = p.get_optional("metric").value_or(task->selection_metrics().front());
-    const auto data = task->read(p.get("calibration"), setup);
+    data = task->read(p.get("calibration"), setup);
     task->encode(*data, setup);
-    auto measure = [&] {
+    auto measure = [&, task, metric] {
+      // Each trial swaps weights: pack afresh, so that the trial runs the inference path the
+      // quantized file will run (packed GEMMs, DenseNet's channels-last engine; same results as
+      // the unpacked forward up to float rounding, and several times faster for DenseNet).
+      m.model->unpack_weights();
+      m.model->pack_for_inference();
       return metric_points(
           train::evaluate(*m.model, *task, setup, *data, static_cast<size_t>(batch)), metric);
     };
+    auto_measure = measure;
     const quant::AutoResult r =
         quant::choose_auto(*m.model, candidates, measure, max_drop, std::cerr);
     decisions = r.decisions;
@@ -182,35 +232,33 @@ int run_quantize(const std::vector<std::string>& args) {
               << r.final_metric << " quantized (budget " << max_drop << " points, " << r.evaluations
               << " evaluations)\n";
   }
-  if (p.get_flag("never-slower")) {
+  if (speed.scope != quant::SpeedCheck::Off) {
     // One timing per distinct (shape, format) of the Linear weights being quantized.
-    std::map<std::tuple<int64_t, int64_t, std::string>, quant::ShapeTiming> timed;
-    nlohmann::json bench = nlohmann::json::array();
-    for (auto& d : decisions) {
-      const auto f = quant::parse_format(d.format);
-      if (!f || d.kind != "linear") continue;
-      const auto key = std::make_tuple(d.shape[0], d.shape[1], d.format);
-      if (!timed.count(key)) {
-        timed[key] = quant::time_shape(bench_rows, d.shape[0], d.shape[1], *f, 5);
-        bench.push_back({{"shape", d.shape},
-                         {"format", d.format},
-                         {"rows", bench_rows},
-                         {"kernel", quant::qgemm_backend(*f)},
-                         {"float_ms", timed[key].float_ms},
-                         {"quant_ms", timed[key].quant_ms}});
-      }
-      const quant::ShapeTiming& t = timed[key];
-      if (t.float_ms < t.quant_ms) {
-        std::ostringstream why;
-        why << std::fixed << std::setprecision(3) << "never slower: float " << t.float_ms
-            << " ms < " << d.format << " " << t.quant_ms << " ms at " << bench_rows << " rows";
-        d.reason = why.str() + "; was: " + d.reason;
-        d.format = "f32";
-        d.drop = NAN;
-      }
+    const quant::ShapeTimer timer = [](int64_t rows, int64_t n, int64_t k, quant::Format f) {
+      return quant::time_shape(rows, n, k, f);
+    };
+    settings["benchmark"] = quant::apply_speed_check(decisions, speed, timer);
+    // A tensor back in float changes the model auto measured: measure the file's decisions again,
+    // so that the metadata reports the metric of the model written.
+    const auto& records = settings["benchmark"];
+    const bool reverted = std::any_of(records.begin(), records.end(),
+                                      [](const nlohmann::json& b) { return b["kept"] == "f32"; });
+    if (auto_measure && reverted) {
+      auto& cal = settings["calibration"];
+      cal["quantized_metric_before_speed_check"] = cal["quantized_metric"];
+      cal["quantized_metric"] = quant::measure_decisions(*m.model, decisions, auto_measure);
+      cal["evaluations"] = cal["evaluations"].get<int>() + 1;
+      std::cerr << "kiln quantize: " << cal["metric"].get<std::string>() << " "
+                << cal["quantized_metric"].get<double>()
+                << " after the speed check put tensors back in float\n";
+      if (cal["float_metric"].get<double>() - cal["quantized_metric"].get<double>() > max_drop)
+        std::cerr << "kiln quantize: warning: with those tensors in float the drop exceeds the "
+                     "budget on the calibration data; --no-speed-check keeps auto's choice\n";
     }
-    settings["benchmark"] = bench;
   }
+  settings["speed_check"] = speed.scope == quant::SpeedCheck::Off   ? "off"
+                            : speed.scope == quant::SpeedCheck::All ? "all"
+                                                                    : "int8";
 
   int kept = 0, quantized = 0;
   for (const auto& d : decisions) (d.format == "f32" ? kept : quantized)++;

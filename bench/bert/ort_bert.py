@@ -14,7 +14,8 @@ the graph it ran had, and checks the fused graph's logits against PyTorch's.
 
 The timing mode loads MODEL in a session with intra_op_num_threads=THREADS, all graph optimisations
 and sequential execution, and prints one line like the other peers:
-"ort mode=infer batch=.. median_ms=.. peak_rss_mb=.. setup_peak_mb=.. spin=.. fusions=..".
+"ort mode=infer batch=.. median_ms=.. peak_rss_mb=.. setup_peak_mb=.. spin=.. fusions=.. cpu_ms=.."
+(cpu_ms: the process CPU time, all threads, per warm-up or timed run).
 --spin (default: $ORT_SPIN, else 1) sets "session.intra_op.allow_spinning": 0 stops the intra-op
 workers busy-waiting between ops, which on a shared, loaded machine steal the cores the other
 worker needs (see run.sh). --profile turns on ORT's profiler and adds the kernel time of the last
@@ -167,17 +168,20 @@ def main():
     except OSError:
         pass
     times = []
+    cpu0 = time.process_time()
     for r in range(a.warmup + a.runs):
         t0 = time.perf_counter()
         sess.run(None, feeds)
         dt = (time.perf_counter() - t0) * 1e3
         if r >= a.warmup:
             times.append(dt)
+    cpu_ms = (time.process_time() - cpu0) * 1e3 / (a.warmup + a.runs)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"ort mode=infer batch={a.batch} seq={a.seq} threads={a.threads} runs={a.runs} "
           f"median_ms={statistics.median(times):.2f} min_ms={min(times):.2f} "
           f"peak_rss_mb={rss:.0f} setup_peak_mb={setup_peak:.0f} spin={a.spin} "
-          f"fusions={fusions_of(a.model)} model={os.path.basename(a.model)} ort={ort.__version__}")
+          f"fusions={fusions_of(a.model)} model={os.path.basename(a.model)} ort={ort.__version__} "
+          f"cpu_ms={cpu_ms:.2f}")
     if a.profile:
         print_profile(sess)
 

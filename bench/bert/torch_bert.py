@@ -4,6 +4,7 @@ weights, hidden 768, 12 layers, 12 heads, FFN 3072, vocab 30522, 2 labels), time
 
   torch_bert.py --mode infer|train [--batch 8] [--seq 128] [--runs 10] [--warmup 2] [--threads 2]
                 [--impl hf|plain] [--attn eager|sdpa] [--compile] [--adamw fused|foreach|loop]
+                [--int8 [--qengine x86|fbgemm|onednn]]
 
 --impl hf (default) is transformers' own BertForSequenceClassification, the model PyTorch users
 run; --impl plain is the same network written here in plain torch.nn (the earlier peer, kept for
@@ -12,10 +13,14 @@ matmul + softmax; sdpa: torch.nn.functional.scaled_dot_product_attention). --com
 model in torch.compile (inductor; for inference with weight freezing, so inductor can pre-pack
 the weights for oneDNN) and compiles it during set-up: compilation counts in setup_peak_mb, not in
 the timed loop or its peak_rss_mb. --adamw picks the optimizer's implementation for the training
-step (default fused, the fastest here).
+step (default fused, the fastest here). --int8 (inference) runs the model after PyTorch's dynamic
+quantization, torch.ao.quantization.quantize_dynamic on every nn.Linear with qint8 weights (per
+output channel) and activations quantized per batch at run time, on the --qengine backend
+(default x86: FBGEMM with oneDNN; bench/quant/run.sh times each and quotes the fastest).
 
 Prints one line like bench_bert_bench: "torch mode=... median_ms=... peak_rss_mb=... ...", with the
-configuration (impl, attn, compile, adamw) at its end. Run one configuration per process so the
+configuration (impl, attn, compile, adamw) at its end, and cpu_ms: the process CPU time (all
+threads) per warm-up or timed run. Run one configuration per process so the
 peak RSS belongs to it alone. Needs the PyPI packages torch and transformers (see run.sh).
 """
 import argparse
@@ -166,8 +171,12 @@ def main():
     # fused: one kernel over all parameters; at BERT-base size its step took a fraction of the
     # default (per-parameter loop) and foreach steps' time here.
     ap.add_argument("--adamw", choices=["fused", "foreach", "loop"], default="fused")
+    ap.add_argument("--int8", action="store_true")
+    ap.add_argument("--qengine", choices=["x86", "fbgemm", "onednn"], default="x86")
     ap.add_argument("--show-config", action="store_true")
     a = ap.parse_args()
+    if a.int8 and (a.mode != "infer" or a.compile):
+        ap.error("--int8 is for --mode infer without --compile")
     torch.set_num_threads(a.threads)
     if a.show_config:
         print(torch.__version__)
@@ -176,6 +185,9 @@ def main():
         return
     model = HfLogits(hf_model(a.attn)) if a.impl == "hf" else PlainBert()
     model.train(a.mode == "train")
+    if a.int8:
+        torch.backends.quantized.engine = a.qengine
+        model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
     ids, mask = inputs(a.batch, a.seq)
     labels = torch.arange(a.batch) % 2
     if a.compile:
@@ -195,6 +207,7 @@ def main():
     setup_peak = hwm_mb()
     reset_peak_rss()  # getrusage's ru_maxrss restarts too
     times = []
+    cpu0 = time.process_time()
     if a.mode == "infer":
         with torch.inference_mode():
             for r in range(a.warmup + a.runs):
@@ -216,16 +229,19 @@ def main():
             dt = (time.perf_counter() - t0) * 1e3
             if r >= a.warmup:
                 times.append(dt)
+    cpu_ms = (time.process_time() - cpu0) * 1e3 / (a.warmup + a.runs)
     cfg = f"impl={a.impl} attn={a.attn if a.impl == 'hf' else 'eager'} compile={int(a.compile)}"
     if a.mode == "train":
         cfg += f" adamw={a.adamw}"
+    if a.int8:
+        cfg += f" weights=int8-dynamic qengine={a.qengine}"
     if a.impl == "hf":
         import transformers
         cfg += f" transformers={transformers.__version__}"
     print(f"torch mode={a.mode} batch={a.batch} seq={a.seq} threads={a.threads} runs={a.runs} "
           f"median_ms={statistics.median(times):.2f} min_ms={min(times):.2f} "
           f"peak_rss_mb={peak_rss_mb():.0f} setup_peak_mb={setup_peak:.0f} {cfg} "
-          f"torch={torch.__version__}")
+          f"torch={torch.__version__} cpu_ms={cpu_ms:.2f}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include "nn/state_dict_io.h"
 #include "tests/cli/cli_util.h"
 #include "tests/common/reference_checks.h"
+#include "tests/quant/forward_logits.h"
 
 namespace kiln::testing {
 namespace {
@@ -55,12 +56,8 @@ class QuantizeBert : public ::testing::Test {
   }
   static std::string float_model() { return *dir_ / "f.kiln"; }
   static std::string path(const std::string& name) { return *dir_ / name; }
-  // kiln forward's logits for `model`.
   static Tensor logits(const std::string& model) {
-    const std::string out = model + ".out.safetensors";
-    const auto r = run_kiln("forward -m " + model + " -i " + path("in.safetensors") + " -o " + out);
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    return r.exit_code == 0 ? nn::load_safetensors(out).at("logits") : Tensor();
+    return forward_logits(model, path("in.safetensors"));
   }
   static TempDir* dir_;
 };
@@ -77,7 +74,8 @@ TEST_F(QuantizeBert, LogitsStayCloseToTheFloatModelInEveryFormat) {
       {"int8", 0.05}, {"q4_0", 0.15}, {"q4_1", 0.15}, {"bf16", 0.01}};
   for (const auto& [scheme, tol] : schemes) {
     const std::string q = path(scheme + ".kiln");
-    const auto r = run_kiln("quantize -m " + float_model() + " -o " + q + " --scheme " + scheme);
+    const auto r = run_kiln("quantize -m " + float_model() + " -o " + q + " --scheme " + scheme +
+                            " --no-speed-check");
     ASSERT_EQ(r.exit_code, 0) << r.output;
     // The table names each decision; the classifier head stays float and says why.
     EXPECT_TRUE(contains(r.output, "bert.encoder.layer.0.attention.self.query.weight")) << r.output;
@@ -104,7 +102,8 @@ TEST_F(QuantizeBert, LogitsStayCloseToTheFloatModelInEveryFormat) {
 
 TEST_F(QuantizeBert, InferenceCommandsRunUnchangedAndInspectShowsFormats) {
   const std::string q = path("cmd-int8.kiln");
-  ASSERT_EQ(run_kiln("quantize -m " + float_model() + " -o " + q).exit_code, 0);
+  ASSERT_EQ(run_kiln("quantize -m " + float_model() + " -o " + q + " --no-speed-check").exit_code,
+            0);
   const auto f = run_kiln("classify -m " + float_model() + " -i " + path("texts.jsonl"), false);
   const auto c = run_kiln("classify -m " + q + " -i " + path("texts.jsonl"), false);
   ASSERT_EQ(c.exit_code, 0) << c.output;
@@ -167,7 +166,8 @@ TEST_F(QuantizeBert, AutoKeepsTheMetricWithinTheBudgetAndSaysWhy) {
   const std::string q = path("auto.kiln");
   const auto r =
       run_kiln("quantize -m " + float_model() + " -o " + q + " --scheme auto --calibration " +
-               path("cal.jsonl") + " --max-drop 0.05 --metric loss --skip 'bert.pooler.*'");
+               path("cal.jsonl") + " --max-drop 0.05 --metric loss --skip 'bert.pooler.*'" +
+               " --no-speed-check");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "auto: alone q4_0")) << r.output;
   EXPECT_TRUE(contains(r.output, "--skip bert.pooler.*")) << r.output;
@@ -186,6 +186,56 @@ TEST_F(QuantizeBert, AutoKeepsTheMetricWithinTheBudgetAndSaysWhy) {
               cal["quantized_metric"].get<double>(), 1e-6);
 }
 
+// When the speed check puts tensors that auto chose back in float (here likely: --never-slower
+// times q4 too, at 1 row, where float often wins), the metric recorded is still the file's own.
+TEST_F(QuantizeBert, AutoRecordsTheMetricOfTheFileAfterTheSpeedCheck) {
+  const std::string q = path("auto-speed.kiln");
+  const auto r =
+      run_kiln("quantize -m " + float_model() + " -o " + q + " --scheme auto --calibration " +
+               path("cal.jsonl") + " --max-drop 0.05 --metric loss --never-slower --bench-rows 1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto meta =
+      nlohmann::json::parse(nn::read_model_file(q).extra_metadata.at("kiln.quantization"));
+  EXPECT_EQ(meta["speed_check"], "all");
+  const auto e =
+      run_kiln("eval -m " + q + " --task sequence-classification -i " + path("cal.jsonl"), false);
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_NEAR(-100 * nlohmann::json::parse(e.output)["loss"].get<double>(),
+              meta["calibration"]["quantized_metric"].get<double>(), 1e-6);
+}
+
+// The default speed check ("never slower") times each distinct int8 Linear shape here and records
+// it; whichever side won, every int8 decision says so, and the file runs. q4 is left alone.
+TEST_F(QuantizeBert, SpeedCheckIsOnByDefaultForInt8AndRecorded) {
+  const std::string q = path("speed-int8.kiln");
+  const auto r = run_kiln("quantize -m " + float_model() + " -o " + q + " --bench-rows 8");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nn::ModelFile mf = nn::read_model_file(q);
+  const auto meta = nlohmann::json::parse(mf.extra_metadata.at("kiln.quantization"));
+  EXPECT_EQ(meta["speed_check"], "int8") << meta.dump();
+  // bert-seqcls's Linear shapes: 32x32 (q, k, v, output, pooler), 64x32 and 32x64 (the MLP).
+  const auto& bench = meta["benchmark"];
+  ASSERT_EQ(bench.size(), 3u) << bench.dump();
+  for (const auto& b : bench) {
+    EXPECT_EQ(b["rows"], 8);
+    EXPECT_GT(b["float_ms"].get<double>(), 0.0);
+    EXPECT_GT(b["quant_ms"].get<double>(), 0.0);
+  }
+  const auto& d = mf.quantization.at("bert.encoder.layer.0.attention.self.query.weight");
+  EXPECT_TRUE(d.format == "int8" || d.format == "f32") << d.format;
+  EXPECT_TRUE(contains(d.reason, "slower: float")) << d.reason;
+  EXPECT_TRUE(contains(r.output, "slower: float")) << r.output;
+  EXPECT_EQ(run_kiln("classify -m " + q + " -i " + path("texts.jsonl"), false).exit_code, 0);
+  // q4 is chosen for size: not timed unless --never-slower.
+  const auto q4 = run_kiln("quantize -m " + float_model() + " -o " + path("speed-q4.kiln") +
+                           " --scheme q4_0 --bench-rows 8");
+  ASSERT_EQ(q4.exit_code, 0) << q4.output;
+  const auto meta4 = nlohmann::json::parse(
+      nn::read_model_file(path("speed-q4.kiln")).extra_metadata.at("kiln.quantization"));
+  EXPECT_TRUE(meta4["benchmark"].empty()) << meta4.dump();
+  EXPECT_FALSE(contains(q4.output, "slower")) << q4.output;
+}
+
 TEST_F(QuantizeBert, BadInputNamesTheFlagOrField) {
   const std::string base = "quantize -m " + float_model() + " -o " + path("bad.kiln");
   auto r = run_kiln(base + " --scheme int9");
@@ -197,10 +247,14 @@ TEST_F(QuantizeBert, BadInputNamesTheFlagOrField) {
   r = run_kiln(base + " --compress lz4");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(contains(r.output, "--compress")) << r.output;
+  r = run_kiln(base + " --never-slower --no-speed-check");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(contains(r.output, "contradict")) << r.output;
   EXPECT_FALSE(fs::exists(path("bad.kiln")));
 
   const std::string q = path("e-int8.kiln");
-  ASSERT_EQ(run_kiln("quantize -m " + float_model() + " -o " + q).exit_code, 0);
+  ASSERT_EQ(run_kiln("quantize -m " + float_model() + " -o " + q + " --no-speed-check").exit_code,
+            0);
   r = run_kiln("quantize -m " + q + " -o " + path("twice.kiln"));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_TRUE(contains(r.output, "already quantized")) << r.output;
@@ -265,11 +319,11 @@ TEST(QuantizeCli, BartRunsOnQuantizedLinearsAndHead) {
   if (fs::exists(bart)) {
     const std::string fm = tmp / "b.kiln", plain = tmp / "bq.kiln", head = tmp / "bqh.kiln";
     ASSERT_EQ(run_kiln("convert " + bart + " -o " + fm).exit_code, 0);
-    auto q = run_kiln("quantize -m " + fm + " -o " + plain);
+    auto q = run_kiln("quantize -m " + fm + " -o " + plain + " --no-speed-check");
     ASSERT_EQ(q.exit_code, 0) << q.output;
     // BART's shared embedding is also its LM head (tied): kept float unless asked, saying why.
     EXPECT_TRUE(contains(q.output, "tied to lm_head.weight")) << q.output;
-    q = run_kiln("quantize -m " + fm + " -o " + head + " --include-head");
+    q = run_kiln("quantize -m " + fm + " -o " + head + " --include-head --no-speed-check");
     ASSERT_EQ(q.exit_code, 0) << q.output;
     // Asked: one int8 tensor serves the encoder's and decoder's tables and the LM head.
     const nn::ModelFile mf = nn::read_model_file(head);
