@@ -1,25 +1,25 @@
 #include "core/autocast.h"
 
-#include <map>
-#include <tuple>
+#include <memory>
 
 #include "core/kernels/bf16_convert.h"
 
 namespace kiln {
 namespace {
 
-// One cached copy: valid while the source's storage is the same object at the same version and
-// the view (offset, shape, strides) is the same.
-struct CacheEntry {
-  std::shared_ptr<Storage> storage;
-  uint64_t version;
+// The last input bf16_input converted. The storage is held weakly: the entry must not keep an
+// f32 activation alive, and once that storage is gone its address may be reused by another one,
+// which a dead weak pointer tells apart.
+struct LastInput {
+  std::weak_ptr<Storage> storage;
+  const void* data = nullptr;
+  uint64_t version = 0;
   Shape shape, strides;
   Tensor bf16;
 };
-using Bf16Cache = std::map<const void*, CacheEntry>;
 
 thread_local bool t_bf16 = false;
-thread_local Bf16Cache* t_cache = nullptr;
+thread_local LastInput* t_last_input = nullptr;
 
 }  // namespace
 
@@ -29,8 +29,8 @@ bool bf16_autocast_enabled() {
 
 Bf16AutocastGuard::Bf16AutocastGuard(bool enabled) : prev_(t_bf16) {
   t_bf16 = enabled;
-  if (enabled && t_cache == nullptr) {
-    t_cache = new Bf16Cache();
+  if (enabled && t_last_input == nullptr) {
+    t_last_input = new LastInput();
     owns_cache_ = true;
   }
 }
@@ -38,8 +38,8 @@ Bf16AutocastGuard::Bf16AutocastGuard(bool enabled) : prev_(t_bf16) {
 Bf16AutocastGuard::~Bf16AutocastGuard() {
   t_bf16 = prev_;
   if (owns_cache_) {
-    delete t_cache;
-    t_cache = nullptr;
+    delete t_last_input;
+    t_last_input = nullptr;
   }
 }
 
@@ -56,21 +56,18 @@ Tensor to_bf16_matrix(const Tensor& x) {
   return out;
 }
 
-Tensor bf16_weight(const Tensor& w) {
-  if (t_cache == nullptr) return to_bf16_matrix(w);
-  const void* key = w.raw_data();
-  auto it = t_cache->find(key);
-  const uint64_t version = w.storage()->version();
-  if (it != t_cache->end() && it->second.storage == w.storage() && it->second.version == version &&
-      it->second.shape == w.shape() && it->second.strides == w.strides())
-    return it->second.bf16;
-  Tensor b = to_bf16_matrix(w);
-  (*t_cache)[key] = CacheEntry{w.storage(), version, w.shape(), w.strides(), b};
+Tensor bf16_input(const Tensor& x) {
+  if (t_last_input == nullptr) return to_bf16_matrix(x);
+  LastInput& last = *t_last_input;
+  const std::shared_ptr<Storage>& storage = x.storage();
+  if (last.bf16.defined() && storage != nullptr && last.storage.lock() == storage &&
+      last.version == storage->version() && last.data == x.raw_data() && last.shape == x.shape() &&
+      last.strides == x.strides())
+    return last.bf16;
+  Tensor b = to_bf16_matrix(x);
+  if (storage == nullptr) return b;
+  last = LastInput{storage, x.raw_data(), storage->version(), x.shape(), x.strides(), b};
   return b;
-}
-
-int64_t bf16_weight_cache_size() {
-  return t_cache ? static_cast<int64_t>(t_cache->size()) : 0;
 }
 
 }  // namespace kiln

@@ -6,13 +6,13 @@
 // norm, softmax, attention, losses. An op records the mode it ran in, so its backward uses the
 // same precision wherever the backward runs.
 //
-// Weights are rounded to bf16 once per scope: the outermost enabled guard holds a cache of bf16
-// copies keyed by the weight's storage and in-place version, so every micro-batch of an update
-// reuses the copy and an optimizer step (which bumps the version) makes it convert again.
+// Memory: no bf16 copy of a weight is ever kept. linear hands its f32 weight to
+// gemm::bf16gemm_f32b, which rounds it to bf16 while packing it (the forward and input-gradient
+// GEMMs), and saves an alias of the weight for the backward as the f32 path does. Its input is
+// saved in bf16 (what the weight-gradient GEMM reads), and consecutive linears on the same input
+// (the Q, K and V projections) share one bf16 copy through bf16_input's one-entry cache, which the
+// outermost enabled guard holds and drops.
 #pragma once
-
-#include <cstdint>
-#include <memory>
 
 #include "core/tensor.h"
 
@@ -34,10 +34,10 @@ class Bf16AutocastGuard {
 
 // A 2-D f32 tensor (any strides) rounded to a dense row-major bf16 copy (dtype BF16).
 Tensor to_bf16_matrix(const Tensor& x);
-// The bf16 copy of a 2-D f32 weight: from the scope's cache while `w`'s storage version is
-// unchanged, else converted (and cached when a guard holds a cache).
-Tensor bf16_weight(const Tensor& w);
-// Entries in the current scope's cache (tests).
-int64_t bf16_weight_cache_size();
+// to_bf16_matrix for a linear's input, shared with the previous call on this thread when `x` is
+// the same view (data pointer, shape, strides) of the same live storage at the same in-place
+// version, so the Q, K and V projections of one hidden state hold one bf16 copy between them, not
+// three. Outside an enabled guard it simply converts.
+Tensor bf16_input(const Tensor& x);
 
 }  // namespace kiln

@@ -12,6 +12,7 @@
 
 #include "core/cpu_features.h"
 #include "core/dtype.h"
+#include "core/kernels/bf16_convert.h"
 #include "core/kernels/sgemm_kernels.h"
 #include "core/storage.h"
 #include "core/thread_pool.h"
@@ -61,6 +62,36 @@ class PackBuffer {
 
 thread_local PackBuffer t_apack;
 thread_local PackBuffer t_bpack;
+thread_local PackBuffer t_bround;  // one B panel rounded to bf16 (bf16gemm_f32b), ~24 KiB
+
+// Packs rows [0, kc) x cols [0, n) of op(B) for the kernel: B already in the kernel's type.
+template <class T>
+void pack_b_block(const PackedGemmKernel<T>& kern, bool tb, const T* b, int64_t ldb, int64_t kc,
+                  int64_t n, T* dst) {
+  kern.pack_b(tb, b, ldb, kc, n, dst);
+}
+
+// The same for an f32 B and a bf16 kernel (bf16gemm_f32b): each nr-column panel is rounded into a
+// small per-thread bf16 block that stays in L1, which the kernel's own pack_b then packs. The
+// packed panel holds exactly what packing a bf16 copy of B would (the same f32_to_bf16 rounding,
+// then the same routine), so results keep their bits without a whole bf16 copy of B.
+void pack_b_block(const Bf16GemmKernel& kern, bool tb, const float* b, int64_t ldb, int64_t kc,
+                  int64_t n, uint16_t* dst) {
+  const int64_t nr = kern.nr, kcp = (kc + kern.kstep - 1) / kern.kstep * kern.kstep;
+  uint16_t* panel = t_bround.get<uint16_t>(kc * nr);
+  for (int64_t j0 = 0; j0 < n; j0 += nr, dst += nr * kcp) {
+    const int64_t cols = std::min(nr, n - j0);
+    if (tb) {
+      // op(B)[p][j] = b[j * ldb + p]: cols source rows of kc values -> panel [cols, kc].
+      kernels::f32_to_bf16_block(b + j0 * ldb, ldb, cols, kc, panel, kc);
+      kern.pack_b(true, panel, kc, kc, cols, dst);
+    } else {
+      // op(B)[p][j] = b[p * ldb + j]: kc source rows of cols values -> panel [kc, cols].
+      kernels::f32_to_bf16_block(b + j0, ldb, kc, cols, panel, cols);
+      kern.pack_b(false, panel, cols, kc, cols, dst);
+    }
+  }
+}
 
 void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   for (int64_t i = 0; i < m; ++i) {
@@ -81,10 +112,11 @@ bool reads_a_rows(const PackedGemmKernel<T>& kern, bool ta) {
 
 // Blocked driver shared by every ISA's kernel: pack all of op(A) once (or read its rows in place
 // where the kernel can), then column strips of C as parallel tasks, each packing its own B block
-// per K block and sweeping all of M.
-template <class T>
+// per K block and sweeping all of M. B is of the kernel's type T, or f32 for a bf16 kernel
+// (rounded while packed, see pack_b_block).
+template <class T, class BT = T>
 void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                 float alpha, const T* a, int64_t lda, const T* b, int64_t ldb, float beta,
+                 float alpha, const T* a, int64_t lda, const BT* b, int64_t ldb, float beta,
                  float* c, int64_t ldc) {
   const int64_t kMr = kern.mr, kNr = kern.nr;
   if (k == 0 || alpha == 0.0f) {
@@ -141,8 +173,8 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
       for (int64_t pc = 0; pc < k_blocks; ++pc) {
         const int64_t p0 = pc * kKc, kc = std::min(kKc, k - p0);
         const int64_t kcp = (kc + kern.kstep - 1) / kern.kstep * kern.kstep;
-        const T* src = tb ? b + j0 * ldb + p0 : b + p0 * ldb + j0;
-        kern.pack_b(tb, src, ldb, kc, nw, bpack);
+        const BT* src = tb ? b + j0 * ldb + p0 : b + p0 * ldb + j0;
+        pack_b_block(kern, tb, src, ldb, kc, nw, bpack);
         const float beff = pc == 0 ? beta : 1.0f;
         // The 8 x kc A panel stays in L1 while it meets every B panel of the block (in L2).
         for (int64_t ip = ip0; ip < ip1; ++ip) {
@@ -442,6 +474,26 @@ void bf16gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, co
   const std::vector<float> af = ta ? widen(a, k, m, lda) : widen(a, m, k, lda);
   const std::vector<float> bf = tb ? widen(b, n, k, ldb) : widen(b, k, n, ldb);
   sgemm(ta, tb, m, n, k, alpha, af.data(), ta ? m : k, bf.data(), tb ? k : n, beta, c, ldc);
+}
+
+void bf16gemm_f32b(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                   const uint16_t* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                   float* c, int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (use_amx()) {
+    gemm_packed(amx::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  if (active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_bf16) {
+    gemm_packed(avx512::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // Without a bf16 kernel: a rounded copy of op(B) and the widening path above (same bits).
+  const int64_t rows = tb ? n : k, cols = tb ? k : n;
+  std::vector<uint16_t> rounded(static_cast<size_t>(rows * cols));
+  if (rows > 0 && cols > 0) kernels::f32_to_bf16_matrix(b, ldb, rows, cols, rounded.data());
+  bf16gemm(ta, tb, m, n, k, alpha, a, lda, rounded.data(), std::max<int64_t>(cols, 1), beta, c,
+           ldc);
 }
 
 void bf16gemm_reference(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,

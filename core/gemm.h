@@ -53,6 +53,13 @@ void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
 void bf16gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c,
               int64_t ldc);
+// bf16gemm with B given in f32: each value is rounded to bf16 (kiln::f32_to_bf16) as B is packed,
+// so C has exactly the bits of rounding B into a bf16 copy and calling bf16gemm, without making
+// that copy. For the weight of a linear under bf16 autocast (B of its forward and input-gradient
+// GEMMs): no bf16 copy of any weight has to be kept alive across a training step (issue 15).
+void bf16gemm_f32b(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                   const uint16_t* a, int64_t lda, const float* b, int64_t ldb, float beta,
+                   float* c, int64_t ldc);
 void bf16gemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                         const uint16_t* a, int64_t lda, const uint16_t* b, int64_t ldb, float beta,
                         float* c, int64_t ldc);

@@ -165,7 +165,7 @@ double Trainer::accumulate(const std::vector<std::vector<size_t>>& group) {
   micro_batches_ += group.size();
   if (denom <= 0) return 0.0;  // nothing scored (e.g. every word truncated away)
   double total = 0;
-  // One scope per update: the bf16 copies of the weights are made once for all its micro-batches.
+  // One bf16 autocast scope per update (core/autocast.h), for all its micro-batches.
   std::optional<Bf16AutocastGuard> autocast;
   if (options_.bf16) autocast.emplace(true);
   const auto [share_begin, share_end] = rank_share(group.size());

@@ -3,7 +3,8 @@
 // Under bf16 autocast (core/autocast.h) f32 operands are rounded to bf16 and multiplied by
 // gemm::bf16gemm with f32 accumulation, in the forward and in both backward GEMMs; each op records
 // the mode it ran in so its backward matches. linear then saves its input in bf16 (what the
-// weight-gradient GEMM reads), half the bytes of the f32 input.
+// weight-gradient GEMM reads), half the bytes of the f32 input, and rounds its weight while
+// packing it (gemm::bf16gemm_f32b), so no bf16 copy of a weight is made or kept.
 #include <algorithm>
 #include <cstring>
 
@@ -199,9 +200,10 @@ Tensor linear_prepacked(const Tensor& x, const gemm::PackedB& w_t, const Tensor&
 
 namespace {
 
-// linear under bf16 autocast: x and w rounded to bf16 (w through the scope's cache), products
-// accumulated in f32 onto the f32 bias. Saves the bf16 input and weight for the backward GEMMs
-// dx = g w and dw = g^T x, which round g to bf16 once for both.
+// linear under bf16 autocast: x and w rounded to bf16 (x through bf16_input, shared with other
+// linears on the same input; w as the GEMM packs it), products accumulated in f32 onto the f32
+// bias. Saves the bf16 input and an alias of the f32 weight (as the f32 path does) for the backward
+// GEMMs dx = g w and dw = g^T x, which round g to bf16 once for both.
 Tensor linear_bf16(const Tensor& x, const Tensor& w, const Tensor& bias) {
   const int64_t in = w.size(1), outf = w.size(0);
   Shape out_shape = x.shape();
@@ -209,36 +211,39 @@ Tensor linear_bf16(const Tensor& x, const Tensor& w, const Tensor& bias) {
   Tensor out = Tensor::empty(out_shape, DType::F32);
   const bool gx = x.requires_grad(), gw = w.requires_grad();
   const bool recording = needs_grad({&x, &w, &bias});
-  Tensor xb, wb;
+  Tensor xb;
   int64_t rows = 0;
   {
     NoGradGuard ng;
     const Tensor x2 = reshape(contiguous(x), {-1, in});
     rows = x2.size(0);
     const Tensor o2 = reshape(out, {-1, outf});
-    xb = to_bf16_matrix(x2);
-    wb = bf16_weight(w);
+    xb = bf16_input(x2);
+    Tensor hw;
+    const MatArg W = mat_arg(w, hw);  // op(B)[p][j] = w[j][p]
     const double beta = prefill_bias(o2, bias, x, outf);
-    gemm::bf16gemm(false, true, rows, outf, in, 1.0f, xb.data<uint16_t>(), std::max<int64_t>(in, 1),
-                   wb.data<uint16_t>(), std::max<int64_t>(in, 1), static_cast<float>(beta),
-                   o2.data<float>(), std::max<int64_t>(outf, 1));
+    gemm::bf16gemm_f32b(false, !W.trans, rows, outf, in, 1.0f, xb.data<uint16_t>(),
+                        std::max<int64_t>(in, 1), static_cast<const float*>(W.data), W.ld,
+                        static_cast<float>(beta), o2.data<float>(), std::max<int64_t>(outf, 1));
   }
   if (!recording) return out;
   if (!gw) xb = Tensor();
-  if (!gx) wb = Tensor();
+  Tensor wd = gx ? w.detach() : Tensor();
   const Shape sx = x.shape();
   std::vector<Tensor> inputs = {x, w};
   if (bias.defined()) inputs.push_back(bias);
   const bool has_bias = bias.defined();
-  return record(kLinearOp, out, inputs, {&xb, &wb}, [=](const Tensor& g) -> std::vector<Tensor> {
+  return record(kLinearOp, out, inputs, {&xb, &wd}, [=](const Tensor& g) -> std::vector<Tensor> {
     const Tensor g2 = reshape(contiguous(g), {-1, outf});
     const Tensor gb = to_bf16_matrix(g2);
     std::vector<Tensor> grads(has_bias ? 3 : 2);
     if (gx) {
       Tensor dx = Tensor::empty({rows, in}, DType::F32);
-      gemm::bf16gemm(false, false, rows, in, outf, 1.0f, gb.data<uint16_t>(),
-                     std::max<int64_t>(outf, 1), wb.data<uint16_t>(), std::max<int64_t>(in, 1),
-                     0.0f, dx.data<float>(), std::max<int64_t>(in, 1));
+      Tensor hw;
+      const MatArg W = mat_arg(wd, hw);  // op(B)[p][j] = w[p][j]
+      gemm::bf16gemm_f32b(false, W.trans, rows, in, outf, 1.0f, gb.data<uint16_t>(),
+                          std::max<int64_t>(outf, 1), static_cast<const float*>(W.data), W.ld, 0.0f,
+                          dx.data<float>(), std::max<int64_t>(in, 1));
       grads[0] = reshape(dx, sx);
     }
     if (gw) {
