@@ -443,6 +443,23 @@ bool use_amx() {
   return v && active_isa() >= IsaLevel::kAvx512;
 }
 
+// Runs the product on the fastest bf16 kernel this CPU has (AMX tiles, else vdpbf16ps); false
+// where it has neither. B is bf16, or f32 rounded to bf16 while it is packed.
+template <class BT>
+bool bf16gemm_on_kernel(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                        const uint16_t* a, int64_t lda, const BT* b, int64_t ldb, float beta,
+                        float* c, int64_t ldc) {
+  if (use_amx()) {
+    gemm_packed(amx::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return true;
+  }
+  if (active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_bf16) {
+    gemm_packed(avx512::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 const char* bf16gemm_backend() {
@@ -454,14 +471,7 @@ const char* bf16gemm_backend() {
 void bf16gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const uint16_t* a,
               int64_t lda, const uint16_t* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  if (use_amx()) {
-    gemm_packed(amx::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  if (active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_bf16) {
-    gemm_packed(avx512::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
+  if (bf16gemm_on_kernel(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   // No vdpbf16ps: widen to f32 (exact) into compact copies and use sgemm, which keeps the
   // thread-count determinism guarantee.
   auto widen = [](const uint16_t* src, int64_t rows, int64_t cols, int64_t ld) {
@@ -480,14 +490,7 @@ void bf16gemm_f32b(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alph
                    const uint16_t* a, int64_t lda, const float* b, int64_t ldb, float beta,
                    float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
-  if (use_amx()) {
-    gemm_packed(amx::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  if (active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_bf16) {
-    gemm_packed(avx512::bf16_kernel(), ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
+  if (bf16gemm_on_kernel(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   // Without a bf16 kernel: a rounded copy of op(B) and the widening path above (same bits).
   const int64_t rows = tb ? n : k, cols = tb ? k : n;
   std::vector<uint16_t> rounded(static_cast<size_t>(rows * cols));
