@@ -30,6 +30,7 @@
 #include "core/storage.h"
 #include "core/thread_pool.h"
 #include "nn/bart.h"
+#include "nn/empty_init.h"
 #include "nn/generation.h"
 #include "train/optimizer.h"
 
@@ -99,7 +100,11 @@ int run_bench(int argc, char** argv) {
   }
   const auto config = file ? kiln::nn::BartConfig::from_json(file->config, model_path)
                            : kiln::nn::BartConfig::from_json(base_config(layers), "bart_bench");
-  kiln::nn::BartModel model(config);
+  // From a file: no parameter is allocated before loading, as in kiln summarize (nn/empty_init.h).
+  kiln::nn::BartModel model = [&] {
+    kiln::nn::EmptyInit empty(file.has_value());
+    return kiln::nn::BartModel(config);
+  }();
   if (file) {
     kiln::bench::load_model_file_into(model, *file, model_path);
     file.reset();

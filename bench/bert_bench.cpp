@@ -37,6 +37,7 @@
 #include "core/storage.h"
 #include "core/thread_pool.h"
 #include "nn/bert.h"
+#include "nn/empty_init.h"
 #include "train/optimizer.h"
 
 namespace {
@@ -103,7 +104,11 @@ int run_bench(int argc, char** argv) {
   }
   const auto cfg =
       file ? kiln::nn::BertConfig::from_json(file->config, model_path) : base_config(layers);
-  kiln::nn::BertModel model(cfg);
+  // From a file: no parameter is allocated before loading, as in kiln classify (nn/empty_init.h).
+  kiln::nn::BertModel model = [&] {
+    kiln::nn::EmptyInit empty(file.has_value());
+    return kiln::nn::BertModel(cfg);
+  }();
   if (file) {
     kiln::bench::load_model_file_into(model, *file, model_path);
     file.reset();

@@ -67,6 +67,8 @@ BartModel::BartModel(const BartConfig& c) : config_(c) {
 
   if (c.lm_head) {
     lm_head_ = register_module("lm_head", std::make_shared<Linear>(d, c.vocab_size, false));
+    // A default, not a placeholder, even under EmptyInit: transformers zero-fills it when a
+    // checkpoint lacks it.
     final_logits_bias_ = &register_buffer("final_logits_bias", Tensor::zeros({1, c.vocab_size}));
   }
   // transformers builds both stacks over the one shared embedding whatever tie_word_embeddings

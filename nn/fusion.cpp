@@ -2,6 +2,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "nn/empty_init.h"
 
 namespace kiln::nn {
 
@@ -66,7 +67,7 @@ int64_t FusionConfig::parameter_count() const {
 }
 
 FusionModel::FusionModel(const FusionConfig& c)
-    : fusion_logits(register_parameter("fusion_logits", Tensor::zeros({2}))), config_(c) {
+    : fusion_logits(register_parameter("fusion_logits", new_state_tensor({2}, 0.0))), config_(c) {
   // Registration order is torch's: image, meta, meta_head (fusion_logits, a direct parameter,
   // comes first in torch's named_parameters(); order matters to no optimizer here).
   image = register_module("image", std::make_shared<DenseNet>(c.image));

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "nn/empty_init.h"
 
 namespace kiln::nn {
 namespace {
@@ -58,7 +59,11 @@ HeadTransfer load_with_fresh_head(const ModelFamily& family, Model& model,
     // A parameter of the weights' own model that the weights lack is a damaged file, not a new
     // head: refuse it rather than train a half-random encoder.
     std::vector<std::string> lacking;
-    const std::unique_ptr<Model> own = family.build(weights_config, origin);
+    // Only its parameter names are read: build it without allocating them.
+    const std::unique_ptr<Model> own = [&] {
+      EmptyInit empty;
+      return family.build(weights_config, origin);
+    }();
     for (const auto& [name, t] : own->named_parameters()) {
       const std::string to = family.rename_weight(weights_config, model_config, name);
       if (!weights.count(name) &&

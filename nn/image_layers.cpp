@@ -4,13 +4,15 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "nn/empty_init.h"
 #include "nn/quantized_conv.h"
 
 namespace kiln::nn {
 
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, const Conv2dOptions& o, bool has_bias)
-    : weight(register_parameter("weight", Tensor::zeros({out, in / o.groups, kernel, kernel}))),
-      bias(register_parameter("bias", has_bias ? Tensor::zeros({out}) : Tensor())),
+    : weight(register_parameter("weight",
+                                new_state_tensor({out, in / o.groups, kernel, kernel}, 0.0))),
+      bias(register_parameter("bias", has_bias ? new_state_tensor({out}, 0.0) : Tensor())),
       options(o) {}
 
 Tensor Conv2d::forward(const Tensor& x) const {
@@ -50,10 +52,11 @@ void Conv2d::init_kaiming_normal(Generator& gen) {
 }
 
 BatchNorm2d::BatchNorm2d(int64_t c, double eps_, double momentum_)
-    : weight(register_parameter("weight", Tensor::ones({c}))),
-      bias(register_parameter("bias", Tensor::zeros({c}))),
-      running_mean(register_buffer("running_mean", Tensor::zeros({c}))),
-      running_var(register_buffer("running_var", Tensor::ones({c}))),
+    : weight(register_parameter("weight", new_state_tensor({c}, 1.0))),
+      bias(register_parameter("bias", new_state_tensor({c}, 0.0))),
+      running_mean(register_buffer("running_mean", new_state_tensor({c}, 0.0))),
+      running_var(register_buffer("running_var", new_state_tensor({c}, 1.0))),
+      // Real even under EmptyInit: older torchvision checkpoints lack it (torch counts from 0).
       num_batches_tracked(register_buffer("num_batches_tracked", Tensor::zeros({}, DType::I64))),
       eps(eps_),
       momentum(momentum_) {}

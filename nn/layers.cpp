@@ -2,13 +2,14 @@
 
 #include "core/autograd.h"
 #include "core/storage.h"
+#include "nn/empty_init.h"
 #include "nn/quantized_ops.h"
 
 namespace kiln::nn {
 
 Linear::Linear(int64_t in, int64_t out, bool has_bias, DType dtype)
-    : weight(register_parameter("weight", Tensor::zeros({out, in}, dtype))),
-      bias(has_bias ? register_parameter("bias", Tensor::zeros({out}, dtype))
+    : weight(register_parameter("weight", new_state_tensor({out, in}, 0.0, dtype))),
+      bias(has_bias ? register_parameter("bias", new_state_tensor({out}, 0.0, dtype))
                     : register_parameter("bias", Tensor())) {}
 
 bool Linear::use_packed(const Tensor& x) const {
@@ -87,7 +88,7 @@ void Linear::drop_packed_self() {
 }
 
 Embedding::Embedding(int64_t num, int64_t dim, DType dtype)
-    : weight(register_parameter("weight", Tensor::zeros({num, dim}, dtype))) {}
+    : weight(register_parameter("weight", new_state_tensor({num, dim}, 0.0, dtype))) {}
 
 Tensor Embedding::forward(const Tensor& ids) const {
   if (qrows_.defined()) return embedding_quantized(qformat_, qnum_, qdim_, qrows_, ids, qname_);
@@ -124,8 +125,8 @@ void Embedding::clear_quantized(Tensor w) {
 }
 
 LayerNorm::LayerNorm(int64_t dim, double e, DType dtype)
-    : weight(register_parameter("weight", Tensor::ones({dim}, dtype))),
-      bias(register_parameter("bias", Tensor::zeros({dim}, dtype))),
+    : weight(register_parameter("weight", new_state_tensor({dim}, 1.0, dtype))),
+      bias(register_parameter("bias", new_state_tensor({dim}, 0.0, dtype))),
       eps(e) {}
 
 Tensor maybe_dropout(const Tensor& x, double p, bool training, Generator* gen) {

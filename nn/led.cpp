@@ -91,6 +91,8 @@ LedModel::LedModel(const LedConfig& c) : config_(c) {
                 s.decoder_layerdrop));
   if (s.lm_head) {
     lm_head_ = register_module("lm_head", std::make_shared<Linear>(d, s.vocab_size, false));
+    // A default, not a placeholder, even under EmptyInit: transformers zero-fills it when a
+    // checkpoint lacks it.
     final_logits_bias_ = &register_buffer("final_logits_bias", Tensor::zeros({1, s.vocab_size}));
   }
   // As in BART: both stacks always read the shared embedding; tie_word_embeddings ties the head.

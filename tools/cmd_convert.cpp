@@ -12,6 +12,7 @@
 #include "core/ops.h"
 #include "core/sha256.h"
 #include "core/version.h"
+#include "nn/empty_init.h"
 #include "nn/family.h"
 #include "nn/hf_checkpoint.h"
 #include "nn/model_file.h"
@@ -71,9 +72,16 @@ int run_convert(const std::vector<std::string>& args) {
   const nn::ModelSpec spec = family.parse_config(kept.config, origin);
   // Sizes against the stored shapes before anything is built (a wrong or absurd config).
   nn::check_config_against_tensors(family, kept.config, kept.tensors, origin);
-  const std::unique_ptr<nn::Model> model = family.build(kept.config, origin);
+  // Every parameter comes from the checkpoint: none is allocated first (nn/empty_init.h).
+  const std::unique_ptr<nn::Model> model = [&] {
+    nn::EmptyInit empty;
+    return family.build(kept.config, origin);
+  }();
   // Strict: a tensor the family does not know as a head tensor is still an error.
   model->load_state_dict(kept.tensors, /*strict=*/true, dir);
+  // A buffer the checkpoint lacks and that has no default (batch norm's running statistics)
+  // must not be written to the kiln file as a placeholder.
+  nn::check_no_placeholders(*model, dir);
   if (!kept.dropped.empty()) {
     std::string names;
     for (const auto& n : kept.dropped) names += (names.empty() ? "" : ", ") + n;

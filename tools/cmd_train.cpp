@@ -29,6 +29,7 @@
 #include "core/thread_pool.h"
 #include "core/version.h"
 #include "data/file_hashes.h"
+#include "nn/empty_init.h"
 #include "nn/family.h"
 #include "nn/head_transfer.h"
 #include "nn/model_file.h"
@@ -740,10 +741,18 @@ int run_train(const std::vector<std::string>& cli_args) {
   nlohmann::json model_init;  // what a fresh head initialised and dropped, for the manifest
   // Weights, gradients and two optimizer moments in f32: refuse what cannot fit before building.
   nn::check_model_fits_memory(family, start.config, config_origin, 16);
-  const std::unique_ptr<nn::Model> model_ptr = family.build(start.config, config_origin);
+  // Resuming, or fine-tuning a model file with its own head: every parameter is loaded, none
+  // initialised, so they are not allocated first (nn/empty_init.h). A fresh head draws its init
+  // over the whole model (load_with_fresh_head), which needs the real tensors.
+  const bool all_loaded = ckpt || (!start.weights.empty() && !start.fresh_head);
+  const std::unique_ptr<nn::Model> model_ptr = [&] {
+    nn::EmptyInit empty(all_loaded);
+    return family.build(start.config, config_origin);
+  }();
   nn::Model& model = *model_ptr;
   if (ckpt) {
     model.load_state_dict(ckpt->weights, /*strict=*/true, train::checkpoint_path(run_dir));
+    nn::check_no_placeholders(model, train::checkpoint_path(run_dir));
   } else if (!start.weights.empty() && start.fresh_head) {
     // The encoder's weights under a new head, initialised as transformers initialises one.
     Generator init(opt.seed);
@@ -767,6 +776,7 @@ int run_train(const std::vector<std::string>& cli_args) {
                 << "\n";
   } else if (!start.weights.empty()) {
     model.load_state_dict(start.weights, /*strict=*/false, p.get("model"));
+    nn::check_no_placeholders(model, p.get("model"));
   } else {
     Generator init(opt.seed);
     model.init_weights(init);

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/storage.h"
+#include "nn/empty_init.h"
 #include "nn/model_file.h"
 #include "tools/command.h"
 #include "train/predictors.h"
@@ -63,10 +64,18 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
                   e.what() + ")");
     }
   }
-  m.model = family.build(mf.config, origin);
+  {
+    // Every parameter comes from the file: build without allocating them (nn/empty_init.h), so
+    // loading costs the file's pages, not also a model of zeros that the file then replaces.
+    nn::EmptyInit empty;
+    m.model = family.build(mf.config, origin);
+  }
   // Quantized tensors (kiln.quantization) load as placeholders, then go into their layers.
   m.model->load_state_dict(nn::with_float_placeholders(mf.tensors, mf.quantization),
                            /*strict=*/false, path);
+  // A parameter the file lacks is refused by load_state_dict; a buffer it lacks (batch norm's
+  // running statistics) would otherwise run as a placeholder.
+  nn::check_no_placeholders(*m.model, path);
   nn::attach_quantized_weights(*m.model, mf.tensors, mf.quantization, path);
   mf.tensors.clear();  // the model holds what it needs; the rest of the mapping can go
   m.config = std::move(mf.config);

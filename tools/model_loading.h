@@ -45,8 +45,10 @@ struct LoadOptions {
   bool verify = true;
 };
 
-// read_model_file -> family_by_name -> parse_config -> task check -> tokenizer -> build ->
-// load_state_dict (not strict: buffers such as position_ids may be absent) -> eval [-> pack].
+// read_model_file -> family_by_name -> parse_config -> task check -> tokenizer -> build without
+// allocating the parameters (nn::EmptyInit) -> load_state_dict (not strict: buffers with a default,
+// such as position_ids, may be absent) -> no placeholder left (nn::check_no_placeholders) -> eval
+// [-> pack].
 // Errors name the file; a task mismatch names the model's architecture and the task needed.
 LoadedModel load_model(const std::string& path, const LoadOptions& options);
 
