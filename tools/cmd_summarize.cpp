@@ -1,12 +1,15 @@
-// kiln summarize -m MODEL [-i FILE] [--stream] [generation flags]
+// kiln summarize -m MODEL [-i FILE] [--format jsonl|text] [--stream] [generation flags]
 // One JSON line per input: the input's other fields, then {"summary", "ids", "score"} ("score"
 // for beam search: transformers' sequences_scores), or with --num-return-sequences N
 // {"summaries": [{"summary", "ids", "score"}, ...]}. "ids" is the sequence as generate() returns
 // it: the decoder start token first, no padding. Inputs: "text", "reviews"/"documents" (a list)
 // or "input_ids" (train/summarization_source.h); plain text lines work too. Lines are written
 // as soon as their batch is generated. With --stream (greedy search or sampling) the summary text
-// is printed as it is generated instead, one line per input.
+// is printed as it is generated instead, one line per input. --format text prints, per input,
+// its id (when it has one) and the start of its text, then each summary on its own line.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <iostream>
 
 #include "nn/generation.h"
@@ -16,6 +19,7 @@
 #include "tools/model_loading.h"
 #include "tools/output.h"
 #include "tools/stream_input.h"
+#include "tools/text_preview.h"
 #include "tools/threads.h"
 #include "train/pass_through.h"
 #include "train/summarization_source.h"
@@ -34,6 +38,45 @@ nlohmann::ordered_json sequence_json(const tok::Tokenizer& tok, const nn::Genera
   j["ids"] = g.ids;
   if (!std::isnan(g.score)) j["score"] = g.score;
   return j;
+}
+
+// --format text: "[n] id: start of the input" (or "N documents: start of the first"), then each
+// summary indented, with its beam score when there is one.
+void print_text_output(size_t index, const data::Record& record, const std::string& text_field,
+                       const std::vector<nn::GeneratedSequence>& sequences,
+                       const tok::Tokenizer& tok) {
+  std::string label = "[" + std::to_string(index + 1) + "] ";
+  if (record.fields.is_object() && record.fields.contains("id")) {
+    const auto& id = record.fields["id"];
+    label += (id.is_string() ? id.get<std::string>() : id.dump()) + ": ";
+  }
+  std::string preview;
+  const nlohmann::json& f = record.fields;
+  if (f.is_object() && f.contains(text_field) && f[text_field].is_string()) {
+    preview = text_preview(f[text_field].get<std::string>(), 90);
+  } else {
+    for (const char* list : {"reviews", "documents"}) {
+      if (!f.is_object() || !f.contains(list) || !f[list].is_array() || f[list].empty()) continue;
+      const auto& first = f[list][0];
+      preview = std::to_string(f[list].size()) + " documents: " +
+                (first.is_string() ? text_preview(first.get<std::string>(), 70) : "");
+      break;
+    }
+    if (preview.empty() && f.is_object() && f.contains("input_ids") && f["input_ids"].is_array())
+      preview = std::to_string(f["input_ids"].size()) + " input ids";
+  }
+  std::cout << label << preview << "\n";
+  for (size_t k = 0; k < sequences.size(); ++k) {
+    std::cout << "    ";
+    if (sequences.size() > 1) std::cout << k + 1 << ". ";
+    std::cout << train::decode_summary(tok, sequences[k].ids);
+    if (!std::isnan(sequences[k].score)) {
+      char score[32];
+      std::snprintf(score, sizeof score, "  (score %.3f)", sequences[k].score);
+      std::cout << score;
+    }
+    std::cout << "\n";
+  }
 }
 
 // Prints a sequence's text as it grows: each step decodes the ids so far and prints what was
@@ -66,7 +109,8 @@ class TextStreamer {
 };
 
 int run_summarize(const std::vector<std::string>& args) {
-  ArgParser p("summarize", "-m MODEL [-i FILE] [--stream] [generation flags]");
+  ArgParser p("summarize",
+              "-m MODEL [-i FILE] [--format jsonl|text] [--stream] [generation flags]");
   p.option("model", "kiln model file of an encoder-decoder with an LM head (BART)", "-m");
   declare_stream_input_flags(p,
                              "\"text\", \"reviews\" or \"documents\" (a list of texts), or "
@@ -81,6 +125,10 @@ int run_summarize(const std::vector<std::string>& args) {
               "longest input in tokens (default: the model's positions); longer inputs are cut, "
               "said once on stderr")
       .flag("stream", "print each summary's text as it is generated (greedy search or sampling)")
+      .option("format",
+              "jsonl (one JSON object per input) or text (each input's id and start, then its "
+              "summaries, for reading)",
+              "", "jsonl")
       .option("batch-size", "inputs generated together", "", "8")
       .option("threads", kThreadsHelp)
       .flag("no-verify", kNoVerifyHelp);
@@ -108,6 +156,9 @@ int run_summarize(const std::vector<std::string>& args) {
   const nn::GenerationConfig config = apply_generation_flags(
       p, nn::model_generation_config(m.config, m.generation_config, "summarization", m.path),
       lm->vocab_size());
+  const std::string format = p.get("format");
+  if (format != "jsonl" && format != "text")
+    throw UsageError("--format must be jsonl or text, got '" + format + "'");
   const bool stream = p.get_flag("stream");
   if (stream && (config.num_beams > 1 || config.num_return_sequences > 1))
     throw UsageError(
@@ -159,6 +210,10 @@ int run_summarize(const std::vector<std::string>& args) {
     for (size_t i = 0; i < batch.size(); ++i) {
       if (stream) {
         streamer.finish();
+        continue;
+      }
+      if (format == "text") {
+        print_text_output(written + i, batch[i].record, source.text_field, results[i], tok);
         continue;
       }
       nlohmann::ordered_json out;

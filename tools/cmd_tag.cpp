@@ -18,6 +18,7 @@
 #include "tools/output.h"
 #include "tools/predict_stream.h"
 #include "tools/stream_input.h"
+#include "tools/text_preview.h"
 #include "tools/threads.h"
 #include "train/predictors.h"
 
@@ -29,12 +30,7 @@ constexpr const char* kTask = "token-classification";
 // Human-readable output: the start of the text, then each span with its label and score.
 void print_text_summary(size_t index, const nlohmann::ordered_json& out) {
   const std::string& text = out["text"].get_ref<const std::string&>();
-  constexpr size_t kPreview = 90;
-  std::string preview = text.substr(0, kPreview);
-  while (!preview.empty() && (static_cast<unsigned char>(preview.back()) & 0xC0) == 0x80)
-    preview.pop_back();  // do not cut a UTF-8 character in half
-  if (text.size() > kPreview) preview += "...";
-  std::cout << "[" << index + 1 << "] " << preview << "\n";
+  std::cout << "[" << index + 1 << "] " << text_preview(text, 90) << "\n";
   const auto& spans = out["spans"];
   if (spans.empty()) std::cout << "    (no spans)\n";
   for (const auto& s : spans) {

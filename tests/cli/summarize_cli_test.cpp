@@ -129,6 +129,40 @@ TEST_F(SummarizeCli, PlainTextLinesStreamingAndModelDefaults) {
   EXPECT_EQ(first["ids"].back(), 2);
 }
 
+TEST_F(SummarizeCli, TextFormatPrintsEachInputThenItsSummaries) {
+  // Beam 4: the id and the start of each input, then the summary transformers decodes, with its
+  // score; then a review group, named by its document count.
+  auto r = run_kiln(
+      "summarize -m " + model_ + " -i " + input_ + flags_of("beam4") + " --format text", false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto& decoded = ref_["generation"]["beam4"]["decoded"];
+  std::istringstream lines(r.output);
+  std::string line;
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    ASSERT_TRUE(std::getline(lines, line));
+    const std::string source = ref_["reference_sources"][i];
+    const std::string head =
+        "[" + std::to_string(i + 1) + "] " + std::to_string(i) + ": " + source.substr(0, 20);
+    EXPECT_EQ(line.rfind(head, 0), 0u) << line;
+    ASSERT_TRUE(std::getline(lines, line));
+    EXPECT_EQ(line.rfind("    " + decoded[i].get<std::string>() + "  (score -", 0), 0u) << line;
+  }
+  EXPECT_FALSE(std::getline(lines, line)) << line;
+
+  const std::string reviews = dir_ / "reviews.jsonl";
+  write(
+      reviews,
+      nlohmann::json({{"reviews", {"Great value, it charges fast.", "Too short."}}}).dump() + "\n");
+  r = run_kiln("summarize -m " + model_ + " -i " + reviews + " --max-length 10 --format text",
+               false);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("[1] 2 documents: Great value, it charges fast.\n    ", 0), 0u)
+      << r.output;
+  r = run_kiln("summarize -m " + model_ + " -i " + reviews + " --format yaml");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--format must be jsonl or text, got 'yaml'"), std::string::npos);
+}
+
 TEST_F(SummarizeCli, ContradictionsAndBadInputGetClearErrors) {
   const std::string m = "summarize -m " + model_;
   auto r = run_kiln(m + " -i " + input_ + " --num-beams 2 --num-return-sequences 3");
