@@ -113,8 +113,12 @@ bool default_decay_filter(const std::string& name) {
   auto ends = [&](const std::string& s) {
     return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
   };
-  const bool is_norm =
-      name.find("LayerNorm") != std::string::npos || name.find("layer_norm") != std::string::npos;
+  // Every LayerNorm of the supported families: BERT's "LayerNorm", BART's and DistilBERT's
+  // "*layer_norm", and BART/LED's "layernorm_embedding" (the Trainer exempts nn.LayerNorm modules
+  // whatever their name). Batch norm ("norm0", "norm1") is decayed, as the Trainer does.
+  const bool is_norm = name.find("LayerNorm") != std::string::npos ||
+                       name.find("layer_norm") != std::string::npos ||
+                       name.find("layernorm") != std::string::npos;
   return !(ends("bias") || is_norm);
 }
 
