@@ -106,7 +106,7 @@ int run_bench(int argc, char** argv) {
     return kiln::nn::BartModel(config);
   }();
   if (file) {
-    kiln::bench::load_model_file_into(model, *file, model_path);
+    kiln::nn::load_model_file_tensors(model, *file, model_path);
     file.reset();
   } else {
     kiln::Generator init(42);

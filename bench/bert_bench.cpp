@@ -110,7 +110,7 @@ int run_bench(int argc, char** argv) {
     return kiln::nn::BertModel(cfg);
   }();
   if (file) {
-    kiln::bench::load_model_file_into(model, *file, model_path);
+    kiln::nn::load_model_file_tensors(model, *file, model_path);
     file.reset();
   } else {
     kiln::Generator init_gen(42);

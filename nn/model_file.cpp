@@ -1,5 +1,6 @@
 #include "nn/model_file.h"
 
+#include "nn/empty_init.h"
 #include "nn/family.h"
 #include "nn/state_dict_io.h"
 #include "nn/tensor_compression.h"
@@ -46,6 +47,17 @@ ModelFile read_model_file(const std::string& path, bool verify) {
                                with_float_placeholders(m.tensors, m.quantization),
                                path + " (kiln.config)");
   return m;
+}
+
+void load_model_file_tensors(Module& model, ModelFile& mf, const std::string& path) {
+  // Quantized tensors load as placeholders first, then go into their layers.
+  model.load_state_dict(with_float_placeholders(mf.tensors, mf.quantization), /*strict=*/false,
+                        path);
+  // A parameter the file lacks is refused by load_state_dict; a buffer it lacks (batch norm's
+  // running statistics) would otherwise run as a placeholder.
+  check_no_placeholders(model, path);
+  attach_quantized_weights(model, mf.tensors, mf.quantization, path);
+  mf.tensors.clear();
 }
 
 void write_model_file(const std::string& path, const ModelFile& m) {

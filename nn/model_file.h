@@ -51,6 +51,12 @@ struct ModelFile {
 // disagrees with its tensors (check_config_against_tensors: layer count, sizes, vocabulary), so
 // that nothing is built from a config the file cannot back.
 ModelFile read_model_file(const std::string& path, bool verify = true);
+
+// Puts a model file's tensors into `model` (built for mf.config, best under nn::EmptyInit): the
+// float tensors through load_state_dict, a slot the file left unfilled refused by name
+// (check_no_placeholders), then the quantized ones into their layers. mf.tensors is emptied: the
+// model holds what it needs, and the rest of the mapping can go. Errors name `path`.
+void load_model_file_tensors(Module& model, ModelFile& mf, const std::string& path);
 // Atomic: a crash mid-write leaves any previous file intact.
 void write_model_file(const std::string& path, const ModelFile& model);
 

@@ -70,14 +70,7 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
     nn::EmptyInit empty;
     m.model = family.build(mf.config, origin);
   }
-  // Quantized tensors (kiln.quantization) load as placeholders, then go into their layers.
-  m.model->load_state_dict(nn::with_float_placeholders(mf.tensors, mf.quantization),
-                           /*strict=*/false, path);
-  // A parameter the file lacks is refused by load_state_dict; a buffer it lacks (batch norm's
-  // running statistics) would otherwise run as a placeholder.
-  nn::check_no_placeholders(*m.model, path);
-  nn::attach_quantized_weights(*m.model, mf.tensors, mf.quantization, path);
-  mf.tensors.clear();  // the model holds what it needs; the rest of the mapping can go
+  nn::load_model_file_tensors(*m.model, mf, path);
   m.config = std::move(mf.config);
   m.model->eval();
   if (options.pack_for_inference) {
