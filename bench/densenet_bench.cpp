@@ -7,15 +7,18 @@
 // bench/densenet/run.sh runs each beside PyTorch and ONNX Runtime (bench/densenet/*.py).
 //
 //   bench_densenet_bench --mode fwd|train [--batch 8] [--size 224] [--runs 5] [--warmup 1]
-//                        [--threads 2]
+//                        [--threads 2] [--bf16] [--checkpointing]
+//   (train: bf16 autocast GEMMs and convolutions / dense layers and transitions recomputed)
 // Output: one line "kiln mode=... batch=... median_ms=<x> min_ms=<y> peak_rss_mb=<z> ..."
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/bench_args.h"
 #include "bench/bench_util.h"
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/rng.h"
@@ -38,6 +41,7 @@ int main(int argc, char** argv) {
   std::string mode = "fwd";
   int64_t batch = 8, size = 224;
   int runs = 5, warmup = 1, threads = 2;
+  bool bf16 = false, checkpointing = false;
   kiln::bench::Flags()
       .option("--mode", &mode)
       .option("--batch", &batch)
@@ -45,6 +49,8 @@ int main(int argc, char** argv) {
       .option("--runs", &runs)
       .option("--warmup", &warmup)
       .option("--threads", &threads)
+      .flag("--bf16", &bf16)
+      .flag("--checkpointing", &checkpointing)
       .parse(argc, argv);
   if (mode != "fwd" && mode != "train") {
     std::fprintf(stderr, "--mode must be fwd or train\n");
@@ -82,6 +88,7 @@ int main(int argc, char** argv) {
   } else {
     model.train();
     model.set_requires_grad(true);
+    model.set_gradient_checkpointing(checkpointing);
     auto params = model.named_parameters();
     kiln::train::SGD opt(params, {.lr = 0.01, .momentum = 0.9});
     std::vector<int64_t> label_ids(static_cast<size_t>(batch));
@@ -90,9 +97,13 @@ int main(int argc, char** argv) {
     for (int r = 0; r < warmup + runs; ++r) {
       const auto t0 = Clock::now();
       opt.zero_grad();
-      const auto out = model.forward({{"pixel_values", pixels}});
-      kiln::Tensor loss = kiln::cross_entropy(out.at("logits"), labels);
-      loss.backward();
+      {
+        std::optional<kiln::Bf16AutocastGuard> autocast;  // as the trainer: one scope per update
+        if (bf16) autocast.emplace(true);
+        const auto out = model.forward({{"pixel_values", pixels}});
+        kiln::Tensor loss = kiln::cross_entropy(out.at("logits"), labels);
+        loss.backward();
+      }
       opt.step();
       if (r >= warmup) ms.push_back(ms_since(t0));
     }
@@ -101,8 +112,9 @@ int main(int argc, char** argv) {
   for (double v : ms) mn = std::min(mn, v);
   std::printf(
       "kiln mode=%s batch=%lld size=%lld threads=%d runs=%d median_ms=%.1f min_ms=%.1f "
-      "peak_rss_mb=%.0f setup_peak_mb=%.0f\n",
+      "peak_rss_mb=%.0f setup_peak_mb=%.0f bf16=%d checkpointing=%d\n",
       mode.c_str(), static_cast<long long>(batch), static_cast<long long>(size), threads, runs,
-      kiln::bench::median(ms), mn, kiln::bench::peak_rss_mb(), setup_peak);
+      kiln::bench::median(ms), mn, kiln::bench::peak_rss_mb(), setup_peak, bf16 ? 1 : 0,
+      checkpointing ? 1 : 0);
   return 0;
 }

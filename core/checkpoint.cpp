@@ -14,6 +14,21 @@ KILN_OP(kCheckpointOp, "checkpoint", true);
 
 namespace {
 
+thread_local bool recomputing = false;
+
+// Marks the recomputation for checkpoint_recomputing(); restores the outer value (a checkpoint
+// may nest inside another's recomputation).
+class RecomputingGuard {
+ public:
+  RecomputingGuard() : previous_(recomputing) { recomputing = true; }
+  ~RecomputingGuard() { recomputing = previous_; }
+  RecomputingGuard(const RecomputingGuard&) = delete;
+  RecomputingGuard& operator=(const RecomputingGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class CheckpointNode final : public Node {
  public:
   CheckpointNode(CheckpointFn fn, std::vector<Tensor> inputs, Generator* gen, uint64_t seed,
@@ -57,6 +72,7 @@ class CheckpointNode final : public Node {
       if (gen_) gen_->set_state(seed_, start_);
       EnableGradGuard grad_on;
       Bf16AutocastGuard autocast(bf16_);
+      RecomputingGuard marked;
       out = fn_(leaves);
       const uint64_t reached = gen_ ? gen_->offset() : 0;
       if (gen_) gen_->set_state(now_seed, now_offset);
@@ -86,6 +102,10 @@ class CheckpointNode final : public Node {
 };
 
 }  // namespace
+
+bool checkpoint_recomputing() {
+  return recomputing;
+}
 
 Tensor checkpoint(CheckpointFn fn, const std::vector<Tensor>& inputs, Generator* gen) {
   if (!grad_enabled()) return fn(inputs);

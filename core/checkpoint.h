@@ -31,4 +31,9 @@ using CheckpointFn = std::function<Tensor(const std::vector<Tensor>& inputs)>;
 // and is kept (with what it captures) until the backward. Without grad mode this is just fn.
 Tensor checkpoint(CheckpointFn fn, const std::vector<Tensor>& inputs, Generator* gen);
 
+// True on this thread while a checkpoint's backward re-runs its function. What a forward changes
+// besides its result (batch norm's running statistics and batch count) must change once per
+// forward, so such layers skip those updates during the recomputation.
+bool checkpoint_recomputing();
+
 }  // namespace kiln

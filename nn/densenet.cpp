@@ -1,6 +1,7 @@
 #include "nn/densenet.h"
 
 #include "core/autograd.h"
+#include "core/checkpoint.h"
 #include "core/ops.h"
 
 namespace kiln::nn {
@@ -110,18 +111,37 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
     h = max_pool2d(h, pool0);
     keep("features.pool0", h);
   }
+  const bool recompute = checkpointing_ && grad_enabled();
+  auto joined = [](const std::vector<Tensor>& parts) {
+    return parts.size() == 1 ? parts[0] : concat(parts, 1);
+  };
   for (size_t b = 0; b < blocks.size(); ++b) {
     const std::string block = "features.denseblock" + std::to_string(b + 1);
     std::vector<Tensor> parts = {h};
     for (size_t l = 0; l < blocks[b].size(); ++l) {
-      Tensor in = parts.size() == 1 ? parts[0] : concat(parts, 1);
-      parts.push_back(blocks[b][l]->forward(in, dropout_gen_));
+      const std::shared_ptr<DenseLayer>& layer = blocks[b][l];
+      if (recompute) {
+        // The concatenation goes inside: each layer's wide input is rebuilt, not kept.
+        parts.push_back(checkpoint(
+            [layer, joined, gen = dropout_gen_](const std::vector<Tensor>& in) {
+              return layer->forward(joined(in), gen);
+            },
+            parts, dropout_gen_));
+      } else {
+        parts.push_back(layer->forward(joined(parts), dropout_gen_));
+      }
       keep(block + ".denselayer" + std::to_string(l + 1), parts.back());
     }
-    h = concat(parts, 1);
+    // Checkpointed transitions concatenate inside; the block output is built only where kept.
+    if (acts || !recompute || b == transitions.size()) h = joined(parts);
     keep(block, h);
     if (b < transitions.size()) {
-      h = transitions[b]->forward(h);
+      const std::shared_ptr<Transition>& t = transitions[b];
+      h = recompute
+              ? checkpoint(
+                    [t, joined](const std::vector<Tensor>& in) { return t->forward(joined(in)); },
+                    parts, nullptr)
+              : t->forward(h);
       keep("features.transition" + std::to_string(b + 1), h);
     }
   }

@@ -67,6 +67,9 @@ class DenseNet : public Model {
   // weight keeps nn.Linear's default).
   void init_weights(Generator& gen) override;
   void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
+  // Each dense layer (its input concatenation included) and each transition recomputed in
+  // backward (core/checkpoint.h): a block then keeps only the growth_rate channels each layer adds.
+  void set_gradient_checkpointing(bool on) override { checkpointing_ = on; }
 
   std::shared_ptr<Conv2d> conv0;
   std::shared_ptr<BatchNorm2d> norm0;  // null with the small stem
@@ -82,6 +85,7 @@ class DenseNet : public Model {
  private:
   DenseNetConfig config_;
   Generator* dropout_gen_ = nullptr;
+  bool checkpointing_ = false;
   FoldedConvBn folded_stem_;  // conv0 + norm0
   // The channels-last inference path, made by pack_self for f32 models.
   std::shared_ptr<const DenseNetInference> fast_;

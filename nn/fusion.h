@@ -40,6 +40,8 @@ class FusionModel : public Model {
                        const ForwardOptions& options = {}) const override;
   void init_weights(Generator& gen) override;
   void set_dropout_generator(Generator* gen) override { image->set_dropout_generator(gen); }
+  // The DenseNet's layers and transitions; the metadata MLP is small and kept.
+  void set_gradient_checkpointing(bool on) override { image->set_gradient_checkpointing(on); }
 
   std::shared_ptr<DenseNet> image;
   std::shared_ptr<Linear> fc1, fc2, meta_head;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/checkpoint.h"
 #include "core/ops.h"
 #include "nn/empty_init.h"
 #include "nn/quantized_conv.h"
@@ -62,6 +63,10 @@ BatchNorm2d::BatchNorm2d(int64_t c, double eps_, double momentum_)
       momentum(momentum_) {}
 
 Tensor BatchNorm2d::forward(const Tensor& x) const {
+  // A checkpointed forward re-run in backward: batch statistics again, the running ones left as
+  // the forward updated them.
+  if (training() && checkpoint_recomputing())
+    return batch_norm(x, weight, bias, Tensor(), Tensor(), true, momentum, eps);
   if (training()) {
     NoGradGuard ng;
     // Buffers read from a mapped model file are read-only: a training forward updates a copy.

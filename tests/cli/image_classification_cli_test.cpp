@@ -232,6 +232,16 @@ TEST(ImageClassificationCli, FusionResumeIsBitExactWithAugmentation) {
         std::memcmp(t.contiguous().raw_data(), wb.at(name).contiguous().raw_data(), t.nbytes()), 0)
         << name << " differs after resume";
   EXPECT_EQ(meta_a["kiln.train_state"], meta_b["kiln.train_state"]);
+  // --gradient-checkpointing recomputes each dense layer and transition in backward: the same
+  // weights and batch-norm statistics, bit for bit.
+  auto g = run_kiln(common + (tmp / "g") + " --gradient-checkpointing");
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  const auto wg = nn::load_safetensors(tmp / "g/checkpoint/checkpoint.safetensors");
+  ASSERT_EQ(wa.size(), wg.size());
+  for (const auto& [name, t] : wa)
+    EXPECT_EQ(
+        std::memcmp(t.contiguous().raw_data(), wg.at(name).contiguous().raw_data(), t.nbytes()), 0)
+        << name << " differs with --gradient-checkpointing";
   // The learned encoding is in the model: age standardised, sex and site one-hot, sorted.
   const auto config = nlohmann::json::parse(meta_a["kiln.config"]);
   EXPECT_EQ(config["metadata_encoding"]["layout"],

@@ -1,7 +1,8 @@
-// --gradient-checkpointing on real model families: a tiny BERT, a tiny BART and a tiny LED (random
-// weights, every dropout on, padded inputs) give bit-identical logits, parameter gradients and
-// dropout-generator offsets with each layer checkpointed (core/checkpoint.h) and without. The
-// recomputation in backward must see the dropout masks of the forward for this to hold.
+// --gradient-checkpointing on real model families: a tiny BERT, a tiny BART, a tiny LED, a tiny
+// DenseNet and the DenseNet + metadata fusion model (random weights, every dropout on, padded text)
+// give bit-identical logits, parameter gradients and dropout-generator offsets with each layer
+// checkpointed (core/checkpoint.h) and without. The recomputation in backward must see the dropout
+// masks of the forward for this to hold.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -160,16 +161,59 @@ TEST(GradientCheckpointing, LedGradientsAreBitIdentical) {
   expect_identical(*model, in);
 }
 
-TEST(GradientCheckpointing, UnsupportedFamiliesRefuse) {
-  std::ifstream f(std::string(KILN_SHARED_DIR) + "/refs/models/densenet-tiny/config.json");
-  if (!f) GTEST_SKIP() << "densenet-tiny config absent from ../shared/refs";
-  auto model = build(nlohmann::json::parse(f));
-  try {
-    model->set_gradient_checkpointing(true);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("not supported"), std::string::npos) << e.what();
-  }
+nlohmann::json shared_config(const std::string& model) {
+  std::ifstream f(std::string(KILN_SHARED_DIR) + "/refs/models/" + model + "/config.json");
+  return f ? nlohmann::json::parse(f) : nlohmann::json();
+}
+
+NamedTensors image_inputs(int64_t batch) {
+  Generator g(5);
+  return {{"pixel_values", Tensor::randn({batch, 3, 32, 32}, g)}};
+}
+
+// Batch norm's running statistics and batch counts: updated by the forward once, not again by
+// the recomputation in backward.
+std::map<std::string, std::vector<float>> buffers_after_run(Model& model, const NamedTensors& in,
+                                                            bool checkpointing) {
+  Generator g(31);
+  model.init_weights(g);
+  run(model, in, checkpointing);
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, b] : model.named_buffers()) out[name] = b->to_floats();
+  return out;
+}
+
+TEST(GradientCheckpointing, DenseNetGradientsAndRunningStatsAreBitIdentical) {
+  nlohmann::json config = shared_config("densenet-tiny");
+  if (config.is_null()) GTEST_SKIP() << "densenet-tiny config absent from ../shared/refs";
+  config["drop_rate"] = 0.2;  // every dense layer draws a mask: the recomputation must redraw it
+  auto model = build(config);
+  const NamedTensors in = image_inputs(3);
+  expect_identical(*model, in);
+  const auto plain = buffers_after_run(*model, in, false);
+  const auto ckpt = buffers_after_run(*model, in, true);
+  EXPECT_EQ(plain, ckpt);
+  EXPECT_EQ(plain.at("features.denseblock1.denselayer1.norm1.num_batches_tracked"),
+            std::vector<float>{1.0f});
+}
+
+TEST(GradientCheckpointing, DenseNetBitIdenticalUnderBf16) {
+  nlohmann::json config = shared_config("densenet-tiny");
+  if (config.is_null()) GTEST_SKIP() << "densenet-tiny config absent from ../shared/refs";
+  config["drop_rate"] = 0.2;
+  auto model = build(config);
+  expect_identical(*model, image_inputs(2), /*bf16=*/true);
+}
+
+TEST(GradientCheckpointing, FusionGradientsAreBitIdentical) {
+  nlohmann::json config = shared_config("fusion-tiny");
+  if (config.is_null()) GTEST_SKIP() << "fusion-tiny config absent from ../shared/refs";
+  config["image"]["drop_rate"] = 0.2;
+  auto model = build(config);
+  NamedTensors in = image_inputs(2);
+  Generator g(8);
+  in["metadata"] = Tensor::randn({2, config.value("meta_dim", 20)}, g);
+  expect_identical(*model, in);
 }
 
 }  // namespace
