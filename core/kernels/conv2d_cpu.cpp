@@ -170,71 +170,16 @@ struct Batched {
   T *col, *mat;
 };
 
-// f32 values rounded to bf16 bit patterns, split over threads (each value is independent).
-Tensor rounded_to_bf16(const float* src, int64_t n) {
-  Tensor out = Tensor::empty({n}, DType::BF16);
-  uint16_t* dst = out.data<uint16_t>();
-  parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) dst[i] = f32_to_bf16(src[i]);
-  });
-  return out;
-}
-
-// The GEMMs that read the weight: C = op(W_group) * B, with W [Cout, K] row-major. Under bf16
-// (f32 only) the weight is rounded to bf16 once per call and B is rounded while it is packed
-// (gemm::bf16gemm_f32b), products accumulated in f32: what linear does under autocast.
-template <typename T>
-class Gemms {
- public:
-  Gemms(const T* w, int64_t numel, bool bf16) : w_(w) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (bf16) wb_ = rounded_to_bf16(w, numel);
-    }
-  }
-  void weight_times(bool trans_w, int64_t m, int64_t n, int64_t k, int64_t w_offset, const T* b,
-                    int64_t ldb, T* c, int64_t ldc) const {
-    const int64_t ldw = trans_w ? m : k;
-    if constexpr (std::is_same_v<T, float>) {
-      if (wb_.defined()) {
-        gemm::bf16gemm_f32b(trans_w, false, m, n, k, 1.0f, wb_.data<uint16_t>() + w_offset, ldw, b,
-                            ldb, 0.0f, c, ldc);
-        return;
-      }
-    }
-    gemm_t(trans_w, false, m, n, k, w_ + w_offset, ldw, b, ldb, T(0), c, ldc);
-  }
-
- private:
-  const T* w_;
-  Tensor wb_;  // the weight in bf16, under bf16 only
-};
-
-// C = A * B^T + beta * C (the weight gradient: output gradients times the columns). Under bf16
-// A is rounded to a bf16 copy and B while it is packed.
-template <typename T>
-void times_transposed(bool bf16, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-                      const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (bf16) {
-      const Tensor ab = rounded_to_bf16(a, m * lda);
-      gemm::bf16gemm_f32b(false, true, m, n, k, 1.0f, ab.data<uint16_t>(), lda, b, ldb, beta, c,
-                          ldc);
-      return;
-    }
-  }
-  gemm_t(false, true, m, n, k, a, lda, b, ldb, beta, c, ldc);
-}
-
 }  // namespace
 
 template <typename T>
-void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y, bool bf16) {
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   const Batched<T> bt(g);
-  const Gemms<T> gemms(w, g.cout * bt.K, bf16);
   bt.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
     const int64_t ld = nb * bt.P, P = bt.P;
     const T* cols = columns(g, x, n0, nb, gr, bt.col);
-    gemms.weight_times(false, bt.coutg, ld, bt.K, gr * bt.coutg * bt.K, cols, ld, bt.mat, ld);
+    gemm_t(false, false, bt.coutg, ld, bt.K, w + gr * bt.coutg * bt.K, bt.K, cols, ld, T(0), bt.mat,
+           ld);
     for_each_row_pair(g, g.cout, n0, nb, gr * bt.coutg, bt.coutg, y, static_cast<const T*>(bt.mat),
                       [&](T* yr, const T* mr, int64_t c) {
                         const T bias = b ? b[c] : T(0);
@@ -245,22 +190,22 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 
 template <typename T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw,
-                     T* gb, bool bf16) {
+                     T* gb) {
   const Batched<T> bt(g);
-  const Gemms<T> gemms(w, g.cout * bt.K, bf16 && gx);
   const int64_t P = bt.P;
   bt.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
     const int64_t ld = nb * P, coutg = bt.coutg, K = bt.K;
+    const T* wg = w + gr * coutg * K;
     for_each_row_pair(g, g.cout, n0, nb, gr * coutg, coutg, gy, bt.mat,
                       [&](const T* src, T* mr, int64_t) { std::copy(src, src + P, mr); });
     if (gx) {
-      gemms.weight_times(true, K, ld, coutg, gr * coutg * K, bt.mat, ld, bt.col, ld);
+      gemm_t(true, false, K, ld, coutg, wg, K, bt.mat, ld, T(0), bt.col, ld);
       scatter_columns(g, bt.col, n0, nb, gr, gx);
     }
     if (gw) {
       const T* cols = columns(g, x, n0, nb, gr, bt.col);
-      times_transposed(bf16, coutg, K, ld, bt.mat, ld, cols, ld, n0 == 0 ? T(0) : T(1),
-                       gw + gr * coutg * K, K);
+      gemm_t(false, true, coutg, K, ld, bt.mat, ld, cols, ld, n0 == 0 ? T(0) : T(1),
+             gw + gr * coutg * K, K);
     }
   });
   if (!gb) return;
@@ -362,13 +307,12 @@ void conv2d_backward_reference(const ConvGeometry& g, const T* x, const T* w, co
   }
 }
 
-#define KILN_CONV_INSTANTIATE(T)                                                                  \
-  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, bool);   \
-  template void conv2d_backward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, T*, T*, \
-                                   bool);                                                         \
-  template void conv2d_forward_reference<T>(const ConvGeometry&, const T*, const T*, const T*,    \
-                                            T*);                                                  \
-  template void conv2d_backward_reference<T>(const ConvGeometry&, const T*, const T*, const T*,   \
+#define KILN_CONV_INSTANTIATE(T)                                                                   \
+  template void conv2d_forward<T>(const ConvGeometry&, const T*, const T*, const T*, T*);          \
+  template void conv2d_backward<T>(const ConvGeometry&, const T*, const T*, const T*, T*, T*, T*); \
+  template void conv2d_forward_reference<T>(const ConvGeometry&, const T*, const T*, const T*,     \
+                                            T*);                                                   \
+  template void conv2d_backward_reference<T>(const ConvGeometry&, const T*, const T*, const T*,    \
                                              T*, T*, T*);
 KILN_CONV_INSTANTIATE(float)
 KILN_CONV_INSTANTIATE(double)

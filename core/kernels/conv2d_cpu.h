@@ -21,16 +21,13 @@ struct ConvGeometry {
   int64_t sh, sw, ph, pw, dh, dw, groups;
 };
 
-// y = conv(x, w) + b (b may be null). bf16 (f32 only; bf16 autocast, core/autocast.h): the GEMMs
-// take bf16-rounded operands and accumulate in f32; im2col, col2im, bias and the output stay f32.
+// y = conv(x, w) + b (b may be null).
 template <typename T>
-void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y,
-                    bool bf16 = false);
-// Any of gx, gw, gb may be null (not wanted). Each wanted one is overwritten. bf16: as forward,
-// for both GEMMs (the output gradient, the weight and the columns rounded to bf16).
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+// Any of gx, gw, gb may be null (not wanted). Each wanted one is overwritten.
 template <typename T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw,
-                     T* gb, bool bf16 = false);
+                     T* gb);
 
 template <typename T>
 void conv2d_forward_reference(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);

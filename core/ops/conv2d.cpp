@@ -3,7 +3,6 @@
 // the plain reference loops (for debugging a suspected fast-path bug in a whole model).
 #include <cstdlib>
 
-#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/conv_ops.h"
 #include "core/dispatch.h"
@@ -69,9 +68,6 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
   const DType dt = x_in.dtype();
   Tensor out = Tensor::empty({g.n, g.cout, g.oh, g.ow}, dt);
   const bool ref = use_reference_path();
-  // bf16 autocast (core/autocast.h) covers convolutions as it covers linear; the backward runs in
-  // the mode the forward ran in. The reference path stays in full precision.
-  const bool bf16 = !ref && bf16_autocast_enabled() && dt == DType::F32;
   dispatch_floating(dt, "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (out.numel() == 0) return;
@@ -79,33 +75,32 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
     if (ref)
       kernels::conv2d_forward_reference<T>(g, x.data<T>(), w.data<T>(), bp, out.data<T>());
     else
-      kernels::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), bp, out.data<T>(), bf16);
+      kernels::conv2d_forward<T>(g, x.data<T>(), w.data<T>(), bp, out.data<T>());
   });
   if (!needs_grad({&x_in, &w_in, &b_in})) return out;
   const bool gx = x_in.requires_grad(), gw = w_in.requires_grad(),
              gb = b_in.defined() && b_in.requires_grad();
-  return record(kConv2dOp, out, {x_in, w_in, b_in}, {&x, &w},
-                [=](const Tensor& grad) -> std::vector<Tensor> {
-                  Tensor gy = grad.contiguous();
-                  Tensor dx = gx ? Tensor::empty(x.shape(), dt) : Tensor();
-                  Tensor dw = gw ? Tensor::empty(w.shape(), dt) : Tensor();
-                  Tensor db = gb ? Tensor::empty({g.cout}, dt) : Tensor();
-                  dispatch_floating(dt, "conv2d", [&](auto tag) {
-                    using T = typename decltype(tag)::type;
-                    auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
-                    if (gy.numel() == 0) {  // no output: every gradient is zero
-                      for (const Tensor* t : {&dx, &dw, &db}) image_ops::zero_fill(*t);
-                      return;
-                    }
-                    if (ref)
-                      kernels::conv2d_backward_reference<T>(g, ptr(x), ptr(w), ptr(gy), ptr(dx),
-                                                            ptr(dw), ptr(db));
-                    else
-                      kernels::conv2d_backward<T>(g, ptr(x), ptr(w), ptr(gy), ptr(dx), ptr(dw),
-                                                  ptr(db), bf16);
-                  });
-                  return {dx, dw, db};
-                });
+  return record(
+      kConv2dOp, out, {x_in, w_in, b_in}, {&x, &w}, [=](const Tensor& grad) -> std::vector<Tensor> {
+        Tensor gy = grad.contiguous();
+        Tensor dx = gx ? Tensor::empty(x.shape(), dt) : Tensor();
+        Tensor dw = gw ? Tensor::empty(w.shape(), dt) : Tensor();
+        Tensor db = gb ? Tensor::empty({g.cout}, dt) : Tensor();
+        dispatch_floating(dt, "conv2d", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
+          if (gy.numel() == 0) {  // no output: every gradient is zero
+            for (const Tensor* t : {&dx, &dw, &db}) image_ops::zero_fill(*t);
+            return;
+          }
+          if (ref)
+            kernels::conv2d_backward_reference<T>(g, ptr(x), ptr(w), ptr(gy), ptr(dx), ptr(dw),
+                                                  ptr(db));
+          else
+            kernels::conv2d_backward<T>(g, ptr(x), ptr(w), ptr(gy), ptr(dx), ptr(dw), ptr(db));
+        });
+        return {dx, dw, db};
+      });
 }
 
 }  // namespace kiln

@@ -57,49 +57,6 @@ double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m / scale;
 }
 
-// x with every value rounded to bf16 and widened back (what the bf16 GEMM multiplies).
-std::vector<float> bf16_rounded(const float* x, int64_t n) {
-  std::vector<float> out(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(f32_to_bf16(x[i]));
-  return out;
-}
-
-// Under bf16 autocast the three GEMMs multiply bf16-rounded operands with f32 accumulation: equal
-// to the reference loops (f64 sums) on rounded operands up to f32 summation, and measurably apart
-// from the f32 path (the rounding did happen). The bias gradient is a plain f32 sum either way.
-TEST(Conv2dKernels, Bf16PathMatchesReferenceOnRoundedOperands) {
-  Generator gen(6);
-  for (const auto& s : shapes()) {
-    const auto g = geometry(s);
-    Tensor x = Tensor::randn(s.x, gen), w = Tensor::randn(s.w, gen),
-           b = Tensor::randn({g.cout}, gen);
-    Tensor gy = Tensor::randn({g.n, g.cout, g.oh, g.ow}, gen);
-    const int64_t ny = gy.numel();
-    const auto xr = bf16_rounded(x.data<float>(), x.numel()),
-               wr = bf16_rounded(w.data<float>(), w.numel()),
-               gyr = bf16_rounded(gy.data<float>(), ny);
-    std::vector<float> y16(ny), yref(ny), y32(ny), gx16(x.numel()), gxref(x.numel()),
-        gw16(w.numel()), gwref(w.numel()), gb16(g.cout), gbref(g.cout), unused(x.numel());
-    kernels::conv2d_forward<float>(g, x.data<float>(), w.data<float>(), b.data<float>(), y16.data(),
-                                   /*bf16=*/true);
-    kernels::conv2d_forward<float>(g, x.data<float>(), w.data<float>(), b.data<float>(),
-                                   y32.data());
-    kernels::conv2d_forward_reference<float>(g, xr.data(), wr.data(), b.data<float>(), yref.data());
-    kernels::conv2d_backward<float>(g, x.data<float>(), w.data<float>(), gy.data<float>(),
-                                    gx16.data(), gw16.data(), gb16.data(), /*bf16=*/true);
-    // gx reads the rounded weight and output gradient; gw the rounded output gradient and input.
-    kernels::conv2d_backward_reference<float>(g, xr.data(), wr.data(), gyr.data(), gxref.data(),
-                                              gwref.data(), nullptr);
-    kernels::conv2d_backward_reference<float>(g, x.data<float>(), w.data<float>(), gy.data<float>(),
-                                              unused.data(), nullptr, gbref.data());
-    EXPECT_LT(max_rel_diff(y16, yref), 1e-5) << s.name;
-    EXPECT_LT(max_rel_diff(gx16, gxref), 1e-5) << s.name;
-    EXPECT_LT(max_rel_diff(gw16, gwref), 1e-5) << s.name;
-    EXPECT_LT(max_rel_diff(gb16, gbref), 1e-5) << s.name;
-    EXPECT_GT(max_rel_diff(y16, y32), 1e-4) << s.name << ": the bf16 path did not round";
-  }
-}
-
 TEST(Conv2dKernels, FastPathMatchesReference) {
   Generator gen(5);
   for (const auto& s : shapes()) {
