@@ -68,6 +68,8 @@ ImageTaskOptions ImageTaskOptions::from(const std::map<std::string, std::string>
   o.crop_scale_min = option_number(options, "crop-scale", o.crop_scale_min, 0.0, 1.0);
   o.hflip = option_number(options, "hflip", o.hflip, 0.0, 1.0);
   o.vflip = option_number(options, "vflip", o.vflip, 0.0, 1.0);
+  o.image_cache_mb = static_cast<int64_t>(option_number(
+      options, "image-cache-mb", static_cast<double>(o.image_cache_mb), 0.0, 1 << 24));
   return o;
 }
 
@@ -100,6 +102,7 @@ std::unique_ptr<ImageClassificationData> read_image_rows(const std::string& path
                                                          data::Format format) {
   auto out = std::make_unique<ImageClassificationData>();
   out->path = path;
+  out->cache_budget_bytes = options.image_cache_mb << 20;
   auto reader = data::RecordReader::open(path, format);
   while (auto record = reader->next()) {
     ImageRow row;

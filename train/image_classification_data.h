@@ -28,6 +28,9 @@ struct ImageTaskOptions {
   std::string group_field;                   // empty: rows are split one by one
   double crop_scale_min = 0.08;              // RandomResizedCrop's lower area bound; 0: resize
   double hflip = 0.5, vflip = 0.0;           // flip probabilities
+  // Decoded images kept in memory after their first use, in MiB (0: decode on every use). A
+  // training run's resident memory grows by each new image's RGB bytes until the budget is spent.
+  int64_t image_cache_mb = 1024;
 
   // Usage errors (bad numbers, empty names) are kiln::Error naming the flag.
   static ImageTaskOptions from(const std::map<std::string, std::string>& options);
@@ -46,9 +49,9 @@ class ImageClassificationData : public TaskData {
   // Filled by encode():
   ImageInputs inputs;
   std::vector<int64_t> labels;
-  std::vector<std::string> image_paths;      // resolved; empty when the model takes no image
-  std::vector<std::vector<float>> metadata;  // empty when the model takes no metadata
-  int64_t cache_budget_bytes = int64_t{1} << 30;
+  std::vector<std::string> image_paths;           // resolved; empty when the model takes no image
+  std::vector<std::vector<float>> metadata;       // empty when the model takes no metadata
+  int64_t cache_budget_bytes = int64_t{1} << 30;  // ImageTaskOptions::image_cache_mb
 
   size_t size() const override { return rows.size(); }
   // One example counts as one "token" in throughput figures (examples per second).

@@ -106,6 +106,11 @@ class ImageClassificationTask : public Task {
          "0.08", true},
         {"hflip", "training augmentation: horizontal flip probability", "0.5", true},
         {"vflip", "training augmentation: vertical flip probability", "0", true},
+        {"image-cache-mb",
+         "decoded images kept in memory after their first use, in MiB per data file (0: decode "
+         "every time); "
+         "resident memory grows by each new image's RGB bytes up to this budget",
+         "1024", true},
     };
   }
 

@@ -232,9 +232,10 @@ TEST(ImageClassificationCli, FusionResumeIsBitExactWithAugmentation) {
         std::memcmp(t.contiguous().raw_data(), wb.at(name).contiguous().raw_data(), t.nbytes()), 0)
         << name << " differs after resume";
   EXPECT_EQ(meta_a["kiln.train_state"], meta_b["kiln.train_state"]);
-  // --gradient-checkpointing recomputes each dense layer and transition in backward: the same
-  // weights and batch-norm statistics, bit for bit.
-  auto g = run_kiln(common + (tmp / "g") + " --gradient-checkpointing");
+  // --gradient-checkpointing recomputes each dense layer and transition in backward, and
+  // --image-cache-mb 0 decodes every image on every use: the same weights and batch-norm
+  // statistics, bit for bit.
+  auto g = run_kiln(common + (tmp / "g") + " --gradient-checkpointing --image-cache-mb 0");
   ASSERT_EQ(g.exit_code, 0) << g.output;
   const auto wg = nn::load_safetensors(tmp / "g/checkpoint/checkpoint.safetensors");
   ASSERT_EQ(wa.size(), wg.size());
@@ -353,6 +354,10 @@ TEST(ImageClassificationCli, BadRecordsNameFileLineAndField) {
   EXPECT_NE(corrupt.exit_code, 0);
   EXPECT_NE(corrupt.output.find("t.jsonl:2: "), std::string::npos) << corrupt.output;
   EXPECT_NE(corrupt.output.find("corrupt.png"), std::string::npos) << corrupt.output;
+
+  auto bad_cache = train_with(ok0, " --image-cache-mb -5");
+  EXPECT_NE(bad_cache.exit_code, 0);
+  EXPECT_NE(bad_cache.output.find("--image-cache-mb"), std::string::npos) << bad_cache.output;
 
   auto wrong_task_flag = run_kiln(
       "train --task sequence-classification --image-field x "
