@@ -88,6 +88,12 @@ class DenseNetFamilyEntry : public ModelFamily {
   int64_t parameter_count(const nlohmann::json& config, const std::string& origin) const override {
     return DenseNetConfig::from_json(config, origin).parameter_count();
   }
+
+  NamedTensors example_inputs(const nlohmann::json& config, int64_t batch,
+                              Generator& gen) const override {
+    const ImagePreprocessing p = DenseNetConfig::from_json(config, "config").preprocessing;
+    return {{"pixel_values", Tensor::randn({batch, 3, p.height, p.width}, gen)}};
+  }
 };
 
 KILN_MODEL_FAMILY(DenseNetFamilyEntry);

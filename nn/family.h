@@ -116,6 +116,14 @@ class ModelFamily {
   // load_state_dict. The default checks nothing.
   virtual void check_tensors(const nlohmann::json& /*config*/, const StateDict& /*tensors*/,
                              const std::string& /*origin*/) const {}
+
+  // `batch` random inputs of the size the config names, for timing a forward (kiln quantize's
+  // speed check of convolutions, quant/conv_speed_check.h). Empty (the default): the family
+  // cannot make them, and its convolutions are not timed.
+  virtual NamedTensors example_inputs(const nlohmann::json& /*config*/, int64_t /*batch*/,
+                                      Generator& /*gen*/) const {
+    return {};
+  }
 };
 
 // Before build(), for tensors stored with their config (a model file, a checkpoint): the family's

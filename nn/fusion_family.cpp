@@ -69,6 +69,14 @@ class FusionFamilyEntry : public ModelFamily {
   int64_t parameter_count(const nlohmann::json& config, const std::string& origin) const override {
     return FusionConfig::from_json(config, origin).parameter_count();
   }
+
+  NamedTensors example_inputs(const nlohmann::json& config, int64_t batch,
+                              Generator& gen) const override {
+    const FusionConfig c = FusionConfig::from_json(config, "config");
+    return {{"pixel_values",
+             Tensor::randn({batch, 3, c.preprocessing.height, c.preprocessing.width}, gen)},
+            {"metadata", Tensor::randn({batch, c.meta_dim}, gen)}};
+  }
 };
 
 KILN_MODEL_FAMILY(FusionFamilyEntry);

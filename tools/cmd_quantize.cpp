@@ -7,9 +7,12 @@
 // on calibration data with the task's metric (the kiln eval loop) and keeps the metric within
 // --max-drop points of the float model (quant/sensitivity.h). Then, unless --no-speed-check, each
 // distinct Linear shape chosen as int8 (with --never-slower also q4) is timed here as float and
-// quantized GEMMs and the clearly faster kept (quant/speed_check.h). --compress zstd stores every
+// quantized GEMMs and the clearly faster kept (quant/speed_check.h); the convolutions are judged
+// by timing the whole model's forward with each kernel-size group quantized or in float
+// (quant/conv_speed_check.h, --bench-images per forward). --compress zstd stores every
 // tensor zstd-compressed (nn/tensor_compression.h).
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <iomanip>
@@ -19,10 +22,12 @@
 #include <sstream>
 #include <tuple>
 
+#include "core/autograd.h"
 #include "core/qgemm.h"
 #include "nn/generation_config.h"
 #include "nn/model_file.h"
 #include "nn/tensor_compression.h"
+#include "quant/conv_speed_check.h"
 #include "quant/decisions.h"
 #include "quant/eligibility.h"
 #include "quant/measure_decisions.h"
@@ -65,6 +70,25 @@ double metric_points(const nlohmann::json& metrics, const std::string& name) {
   return name.rfind("rouge", 0) == 0 ? v : 100.0 * v;
 }
 
+// Milliseconds of one eval forward of `model` on `inputs`, packed as the quantized file will run
+// it: one warm-up forward, then the mean of enough forwards to last about 50 ms (at least 2).
+double forward_ms(nn::Model& model, const nn::NamedTensors& inputs) {
+  using Clock = std::chrono::steady_clock;
+  model.unpack_weights();
+  model.pack_for_inference();
+  NoGradGuard no_grad;
+  const auto warm = Clock::now();
+  model.forward(inputs);
+  const double one =
+      std::max(std::chrono::duration<double, std::milli>(Clock::now() - warm).count(), 1e-3);
+  const int64_t calls = std::clamp<int64_t>(static_cast<int64_t>(50.0 / one) + 1, 2, 1000);
+  const auto a = Clock::now();
+  for (int64_t i = 0; i < calls; ++i) model.forward(inputs);
+  const double total = std::chrono::duration<double, std::milli>(Clock::now() - a).count();
+  model.unpack_weights();
+  return total / static_cast<double>(calls);
+}
+
 int run_quantize(const std::vector<std::string>& args) {
   ArgParser p("quantize", "-m MODEL -o OUT [options]");
   p.option("model", "float kiln model file", "-m")
@@ -86,9 +110,12 @@ int run_quantize(const std::vector<std::string>& args) {
             "apply the speed check to q4_0 / q4_1 too (by default it checks int8 only: 4-bit is "
             "chosen for size)")
       .flag("no-speed-check",
-            "keep every int8 decision without timing it (by default each Linear shape is timed "
-            "here as float and int8 and the faster kept): files reproducible across machines")
+            "keep every int8 decision without timing it (by default each Linear shape, and the "
+            "model's forward with its convolutions quantized or in float, is timed here and the "
+            "faster kept): files reproducible across machines")
       .option("bench-rows", "speed check: rows of the timed GEMMs (tokens per batch)", "", "128")
+      .option("bench-images",
+              "speed check of convolutions: images per timed forward of the whole model", "", "8")
       .option("compress", "none or zstd: store tensors compressed (decompressed on load)", "",
               "none")
       .option("zstd-level", "--compress zstd: level 1-19", "", "9")
@@ -135,6 +162,9 @@ int run_quantize(const std::vector<std::string>& args) {
   if (zstd_level < 1 || zstd_level > 19) throw UsageError("--zstd-level must be from 1 to 19");
   const int64_t bench_rows = p.get_int("bench-rows");
   if (bench_rows < 1) throw UsageError("--bench-rows must be at least 1");
+  const int64_t bench_images = p.get_int("bench-images");
+  if (bench_images < 1 || bench_images > 4096)
+    throw UsageError("--bench-images must be from 1 to 4096");
   if (p.get_flag("never-slower") && p.get_flag("no-speed-check"))
     throw UsageError("--never-slower and --no-speed-check contradict each other");
   quant::SpeedCheckOptions speed;
@@ -238,11 +268,28 @@ int run_quantize(const std::vector<std::string>& args) {
       return quant::time_shape(rows, n, k, f);
     };
     settings["benchmark"] = quant::apply_speed_check(decisions, speed, timer);
+    // Convolutions: the whole model's forward on example inputs, by kernel-size group.
+    Generator example_gen(1234);
+    const nn::NamedTensors examples =
+        nn::family_by_name(m.spec.family, in).example_inputs(m.config, bench_images, example_gen);
+    if (!examples.empty()) {
+      const quant::ForwardTimer time_forward = [&](const std::vector<quant::TensorDecision>& ds) {
+        return quant::measure_decisions(*m.model, ds,
+                                        [&] { return forward_ms(*m.model, examples); });
+      };
+      const nlohmann::json conv = quant::apply_conv_speed_check(decisions, speed, 5, time_forward);
+      if (!conv.is_null()) {
+        settings["conv_benchmark"] = conv;
+        settings["conv_benchmark"]["images"] = bench_images;
+      }
+    }
     // A tensor back in float changes the model auto measured: measure the file's decisions again,
     // so that the metadata reports the metric of the model written.
     const auto& records = settings["benchmark"];
     const bool reverted = std::any_of(records.begin(), records.end(),
-                                      [](const nlohmann::json& b) { return b["kept"] == "f32"; });
+                                      [](const nlohmann::json& b) { return b["kept"] == "f32"; }) ||
+                          (settings.contains("conv_benchmark") &&
+                           !settings["conv_benchmark"]["kept_float"].get<std::string>().empty());
     if (auto_measure && reverted) {
       auto& cal = settings["calibration"];
       cal["quantized_metric_before_speed_check"] = cal["quantized_metric"];

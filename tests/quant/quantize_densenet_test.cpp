@@ -75,10 +75,13 @@ TEST_F(QuantizeDenseNet, LogitsStayCloseAndPredictTheSameClasses) {
     std::string scheme, extra;
     double tol;
   };
-  // --no-speed-check: the classifier is a Linear, which the default speed check may keep in float.
-  for (const Case& c : {Case{"int8", "", 0.02}, Case{"q4_0", "", 0.15}, Case{"q4_1", "", 0.15},
-                        Case{"int8", " --include-head --no-speed-check", 0.03}}) {
-    const std::string q = path(c.scheme + (c.extra.empty() ? "" : "-head") + ".kiln");
+  // --no-speed-check: the speed check may keep int8 convs (and the classifier, a Linear) in
+  // float on this machine; here every eligible tensor must be quantized.
+  for (const Case& c :
+       {Case{"int8", " --no-speed-check", 0.02}, Case{"q4_0", "", 0.15}, Case{"q4_1", "", 0.15},
+        Case{"int8", " --include-head --no-speed-check", 0.03}}) {
+    const std::string q =
+        path(c.scheme + (c.extra.find("head") == std::string::npos ? "" : "-head") + ".kiln");
     const auto r =
         run_kiln("quantize -m " + float_model() + " -o " + q + " --scheme " + c.scheme + c.extra);
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -104,6 +107,37 @@ TEST_F(QuantizeDenseNet, LogitsStayCloseAndPredictTheSameClasses) {
   const nn::ModelFile head = nn::read_model_file(path("int8-head.kiln"));
   EXPECT_EQ(head.quantization.at("features.conv0.weight").format, "int8");
   EXPECT_EQ(head.quantization.at("classifier.weight").format, "int8");
+}
+
+// The default speed check times the model's forward with its 1x1 and 3x3 convs quantized or in
+// float (quant/conv_speed_check.h): every conv decision says which way it went and why, and the
+// metadata keeps all four arrangements' timings.
+TEST_F(QuantizeDenseNet, SpeedCheckTimesConvolutionsInTheWholeModel) {
+  const std::string q = path("int8-checked.kiln");
+  const auto r = run_kiln("quantize -m " + float_model() + " -o " + q + " --bench-images 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nn::ModelFile mf = nn::read_model_file(q);
+  int convs = 0;
+  for (const auto& [name, d] : mf.quantization) {
+    if (name.find(".conv") == std::string::npos || name.find("conv0") != std::string::npos)
+      continue;
+    ++convs;
+    EXPECT_TRUE(d.format == "int8" || d.format == "f32") << name << " " << d.format;
+    EXPECT_TRUE(contains(
+        d.reason, d.format == "f32" ? "never slower: model forward" : "not slower: model forward"))
+        << name << ": " << d.reason;
+  }
+  EXPECT_GT(convs, 4);
+  const auto meta = nlohmann::json::parse(mf.extra_metadata.at("kiln.quantization"));
+  ASSERT_TRUE(meta.contains("conv_benchmark")) << meta.dump().substr(0, 300);
+  const auto& conv = meta["conv_benchmark"];
+  EXPECT_EQ(conv["groups"], nlohmann::json({"1x1", "3x3"}));
+  EXPECT_EQ(conv["arrangements"].size(), 4u);
+  EXPECT_EQ(conv["images"], 2);
+  const auto bad =
+      run_kiln("quantize -m " + float_model() + " -o " + path("x.kiln") + " --bench-images 0");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(contains(bad.output, "--bench-images")) << bad.output;
 }
 
 TEST_F(QuantizeDenseNet, InspectEvalAndAutoOnImages) {
@@ -162,7 +196,8 @@ TEST(QuantizeCli, FusionRunsOnQuantizedConvs) {
   if (!fs::exists(src)) GTEST_SKIP() << "fixture fusion-tiny not present";
   TempDir tmp;
   ASSERT_EQ(run_kiln("convert " + src + " -o " + (tmp / "f.kiln")).exit_code, 0);
-  const auto q = run_kiln("quantize -m " + (tmp / "f.kiln") + " -o " + (tmp / "q.kiln"));
+  const auto q =
+      run_kiln("quantize -m " + (tmp / "f.kiln") + " -o " + (tmp / "q.kiln") + " --no-speed-check");
   ASSERT_EQ(q.exit_code, 0) << q.output;
   EXPECT_TRUE(contains(q.output, "image.features.denseblock1.denselayer1.conv1.weight"))
       << q.output;
