@@ -107,16 +107,18 @@ take "$DENOISE_TEXTS" "$data/denoise_text.jsonl" "$denoise_in"
 inputs=$denoise_in
 [ "$DENOISE_EXTRA" = 1 ] && inputs="$inputs,$data/denoise_extra.jsonl"
 if [ ! -f "$OUT/denoise_train.jsonl" ]; then
-  "$KILN" data denoise -i "$inputs" -o "$OUT/denoise_train.jsonl" --copies "$DENOISE_COPIES" --seed 1
+  "$KILN" data denoise -i "$inputs" -o "$OUT/denoise_train.jsonl" --copies "$DENOISE_COPIES" --seed 1 \
+    --no-permute
 fi
 # Evaluation pieces from dev articles (never test text), noised with another seed.
 take 20 "$data/bbc_dev.jsonl" "$OUT/denoise_dev_text.jsonl"
-"$KILN" data denoise -i "$OUT/denoise_dev_text.jsonl" -o "$OUT/denoise_dev_all.jsonl" --seed 2
+"$KILN" data denoise -i "$OUT/denoise_dev_text.jsonl" -o "$OUT/denoise_dev_all.jsonl" --seed 2 \
+  --no-permute
 take "$PRE_EVAL" "$OUT/denoise_dev_all.jsonl" "$OUT/denoise_dev.jsonl"
 log "pre-training: $(wc -l <"$OUT/denoise_train.jsonl") noised pieces"
 train "$OUT/pretrain" --task summarization --config "$here/config.json" --tokenizer "$TOKENIZER" \
   --train "$OUT/denoise_train.jsonl" --eval "$OUT/denoise_dev.jsonl" \
-  --epochs "$PRE_EPOCHS" --learning-rate 5e-4 --warmup-ratio 0.05 --weight-decay 0.01 \
+  --epochs "$PRE_EPOCHS" --learning-rate 1e-3 --warmup-ratio 0.05 --weight-decay 0.01 \
   --per-device-batch-size 16 --max-source-length 256 --max-target-length 256 \
   --save-steps "$SAVE_STEPS" --bf16 --seed 1 \
   --generation-num-beams 1 --generation-max-length 200 --generation-min-length 0 \
