@@ -23,12 +23,6 @@ std::string kernel_size(const TensorDecision& d) {
   return std::to_string(d.shape[2]) + "x" + std::to_string(d.shape[3]);
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
 std::string ms(double v) {
   std::ostringstream os;
   os << std::setprecision(3) << v << " ms";

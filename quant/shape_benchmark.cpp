@@ -15,12 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
 // Milliseconds per call of `fn`, run `calls` times back to back.
 template <class Fn>
 double ms_per_call(const Fn& fn, int64_t calls) {
@@ -39,6 +33,17 @@ int64_t calls_for(const Fn& fn, double target_ms) {
 }
 
 }  // namespace
+
+double median(std::vector<double> v) {
+  KILN_CHECK(!v.empty(), "median of no samples");
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+double ms_per_call_lasting(const std::function<void()>& fn, double target_ms) {
+  return ms_per_call(fn, calls_for(fn, target_ms));
+}
 
 ShapeTiming time_shape(int64_t rows, int64_t n, int64_t k, Format format,
                        const ShapeTimingOptions& options) {

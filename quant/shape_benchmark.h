@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "core/quant_format.h"
 
@@ -27,6 +29,13 @@ struct ShapeTimingOptions {
   int samples = 7;             // interleaved samples per side (the median is taken)
   double min_sample_ms = 1.0;  // each sample repeats the GEMM until it lasts this long
 };
+
+// The median of timing samples (the mean of the middle two for an even count).
+double median(std::vector<double> samples);
+
+// Milliseconds per call of `fn`: one timed call (a warm-up that also sizes the run), then enough
+// back-to-back calls to last about `target_ms`, averaged.
+double ms_per_call_lasting(const std::function<void()>& fn, double target_ms);
 
 // `rows` x `k` activations times an `n` x `k` weight (a Linear with k inputs, n outputs).
 ShapeTiming time_shape(int64_t rows, int64_t n, int64_t k, Format format,

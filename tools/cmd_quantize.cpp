@@ -12,7 +12,6 @@
 // (quant/conv_speed_check.h, --bench-images per forward). --compress zstd stores every
 // tensor zstd-compressed (nn/tensor_compression.h).
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <iomanip>
@@ -71,22 +70,14 @@ double metric_points(const nlohmann::json& metrics, const std::string& name) {
 }
 
 // Milliseconds of one eval forward of `model` on `inputs`, packed as the quantized file will run
-// it: one warm-up forward, then the mean of enough forwards to last about 50 ms (at least 2).
+// it (quant::ms_per_call_lasting: a warm-up forward, then forwards lasting about 50 ms).
 double forward_ms(nn::Model& model, const nn::NamedTensors& inputs) {
-  using Clock = std::chrono::steady_clock;
   model.unpack_weights();
   model.pack_for_inference();
   NoGradGuard no_grad;
-  const auto warm = Clock::now();
-  model.forward(inputs);
-  const double one =
-      std::max(std::chrono::duration<double, std::milli>(Clock::now() - warm).count(), 1e-3);
-  const int64_t calls = std::clamp<int64_t>(static_cast<int64_t>(50.0 / one) + 1, 2, 1000);
-  const auto a = Clock::now();
-  for (int64_t i = 0; i < calls; ++i) model.forward(inputs);
-  const double total = std::chrono::duration<double, std::milli>(Clock::now() - a).count();
+  const double ms = quant::ms_per_call_lasting([&] { model.forward(inputs); }, 50.0);
   model.unpack_weights();
-  return total / static_cast<double>(calls);
+  return ms;
 }
 
 int run_quantize(const std::vector<std::string>& args) {

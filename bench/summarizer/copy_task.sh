@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The copy-task diagnostic of examples/summarizer/README.md: the recipe's BART config from random
 # weights, trained to reproduce its input (30-word pieces of the recipe's pre-training text),
-# in kiln train and in transformers (copy_task_torch.py), one after the other.
+# in kiln train and in transformers (copy_variants.py with its defaults), one after the other.
 #   RUN=runs/summarizer-medium bench/summarizer/copy_task.sh [ROWS=6000] [UPDATES_LR=1e-3]
 # A model that copies reaches a loss well under 1; the medium recipe's config with init_std 0.02
 # stayed near 6.2 after 188 updates in both (2026-12-03). config.json now initialises with std
@@ -36,4 +36,5 @@ echo "== kiln train"
   --max-source-length 64 --max-target-length 64 --seed 1 --generation-num-beams 1 \
   --generation-max-length 80 -o "$OUT/kiln-run" --threads 2 2>&1 | grep -E "^step [0-9]*0/|eval"
 echo "== transformers"
-"$PY" bench/summarizer/copy_task_torch.py "$OUT/copy.jsonl" --lr "$LR" 2>&1 | grep "^step"
+"$PY" bench/summarizer/copy_variants.py "$OUT/copy.jsonl" --lr "$LR" --threads 2 --every 10 2>&1 |
+  grep "^step"

@@ -3,9 +3,15 @@
 
     copy_variants.py COPY.jsonl [--override '{"init_std": 0.05}'] [--pos random|shared|sin]
                      [--bs 16] [--maxlen 32] [--epochs 4] [--constant] [--warm 0.05] [--lr 1e-3]
+                     [--threads 1] [--every 50]
 
 COPY.jsonl: {"text", "summary"} rows with summary == text (bench/summarizer/copy_task.sh makes
-it). Prints the mean loss and teacher-forced token accuracy of every 50 updates. --override sets
+it). Prints the mean loss and teacher-forced token accuracy of every --every updates. With its
+defaults (and --threads 2 --every 10) it is copy_task.sh's transformers side: the same as
+`kiln train --task summarization` on the file (AdamW, weight decay 0, linear warm-up over 2% of
+the updates then linear decay, clipping 1.0, one epoch in batches of 32, labels = the target ids
+with padding -100, transformers' own right-shift); it differs in torch's init, order and dropout
+draws. --override sets
 config fields on examples/summarizer/config.json; --pos initialises the encoder and decoder
 position tables identically (shared) or as scaled sinusoids (sin) instead of independently.
 
@@ -39,6 +45,7 @@ ap.add_argument("--override", default="{}")
 ap.add_argument("--bs", type=int, default=32)
 ap.add_argument("--maxlen", type=int, default=64)
 ap.add_argument("--constant", action="store_true", help="no decay after the warm-up")
+ap.add_argument("--every", type=int, default=50, help="updates per printed line")
 a = ap.parse_args()
 
 torch.manual_seed(1)
@@ -91,7 +98,7 @@ for epoch in range(a.epochs):
         m = labels != -100
         accs.append(((out.logits.argmax(-1) == labels) & m).sum().item() / m.sum().item())
         losses.append(out.loss.item())
-        if step % 50 == 0:
+        if step % a.every == 0:
             print(f"step {step}/{steps} loss {sum(losses) / len(losses):.3f} "
                   f"acc {sum(accs) / len(accs):.3f} {time.time() - t0:.0f}s", flush=True)
             losses, accs = [], []
