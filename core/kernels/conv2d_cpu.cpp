@@ -4,33 +4,23 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <utility>
 
-#include "core/gemm.h"
+#include "core/kernels/conv2d_common.h"
+#include "core/kernels/conv2d_shifted.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 
 namespace kiln::kernels {
 namespace {
 
-template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;
-
-void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-            const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  gemm::sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-}
-void gemm_t(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double* a, int64_t lda,
-            const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  gemm::dgemm(ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
-}
+using conv_detail::Acc;
+using conv_detail::gemm_t;
+using conv_detail::grain_for;
+using conv_detail::scratch;
 
 bool is_pointwise(const ConvGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
-}
-
-// Grain so that a task moves at least ~16k elements.
-int64_t grain_for(int64_t per_item) {
-  return std::max<int64_t>(1, 16384 / std::max<int64_t>(per_item, 1));
 }
 
 // Samples per batched GEMM: as many as keep the [K, samples * P] column buffer under 16M
@@ -48,10 +38,13 @@ int64_t samples_per_chunk(const ConvGeometry& g, int64_t k, int64_t p) {
                              std::max<int64_t>(g.n, 1));
 }
 
-// A scratch buffer from the tensor allocator (reused memory, not freshly zeroed pages).
-template <typename T>
-Tensor scratch(int64_t n) {
-  return Tensor::empty({n}, dtype_of<T>::value);
+// For a unit column stride: the output columns [lo, hi) whose input column ox - pw + j * dw for
+// kernel column j lies inside the image (the others read the zero padding).
+std::pair<int64_t, int64_t> valid_columns(const ConvGeometry& g, int64_t j) {
+  const int64_t shift = j * g.dw - g.pw;  // ix = ox + shift
+  const int64_t lo = std::clamp<int64_t>(-shift, 0, g.ow);
+  const int64_t hi = std::clamp<int64_t>(g.w - shift, lo, g.ow);
+  return {lo, hi};
 }
 
 // Columns of samples [n0, n0 + nb), group gr: col[K, nb * P] (row stride ld = nb * P), sample s
@@ -78,6 +71,15 @@ void gather_columns(const ConvGeometry& g, const T* x, int64_t n0, int64_t nb, i
           continue;
         }
         const T* xrow = xc + iy * g.w;
+        if (g.sw == 1) {
+          // Unit stride: the row is a zero margin, a contiguous copy and a zero margin.
+          const auto [lo, hi] = valid_columns(g, j);
+          std::fill(drow, drow + lo, T(0));
+          const int64_t shift = j * g.dw - g.pw;
+          std::copy(xrow + lo + shift, xrow + hi + shift, drow + lo);
+          std::fill(drow + hi, drow + g.ow, T(0));
+          continue;
+        }
         for (int64_t ox = 0; ox < g.ow; ++ox) {
           const int64_t ix = ox * g.sw - g.pw + j * g.dw;
           drow[ox] = (ix >= 0 && ix < g.w) ? xrow[ix] : T(0);
@@ -121,6 +123,13 @@ void scatter_columns(const ConvGeometry& g, const T* col, int64_t n0, int64_t nb
           if (iy < 0 || iy >= g.h) continue;
           T* xrow = xc + iy * g.w;
           const T* srow = src + oy * g.ow;
+          if (g.sw == 1) {
+            // Unit stride: one contiguous run of additions (the same sums in the same order).
+            const auto [lo, hi] = valid_columns(g, j);
+            const int64_t shift = j * g.dw - g.pw;
+            for (int64_t ox = lo; ox < hi; ++ox) xrow[ox + shift] += srow[ox];
+            continue;
+          }
           for (int64_t ox = 0; ox < g.ow; ++ox) {
             const int64_t ix = ox * g.sw - g.pw + j * g.dw;
             if (ix >= 0 && ix < g.w) xrow[ix] += srow[ox];
@@ -172,8 +181,18 @@ struct Batched {
 
 }  // namespace
 
+// The shifted-plane path (conv2d_shifted.h) where it applies and its per-tap GEMMs are deep
+// enough: with few input channels per group (an RGB stem) each tap's GEMM has a K of a handful
+// and re-reads its output matrix kh * kw times, where im2col's one GEMM has K = cin * kh * kw.
+constexpr int64_t kShiftedMinChannels = 16;
+
+bool use_shifted(const ConvGeometry& g) {
+  return conv2d_shifted_applies(g) && g.cin / g.groups >= kShiftedMinChannels;
+}
+
 template <typename T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  if (use_shifted(g)) return conv2d_forward_shifted(g, x, w, b, y);
   const Batched<T> bt(g);
   bt.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
     const int64_t ld = nb * bt.P, P = bt.P;
@@ -191,6 +210,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 template <typename T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw,
                      T* gb) {
+  if (use_shifted(g)) return conv2d_backward_shifted(g, x, w, gy, gx, gw, gb);
   const Batched<T> bt(g);
   const int64_t P = bt.P;
   bt.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
@@ -208,17 +228,7 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* gy,
              gw + gr * coutg * K, K);
     }
   });
-  if (!gb) return;
-  parallel_for(0, g.cout, grain_for(g.n * P), [&](int64_t cb, int64_t ce) {
-    for (int64_t c = cb; c < ce; ++c) {
-      Acc<T> s = 0;
-      for (int64_t n = 0; n < g.n; ++n) {
-        const T* r = gy + (n * g.cout + c) * P;
-        for (int64_t p = 0; p < P; ++p) s += r[p];
-      }
-      gb[c] = static_cast<T>(s);
-    }
-  });
+  if (gb) conv_detail::bias_gradient(g, gy, gb);
 }
 
 template <typename T>

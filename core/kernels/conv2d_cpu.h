@@ -2,8 +2,10 @@
 // contiguous NCHW / [Cout, Cin/groups, kh, kw]. Two paths:
 //   - conv2d_forward / conv2d_backward: per group and chunk of samples, one GEMM on kiln's own
 //     GEMM (core/gemm.h) over the samples' columns side by side: a pointwise (1x1, stride 1, no
-//     padding) convolution's columns are the input rows themselves; any other shape goes through
-//     im2col (backward: col2im);
+//     padding) convolution's columns are the input rows themselves; a unit-stride one with at
+//     least 16 input channels per group goes through conv2d_shifted.h (one GEMM per kernel tap
+//     on a zero-bordered copy of the input, no im2col); any other shape goes through im2col
+//     (backward: col2im);
 //   - *_reference: plain loops with f64 (for f32) accumulation, kept for tests.
 // Both are bit-identical across thread counts: threads only split disjoint outputs (im2col rows,
 // col2im channels, output channels), sgemm is thread-count independent, and the weight gradient

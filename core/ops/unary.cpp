@@ -3,7 +3,9 @@
 #include <cmath>
 
 #include "core/autograd.h"
+#include "core/kernels/bn_relu_rows.h"
 #include "core/kernels/elementwise_gelu.h"
+#include "core/kernels/elementwise_relu.h"
 #include "core/op_registry.h"
 #include "core/ops.h"
 #include "core/ops/map.h"
@@ -40,6 +42,40 @@ Tensor unary(const OpInfo& op, const Tensor& a, Fwd fwd, Deriv deriv) {
     // Broadcast-free: g, x and y share one shape. x and y are passed as a pair via map of 3.
     return {detail::map3("unary_backward", g, x, y,
                          [&](auto gg, auto xx, auto yy) { return gg * deriv(xx, yy); })};
+  });
+}
+
+// An f32 unary op on contiguous-array kernels: fwd(x, out, n) forward, and a backward that is one
+// fused pass bwd(g, x, dx, n) from the saved input, like unary()'s. Used where the generic map
+// loops do not vectorise (GELU's erf is a libm call; ReLU's comparison compiled to a branch that
+// mispredicts on half the elements).
+using ArrayKernel = void (*)(const float*, float*, int64_t);
+using ArrayBackwardKernel = void (*)(const float*, const float*, float*, int64_t);
+
+Tensor unary_f32(const OpInfo& op, const Tensor& a, ArrayKernel fwd, ArrayBackwardKernel bwd) {
+  Tensor x;
+  {
+    NoGradGuard ng;
+    x = a.contiguous();
+  }
+  Tensor out = Tensor::empty(a.shape(), DType::F32);
+  const float* xp = x.data<float>();
+  float* op_out = out.data<float>();
+  parallel_for(0, a.numel(), 32768, [&](int64_t b, int64_t e) { fwd(xp + b, op_out + b, e - b); });
+  if (!needs_grad({&a})) return out;
+  Tensor xd = x.detach();
+  return record(op, out, {a}, {&xd}, [xd, bwd](const Tensor& g) -> std::vector<Tensor> {
+    Tensor gc;
+    {
+      NoGradGuard ng;
+      gc = g.contiguous();
+    }
+    Tensor dx = Tensor::empty(xd.shape(), DType::F32);
+    const float *gp = gc.data<float>(), *xp2 = xd.data<float>();
+    float* dp = dx.data<float>();
+    parallel_for(0, xd.numel(), 32768,
+                 [&](int64_t b, int64_t e) { bwd(gp + b, xp2 + b, dp + b, e - b); });
+    return {dx};
   });
 }
 
@@ -100,49 +136,17 @@ Tensor abs(const Tensor& a) {
 }
 
 Tensor relu(const Tensor& a) {
+  if (a.dtype() == DType::F32)
+    return unary_f32(kReluOp, a, kernels::relu_f32, kernels::relu_backward_f32);
   return unary(
       kReluOp, a, [](auto x) { return x > decltype(x)(0) ? x : decltype(x)(0); },
       [](auto x, auto) { return x > decltype(x)(0) ? decltype(x)(1) : decltype(x)(0); });
 }
 
-namespace {
-
-// f32 exact GELU on the vectorised kernels (core/kernels/elementwise_gelu.h): forward, and a
-// backward that is one fused pass g * gelu'(x) from the saved input, like unary()'s.
-Tensor gelu_f32(const Tensor& a) {
-  Tensor x;
-  {
-    NoGradGuard ng;
-    x = a.contiguous();
-  }
-  Tensor out = Tensor::empty(a.shape(), DType::F32);
-  const float* xp = x.data<float>();
-  float* op = out.data<float>();
-  parallel_for(0, a.numel(), 32768,
-               [&](int64_t b, int64_t e) { kernels::gelu_f32(xp + b, op + b, e - b); });
-  if (!needs_grad({&a})) return out;
-  Tensor xd = x.detach();
-  return record(kGeluOp, out, {a}, {&xd}, [xd](const Tensor& g) -> std::vector<Tensor> {
-    Tensor gc;
-    {
-      NoGradGuard ng;
-      gc = g.contiguous();
-    }
-    Tensor dx = Tensor::empty(xd.shape(), DType::F32);
-    const float *gp = gc.data<float>(), *xp2 = xd.data<float>();
-    float* dp = dx.data<float>();
-    parallel_for(0, xd.numel(), 32768, [&](int64_t b, int64_t e) {
-      kernels::gelu_backward_f32(gp + b, xp2 + b, dp + b, e - b);
-    });
-    return {dx};
-  });
-}
-
-}  // namespace
-
 Tensor gelu(const Tensor& a, GeluApprox approx) {
   // f32 takes the vectorised kernels; f64 keeps libm's erf as the reference precision.
-  if (approx == GeluApprox::None && a.dtype() == DType::F32) return gelu_f32(a);
+  if (approx == GeluApprox::None && a.dtype() == DType::F32)
+    return unary_f32(kGeluOp, a, kernels::gelu_f32, kernels::gelu_backward_f32);
   if (approx == GeluApprox::None) {
     // x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2; d/dx = Phi(x) + x * phi(x).
     return unary(

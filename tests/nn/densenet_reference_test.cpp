@@ -225,7 +225,14 @@ void check_steps(const Case& c, const std::string& which) {
     const double want_loss =
         log[train_mode ? "loss_after_steps_train_mode" : "loss_after_steps_eval_mode"]
             .get<double>();
-    EXPECT_LT(rel(loss, want_loss), 1e-4)
+    // The eval-mode loss after 5 AdamW steps is the one figure here that rounding can move past
+    // 1e-4: AdamW turns each step's gradient into ~lr-sized moves whatever its size, and a near
+    // tie (a max-pool window, a ReLU at 0) decided by the last bit then changes later steps.
+    // Measured on fusion-tiny: summing the 3x3 convolutions' kernel taps first-to-last gave
+    // 6.6e-4, last-to-first 6.4e-7, with step-1 gradients within 1e-5 of torch's either way and
+    // the final weights within 3e-5. So it gets 1e-3; the weights above keep 1e-4.
+    const double tol = which == "adamw" && !train_mode ? 1e-3 : 1e-4;
+    EXPECT_LT(rel(loss, want_loss), tol)
         << c.dir << " " << which << " loss after, train " << train_mode;
     worst_after = std::max(worst_after, rel(loss, want_loss));
   }
