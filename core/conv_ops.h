@@ -30,6 +30,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum = 0.1, double eps = 1e-5);
+// relu(batch_norm(...)) as one op: one pass forward, and a backward that masks the gradient with
+// the output inside batch norm's own passes. Keeps no normalised-but-not-rectified tensor for
+// backward, so a DenseNet layer holds one wide tensor less (as torch's in-place ReLU).
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum = 0.1, double eps = 1e-5);
 
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel{1, 1};

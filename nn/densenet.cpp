@@ -33,9 +33,10 @@ DenseLayer::DenseLayer(int64_t in, const DenseNetConfig& c) : drop_rate(c.drop_r
 }
 
 Tensor DenseLayer::forward(const Tensor& x, Generator* dropout_gen) const {
-  Tensor h = relu(norm1->forward(x));
-  h = use_folded(folded_, *this) ? folded_.forward(h) : norm2->forward(conv1->forward(h));
-  Tensor out = conv2->forward(relu(h));
+  Tensor h = norm1->forward_relu(x);
+  h = use_folded(folded_, *this) ? relu(folded_.forward(h))
+                                 : norm2->forward_relu(conv1->forward(h));
+  Tensor out = conv2->forward(h);
   return drop_rate > 0 ? maybe_dropout(out, drop_rate, training(), dropout_gen) : out;
 }
 
@@ -51,7 +52,7 @@ Transition::Transition(int64_t in, int64_t out, const DenseNetConfig& c) {
 Tensor Transition::forward(const Tensor& x) const {
   Pool2dOptions p;
   p.kernel = {2, 2}, p.stride = {2, 2};
-  return avg_pool2d(conv->forward(relu(norm->forward(x))), p);
+  return avg_pool2d(conv->forward(norm->forward_relu(x)), p);
 }
 
 DenseNet::DenseNet(const DenseNetConfig& c) : config_(c) {

@@ -63,10 +63,19 @@ BatchNorm2d::BatchNorm2d(int64_t c, double eps_, double momentum_)
       momentum(momentum_) {}
 
 Tensor BatchNorm2d::forward(const Tensor& x) const {
+  return normalise(x, false);
+}
+
+Tensor BatchNorm2d::forward_relu(const Tensor& x) const {
+  return normalise(x, true);
+}
+
+Tensor BatchNorm2d::normalise(const Tensor& x, bool relu) const {
+  const auto op = relu ? batch_norm_relu : batch_norm;
   // A checkpointed forward re-run in backward: batch statistics again, the running ones left as
   // the forward updated them.
   if (training() && checkpoint_recomputing())
-    return batch_norm(x, weight, bias, Tensor(), Tensor(), true, momentum, eps);
+    return op(x, weight, bias, Tensor(), Tensor(), true, momentum, eps);
   if (training()) {
     NoGradGuard ng;
     // Buffers read from a mapped model file are read-only: a training forward updates a copy.
@@ -75,7 +84,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) const {
     begin_in_place_write(num_batches_tracked, "BatchNorm2d");
     num_batches_tracked.data<int64_t>()[0] += 1;
   }
-  return batch_norm(x, weight, bias, running_mean, running_var, training(), momentum, eps);
+  return op(x, weight, bias, running_mean, running_var, training(), momentum, eps);
 }
 
 void BatchNorm2d::reset() {

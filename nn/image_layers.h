@@ -41,6 +41,8 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
   Tensor forward(const Tensor& x) const;
+  // relu(forward(x)) as one op (batch_norm_relu): less memory kept for backward, one pass less.
+  Tensor forward_relu(const Tensor& x) const;
   void reset();  // weight 1, bias 0, running mean 0 / var 1, no batches tracked
   Tensor& weight;
   Tensor& bias;
@@ -48,6 +50,9 @@ class BatchNorm2d : public Module {
   Tensor& running_var;
   Tensor& num_batches_tracked;
   double eps, momentum;
+
+ private:
+  Tensor normalise(const Tensor& x, bool relu) const;
 };
 
 // A conv followed by an eval batch norm, folded into one conv for inference

@@ -12,18 +12,20 @@ namespace kiln::kernels {
 template <typename T>
 void batch_norm_stats(const T* x, int64_t n, int64_t c, int64_t inner, T* mean, T* var);
 
-// y = (x - mean) * invstd * w + b per channel; w, b may be null (1, 0).
+// y = (x - mean) * invstd * w + b per channel; w, b may be null (1, 0). With relu, y is then
+// max(y, 0) (NaN -> 0, as relu()): batch_norm_relu's forward in the same pass.
 template <typename T>
 void batch_norm_forward(const T* x, int64_t n, int64_t c, int64_t inner, const T* mean,
-                        const T* invstd, const T* w, const T* b, T* y);
+                        const T* invstd, const T* w, const T* b, T* y, bool relu = false);
 
 // With xhat = (x - mean) * invstd, M = n * inner: gw = sum g * xhat, gb = sum g, and
 //   batch statistics: gx = w * invstd * (g - sum(g) / M - xhat * sum(g * xhat) / M);
 //   fixed statistics: gx = g * w * invstd.
-// Any of gx, gw, gb may be null.
+// Any of gx, gw, gb may be null. With relu_out (batch_norm_relu's output), g is first masked to
+// where relu_out > 0, in the same passes (ReLU's backward fused in).
 template <typename T>
 void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t inner,
                          const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx, T* gw,
-                         T* gb);
+                         T* gb, const T* relu_out = nullptr);
 
 }  // namespace kiln::kernels

@@ -15,6 +15,7 @@
 namespace kiln {
 
 KILN_OP(kBatchNormOp, "batch_norm", true);
+KILN_OP(kBatchNormReluOp, "batch_norm_relu", true);
 
 namespace {
 
@@ -37,11 +38,11 @@ void update_running(const Tensor& running, const T* stat, double momentum, doubl
     r[i] = static_cast<T>((1 - momentum) * r[i] + momentum * (stat[i] * factor));
 }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
-                  const Tensor& running_mean, const Tensor& running_var, bool training,
-                  double momentum, double eps) {
+// batch_norm, and with relu batch_norm_relu: ReLU applied in the same pass, its backward fused
+// into batch norm's from the saved output (no normalised-but-not-rectified tensor is kept).
+Tensor batch_norm_impl(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum, double eps, bool relu) {
   KILN_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, ...], got ", x_in.describe());
   KILN_CHECK(x_in.dtype() == DType::F32 || x_in.dtype() == DType::F64,
              "batch_norm: expected an f32 or f64 input, got ", x_in.describe());
@@ -96,12 +97,15 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
     if (out.numel() == 0) return;
     kernels::batch_norm_forward<T>(x.data<T>(), n, c, inner, mu, is,
                                    w.defined() ? w.data<T>() : nullptr,
-                                   b.defined() ? b.data<T>() : nullptr, out.data<T>());
+                                   b.defined() ? b.data<T>() : nullptr, out.data<T>(), relu);
   });
   if (!needs_grad({&x_in, &w_in, &b_in})) return out;
+  // The output, for ReLU's mask: a detached alias (saved, so an in-place write to the output
+  // before backward is caught by the version check).
+  const Tensor y = relu ? out.detach() : Tensor();
   const bool gx = x_in.requires_grad(), gw = w_in.defined() && w_in.requires_grad(),
              gb = b_in.defined() && b_in.requires_grad();
-  return record(kBatchNormOp, out, {x_in, w_in, b_in}, {&x, &w},
+  return record(relu ? kBatchNormReluOp : kBatchNormOp, out, {x_in, w_in, b_in}, {&x, &w, &y},
                 [=](const Tensor& grad) -> std::vector<Tensor> {
                   Tensor g = grad.contiguous();
                   Tensor dx = gx ? Tensor::empty(x.shape(), dt) : Tensor();
@@ -112,10 +116,25 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
                     auto ptr = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
                     kernels::batch_norm_backward<T>(ptr(g), ptr(x), n, c, inner, ptr(mean),
                                                     ptr(invstd), ptr(w), training, ptr(dx), ptr(dw),
-                                                    ptr(db));
+                                                    ptr(db), ptr(y));
                   });
                   return {dx, dw, db};
                 });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps) {
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps,
+                         false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum, double eps) {
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, true);
 }
 
 FoldedConv fold_batch_norm_into_conv(const Tensor& conv_weight, const Tensor& conv_bias,

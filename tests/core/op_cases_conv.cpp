@@ -122,30 +122,38 @@ KILN_OP_CASES(batch_norm_cases) {
       {"train_affine", {3, 4, 5, 2}, true, true}, {"train_no_affine", {2, 3, 3, 3}, false, true},
       {"train_2d", {6, 3}, true, true},           {"train_single_pixel", {5, 2, 1, 1}, true, true},
       {"eval_affine", {2, 3, 4, 3}, true, false}, {"eval_no_affine", {3, 2, 2, 5}, false, false}};
-  for (const auto& bc : bs) {
-    const int64_t c = bc.x[1];
-    std::vector<InputSpec> in = {F(bc.x)};
-    if (bc.affine) in.push_back(F({c})), in.push_back(F({c}));
-    if (!bc.training) in.push_back(F({c}, false)), in.push_back(P({c}, false));
-    const bool affine = bc.affine, training = bc.training;
-    cases.push_back(
-        {"batch_norm", bc.name, in,
-         [=](const std::vector<Tensor>& x) {
-           const size_t s = affine ? 3 : 1;
-           Tensor w = affine ? x[1] : Tensor(), b = affine ? x[2] : Tensor();
-           if (training) {
-             // Running statistics are updated in place: kept out of the harness's inputs.
-             Tensor rm = Tensor::zeros({c}, x[0].dtype()), rv = Tensor::ones({c}, x[0].dtype());
-             return batch_norm(x[0], w, b, rm, rv, true, 0.1, 1e-5);
-           }
-           return batch_norm(x[0], w, b, x[s], x[s + 1], false, 0.1, 1e-5);
-         },
-         [=](const std::vector<Ref>& r) {
-           const size_t s = affine ? 3 : 1;
-           return ref_batch_norm(r[0], affine ? &r[1] : nullptr, affine ? &r[2] : nullptr,
-                                 training ? nullptr : &r[s], training ? nullptr : &r[s + 1], 1e-5);
-         }});
-  }
+  // batch_norm, and batch_norm_relu (ReLU fused in) on the same cases against relu(reference).
+  for (const bool with_relu : {false, true})
+    for (const auto& bc : bs) {
+      const int64_t c = bc.x[1];
+      std::vector<InputSpec> in = {F(bc.x)};
+      if (bc.affine) in.push_back(F({c})), in.push_back(F({c}));
+      if (!bc.training) in.push_back(F({c}, false)), in.push_back(P({c}, false));
+      const bool affine = bc.affine, training = bc.training;
+      const auto op = with_relu ? batch_norm_relu : batch_norm;
+      cases.push_back({with_relu ? "batch_norm_relu" : "batch_norm", bc.name, in,
+                       [=](const std::vector<Tensor>& x) {
+                         const size_t s = affine ? 3 : 1;
+                         Tensor w = affine ? x[1] : Tensor(), b = affine ? x[2] : Tensor();
+                         if (training) {
+                           // Running statistics are updated in place: kept out of the harness's
+                           // inputs.
+                           Tensor rm = Tensor::zeros({c}, x[0].dtype()),
+                                  rv = Tensor::ones({c}, x[0].dtype());
+                           return op(x[0], w, b, rm, rv, true, 0.1, 1e-5);
+                         }
+                         return op(x[0], w, b, x[s], x[s + 1], false, 0.1, 1e-5);
+                       },
+                       [=](const std::vector<Ref>& r) {
+                         const size_t s = affine ? 3 : 1;
+                         Ref y = ref_batch_norm(
+                             r[0], affine ? &r[1] : nullptr, affine ? &r[2] : nullptr,
+                             training ? nullptr : &r[s], training ? nullptr : &r[s + 1], 1e-5);
+                         if (with_relu)
+                           for (double& v : y.v) v = v > 0 ? v : 0.0;
+                         return y;
+                       }});
+    }
 }
 
 }  // namespace
