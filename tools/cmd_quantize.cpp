@@ -1,5 +1,6 @@
 // kiln quantize -m MODEL -o OUT [--scheme int8|q4_0|q4_1|bf16|auto] [--skip NAMES]
-//               [--calibration FILE --max-drop X] [--never-slower | --no-speed-check]
+//               [--calibration FILE --max-drop X [--generation-num-beams N ...]]
+//               [--never-slower | --no-speed-check]
 //               [--compress zstd]
 // Writes a copy of a float model whose eligible weights (quant/eligibility.h: 2-D Linear weights,
 // the word embedding, convolutions but the first) are stored quantized, with every decision in the
@@ -35,6 +36,7 @@
 #include "quant/speed_check.h"
 #include "tools/args.h"
 #include "tools/command.h"
+#include "tools/generation_flags.h"
 #include "tools/model_loading.h"
 #include "tools/threads.h"
 #include "train/evaluate.h"
@@ -121,6 +123,10 @@ int run_quantize(const std::vector<std::string>& args) {
       task_flag_owner[f.name] = t->name();
       p.option(f.name, "auto: " + f.help + " (--task " + t->name() + ")");
     }
+  // auto on a task that generates (summarization): the calibration's decoding, under kiln eval's
+  // names (--generation-num-beams 1 makes each of auto's ~150 evaluations several times cheaper
+  // than the model's beam-search default).
+  declare_generation_flags(p, "generation-");
   p.parse(args);
   if (p.help_requested()) {
     std::cout << p.help_text();
@@ -194,6 +200,8 @@ int run_quantize(const std::vector<std::string>& args) {
   std::unique_ptr<train::TaskData> data;
   std::function<double()> auto_measure;
   if (!is_auto) {
+    for (const auto& name : generation_flag_names("generation-"))
+      if (p.given(name)) throw UsageError("--" + name + " applies to --scheme auto");
     decisions = quant::uniform_decisions(candidates, scheme);
   } else {
     const train::Task* task = nullptr;
@@ -222,9 +230,15 @@ int run_quantize(const std::vector<std::string>& args) {
       setup.task_options[flag] = p.get(flag);
     }
     setup.model_config = m.config;
-    if (task->generates())
-      setup.generation =
-          nn::model_generation_config(m.config, m.generation_config, "summarization", m.path);
+    if (task->generates()) {
+      setup.generation = apply_generation_flags(
+          p, nn::model_generation_config(m.config, m.generation_config, "summarization", m.path),
+          m.spec.vocab_size, "generation-");
+    } else {
+      for (const auto& name : generation_flag_names("generation-"))
+        if (p.given(name))
+          throw UsageError("--" + name + " applies to tasks that generate (summarization)");
+    }
     const std::string metric = p.get_optional("metric").value_or(task->selection_metrics().front());
     data = task->read(p.get("calibration"), setup);
     task->encode(*data, setup);
@@ -249,6 +263,12 @@ int run_quantize(const std::vector<std::string>& args) {
                                {"float_metric", r.float_metric},
                                {"quantized_metric", r.final_metric},
                                {"evaluations", r.evaluations}};
+    if (task->generates()) {
+      nlohmann::json given = nlohmann::json::object();
+      for (const auto& name : generation_flag_names("generation-"))
+        if (p.given(name)) given[name] = p.get(name);
+      settings["calibration"]["generation_flags"] = given;
+    }
     std::cerr << "kiln quantize: " << metric << " " << r.float_metric << " float, "
               << r.final_metric << " quantized (budget " << max_drop << " points, " << r.evaluations
               << " evaluations)\n";

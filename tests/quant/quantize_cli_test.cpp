@@ -355,5 +355,52 @@ TEST(QuantizeCli, BartRunsOnQuantizedLinearsAndHead) {
   }
 }
 
+// auto on a summarizer: ROUGE-L of generated summaries is the budgeted metric, decoded as the
+// --generation-* flags say (recorded in the metadata); those flags are refused where nothing
+// generates.
+TEST(QuantizeCli, AutoOnASummarizerBudgetsRougeWithTheGenerationFlags) {
+  TempDir tmp;
+  const std::string bart = kRefs + "bart-rand";
+  if (!fs::exists(bart)) GTEST_SKIP() << "fixture bart-rand not present";
+  const std::string fm = tmp / "b.kiln", q = tmp / "auto.kiln";
+  ASSERT_EQ(run_kiln("convert " + bart + " -o " + fm).exit_code, 0);
+  {
+    std::ofstream cal(tmp / "cal.jsonl");
+    cal << nlohmann::json{{"text", "The quick brown fox jumps over the lazy dog."},
+                          {"summary", "A fox jumps."}}
+               .dump()
+        << "\n"
+        << nlohmann::json{{"reviews", {"Great food.", "Slow service but great food."}},
+                          {"summary", {"Great food, slow service.", "Food good."}}}
+               .dump()
+        << "\n";
+  }
+  const std::string base = "quantize -m " + fm + " -o " + q + " --no-speed-check";
+  const auto r =
+      run_kiln(base + " --scheme auto --task summarization --calibration " + (tmp / "cal.jsonl") +
+               " --max-drop 100 --metric rougeL --generation-num-beams 1"
+               " --generation-max-new-tokens 6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "auto: alone q4_0")) << r.output;
+  const auto meta =
+      nlohmann::json::parse(nn::read_model_file(q).extra_metadata.at("kiln.quantization"));
+  const auto& cal = meta["calibration"];
+  EXPECT_EQ(cal["task"], "summarization");
+  EXPECT_EQ(cal["metric"], "rougeL");
+  EXPECT_EQ(cal["generation_flags"]["generation-num-beams"], "1") << cal.dump();
+  EXPECT_EQ(cal["generation_flags"]["generation-max-new-tokens"], "6") << cal.dump();
+  EXPECT_LE(cal["float_metric"].get<double>() - cal["quantized_metric"].get<double>(), 100 + 1e-9);
+
+  auto bad = run_kiln(base + " --scheme int8 --generation-num-beams 2");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(contains(bad.output, "--generation-num-beams applies to --scheme auto"))
+      << bad.output;
+  bad = run_kiln(base + " --scheme auto --task summarization --calibration " + (tmp / "cal.jsonl") +
+                 " --max-drop 1 --generation-num-beams 1 --generation-num-return-sequences 2");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_TRUE(contains(bad.output, "num") && contains(bad.output, "return")) << bad.output;
+  EXPECT_FALSE(fs::exists(tmp / "never.kiln"));
+}
+
 }  // namespace
 }  // namespace kiln::testing
