@@ -5,6 +5,10 @@
 # float), each scored on the recipe's held-out test splits exactly as the recipe scores the float
 # model (kiln summarize, beam 4, per-set lengths; kiln rouge --use-stemmer --aggregate), plus the
 # share of summaries identical to the float model's.
+# With AUTO=1 it also runs --scheme auto (--max-drop ${MAX_DROP:-0.5} ROUGE-L points on
+# ${AUTO_CAL:-a calibration set of the recipe's dev splits: 12 BBC, 6 CNN/DM, 6 FewSum}, greedy
+# calibration decoding of at most 80 new tokens) and scores it the same way. A quantized file
+# already in OUTDIR is scored, not made again.
 #   bench/quant/summarizer_quality.sh RECIPE_OUT [KILN] [OUTDIR]
 set -euo pipefail
 RUN=${1:?the recipe output directory (OUT of examples/summarizer/recipe.sh)}
@@ -43,9 +47,21 @@ echo "| model | test split | R-1 | R-2 | R-L | summaries identical to float |"
 echo "| --- | --- | --- | --- | --- | --- |"
 score float "$RUN/finetune/best.kiln"
 for s in int8 q4_0 q4_1; do
-  "$KILN" quantize -m "$RUN/finetune/best.kiln" -o "$OUT/$s.kiln" --scheme "$s" --no-speed-check \
-    >"$OUT/$s.quantize.txt"
+  [ -f "$OUT/$s.kiln" ] ||
+    "$KILN" quantize -m "$RUN/finetune/best.kiln" -o "$OUT/$s.kiln" --scheme "$s" \
+      --no-speed-check >"$OUT/$s.quantize.txt"
   score "$s" "$OUT/$s.kiln"
 done
+if [ "${AUTO:-0}" = 1 ]; then
+  cal=${AUTO_CAL:-$OUT/auto_calibration.jsonl}
+  [ -n "${AUTO_CAL:-}" ] || (head -12 "$RUN/data/bbc_dev.jsonl"; head -6 "$RUN/data/cnndm_dev.jsonl"
+    head -6 "$RUN/data/fewsum_dev.jsonl") >"$cal"
+  [ -f "$OUT/auto.kiln" ] ||
+    "$KILN" quantize -m "$RUN/finetune/best.kiln" -o "$OUT/auto.kiln" --scheme auto \
+      --task summarization --calibration "$cal" --max-drop "${MAX_DROP:-0.5}" --metric rougeL \
+      --generation-num-beams 1 --generation-max-new-tokens 80 --no-speed-check \
+      >"$OUT/auto.quantize.txt" 2>"$OUT/auto.quantize.log"
+  score auto "$OUT/auto.kiln"
+fi
 ls -l "$RUN/finetune/best.kiln" "$OUT"/*.kiln | awk '{print $5, $9}'
 grep -h "tensors quantized" "$OUT"/*.quantize.txt
