@@ -132,6 +132,9 @@ int run_quantize(const std::vector<std::string>& args) {
     std::cout << p.help_text();
     return 0;
   }
+  std::vector<std::string> generation_given;  // the --generation-* flags given
+  for (const auto& name : generation_flag_names("generation-"))
+    if (p.given(name)) generation_given.push_back(name);
   const std::string in = p.get("model"), out = p.get("output");
   const std::string scheme = p.get("scheme");
   if (scheme != "auto" && scheme != "bf16" && !quant::parse_format(scheme))
@@ -200,8 +203,8 @@ int run_quantize(const std::vector<std::string>& args) {
   std::unique_ptr<train::TaskData> data;
   std::function<double()> auto_measure;
   if (!is_auto) {
-    for (const auto& name : generation_flag_names("generation-"))
-      if (p.given(name)) throw UsageError("--" + name + " applies to --scheme auto");
+    if (!generation_given.empty())
+      throw UsageError("--" + generation_given.front() + " applies to --scheme auto");
     decisions = quant::uniform_decisions(candidates, scheme);
   } else {
     const train::Task* task = nullptr;
@@ -234,10 +237,9 @@ int run_quantize(const std::vector<std::string>& args) {
       setup.generation = apply_generation_flags(
           p, nn::model_generation_config(m.config, m.generation_config, "summarization", m.path),
           m.spec.vocab_size, "generation-");
-    } else {
-      for (const auto& name : generation_flag_names("generation-"))
-        if (p.given(name))
-          throw UsageError("--" + name + " applies to tasks that generate (summarization)");
+    } else if (!generation_given.empty()) {
+      throw UsageError("--" + generation_given.front() +
+                       " applies to tasks that generate (summarization)");
     }
     const std::string metric = p.get_optional("metric").value_or(task->selection_metrics().front());
     data = task->read(p.get("calibration"), setup);
@@ -265,8 +267,7 @@ int run_quantize(const std::vector<std::string>& args) {
                                {"evaluations", r.evaluations}};
     if (task->generates()) {
       nlohmann::json given = nlohmann::json::object();
-      for (const auto& name : generation_flag_names("generation-"))
-        if (p.given(name)) given[name] = p.get(name);
+      for (const auto& name : generation_given) given[name] = p.get(name);
       settings["calibration"]["generation_flags"] = given;
     }
     std::cerr << "kiln quantize: " << metric << " " << r.float_metric << " float, "

@@ -37,6 +37,14 @@ Tensor scratch(int64_t n) {
   return Tensor::empty({n}, dtype_of<T>::value);
 }
 
+// fn(n0, nb, gr) for each chunk of samples [n0, n0 + nb) of at most `chunk` samples and each
+// group gr, in order (the order the weight gradient is accumulated in).
+template <typename Fn>
+void for_each_chunk(const ConvGeometry& g, int64_t chunk, Fn fn) {
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk)
+    for (int64_t gr = 0; gr < g.groups; ++gr) fn(n0, std::min(chunk, g.n - n0), gr);
+}
+
 // gb[c] = the sum of gy over samples and positions of output channel c, in a fixed order.
 template <typename T>
 void bias_gradient(const ConvGeometry& g, const T* gy, T* gb) {

@@ -168,12 +168,6 @@ struct Batched {
         mat_t(scratch<T>(coutg * chunk * P)),
         col(col_t.data<T>()),
         mat(mat_t.data<T>()) {}
-  // fn(n0, nb, gr) for each chunk of samples [n0, n0 + nb) and each group gr, in order.
-  template <typename Fn>
-  void for_each_chunk(const ConvGeometry& g, Fn fn) const {
-    for (int64_t n0 = 0; n0 < g.n; n0 += chunk)
-      for (int64_t gr = 0; gr < g.groups; ++gr) fn(n0, std::min(chunk, g.n - n0), gr);
-  }
   int64_t coutg, K, P, chunk;
   Tensor col_t, mat_t;
   T *col, *mat;
@@ -194,7 +188,7 @@ template <typename T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   if (use_shifted(g)) return conv2d_forward_shifted(g, x, w, b, y);
   const Batched<T> bt(g);
-  bt.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
+  conv_detail::for_each_chunk(g, bt.chunk, [&](int64_t n0, int64_t nb, int64_t gr) {
     const int64_t ld = nb * bt.P, P = bt.P;
     const T* cols = columns(g, x, n0, nb, gr, bt.col);
     gemm_t(false, false, bt.coutg, ld, bt.K, w + gr * bt.coutg * bt.K, bt.K, cols, ld, T(0), bt.mat,
@@ -213,7 +207,7 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* gy,
   if (use_shifted(g)) return conv2d_backward_shifted(g, x, w, gy, gx, gw, gb);
   const Batched<T> bt(g);
   const int64_t P = bt.P;
-  bt.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
+  conv_detail::for_each_chunk(g, bt.chunk, [&](int64_t n0, int64_t nb, int64_t gr) {
     const int64_t ld = nb * P, coutg = bt.coutg, K = bt.K;
     const T* wg = w + gr * coutg * K;
     for_each_row_pair(g, g.cout, n0, nb, gr * coutg, coutg, gy, bt.mat,

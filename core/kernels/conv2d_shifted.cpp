@@ -36,12 +36,6 @@ struct Planes {
   int64_t offset(int64_t tap, const ConvGeometry& g) const {
     return tap / g.kw * g.dh * Wp + tap % g.kw * g.dw;
   }
-  // fn(n0, nb, gr) for each chunk of samples and each group, in order.
-  template <typename Fn>
-  void for_each_chunk(const ConvGeometry& g, Fn fn) const {
-    for (int64_t n0 = 0; n0 < g.n; n0 += chunk)
-      for (int64_t gr = 0; gr < g.groups; ++gr) fn(n0, std::min(chunk, g.n - n0), gr);
-  }
   int64_t cing, coutg, taps, Hp, Wp, plane, off_max, chunk;
 };
 
@@ -122,7 +116,7 @@ void conv2d_forward_shifted(const ConvGeometry& g, const T* x, const T* w, const
   T *xpad = xpad_t.data<T>(), *ym = ym_t.data<T>();
   std::vector<std::vector<T>> wt(static_cast<size_t>(g.groups));
   for (int64_t gr = 0; gr < g.groups; ++gr) wt[static_cast<size_t>(gr)] = weights_by_tap(pl, w, gr);
-  pl.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
+  conv_detail::for_each_chunk(g, pl.chunk, [&](int64_t n0, int64_t nb, int64_t gr) {
     const int64_t N = nb * pl.plane, ld_x = N + pl.off_max;
     place_planes(pl, x, g.cin, g.h, g.w, n0, nb, gr * pl.cing, pl.cing, g.ph, g.pw, g.h, g.w, xpad,
                  ld_x, 0);
@@ -150,7 +144,7 @@ void conv2d_backward_shifted(const ConvGeometry& g, const T* x, const T* w, cons
       wt[static_cast<size_t>(gr)] = weights_by_tap(pl, w, gr);
   // Weight gradient by group and tap, [groups][taps][coutg][cing], summed over the chunks.
   std::vector<T> gwt(gw ? static_cast<size_t>(g.cout * pl.cing * pl.taps) : 0);
-  pl.for_each_chunk(g, [&](int64_t n0, int64_t nb, int64_t gr) {
+  conv_detail::for_each_chunk(g, pl.chunk, [&](int64_t n0, int64_t nb, int64_t gr) {
     const int64_t N = nb * pl.plane, ld = N + pl.off_max;
     // The output gradient on the padded grid, after a margin of off_max zeros: the input
     // gradient's tap t reads it at -off(t).
