@@ -35,6 +35,8 @@ constexpr int64_t kFewRows = 128;
 constexpr int64_t kOneRowPanels = 12;
 // Below this many flops the pool wake-up costs more than a second core saves.
 constexpr double kParallelFlops = 4e6;
+// ... or, against a pre-packed weight, from this many bytes of it (see worth_threads_for_weight).
+constexpr double kParallelWeightBytes = 256 * 1024;
 
 // Per-thread packing buffer, grown on demand and kept: re-touching fresh pages costs ~10 us per
 // 4 KiB on this machine, so buffers are reused across calls and large ones ask for huge pages.
@@ -210,6 +212,24 @@ int64_t prepacked_strip_panels(int64_t n_panels, int threads) {
   return std::clamp<int64_t>(n_panels / (2 * threads), 1, 8);
 }
 
+}  // namespace
+
+bool worth_threads_for_weight(double flops, double weight_bytes) {
+  return flops >= kParallelFlops || weight_bytes >= kParallelWeightBytes;
+}
+
+namespace {
+
+// Strip width (in panels) for one row of C: about kOneRowPanels, but with a strip count that is a
+// multiple of the thread count, so that no core is left with the short remainder. A 768-column
+// weight (16 panels) was 12 + 4 panels: one core did 75% of the work and the decoder's many such
+// linears ran at one core's speed.
+int64_t one_row_strip_panels(int64_t n_panels, int threads) {
+  int64_t strips = (n_panels + kOneRowPanels - 1) / kOneRowPanels;
+  strips = (strips + threads - 1) / threads * threads;
+  return std::max<int64_t>(1, (n_panels + strips - 1) / strips);
+}
+
 // KILN_GEMM=openblas routes sgemm to OpenBLAS (read once). Off by default: OpenBLAS results vary
 // with the thread count and its speed depends on OPENBLAS_CORETYPE (see bench/results/gemm.md).
 bool use_openblas() {
@@ -299,7 +319,8 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
     return;
   }
   const int64_t m_panels = (m + kMr - 1) / kMr;
-  const bool parallel = 2.0 * m * n * k >= kParallelFlops && !in_parallel_region();
+  const bool parallel =
+      worth_threads_for_weight(2.0 * m * n * k, 4.0 * n * k) && !in_parallel_region();
   const int threads = parallel ? num_threads() : 1;
   // Up to kFewRows rows: each task is one 48-column weight panel against all rows, so every weight
   // byte comes from DRAM once and meets every row while in L1/L2, and the many equal tasks even
@@ -310,7 +331,7 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   // keeps several panels' accumulators in flight (same bits as `micro`).
   const bool rows_a = reads_a_rows(kern, ta);
   const bool one_row = m == 1 && kern.micro_one_row != nullptr;
-  const int64_t strip_panels = one_row    ? kOneRowPanels
+  const int64_t strip_panels = m <= kMr   ? one_row_strip_panels(b.n_panels_, threads)
                                : few_rows ? 1
                                           : prepacked_strip_panels(b.n_panels_, threads);
   const int64_t strips = (b.n_panels_ + strip_panels - 1) / strip_panels;
@@ -369,6 +390,7 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
             if (rows_a) {
               // Bias and (without an activation) the residual go into the tile store.
               gemm::TileExtras extras;
+              extras.stream_b = m <= kMr;
               if (first) extras.bias = ep.bias != nullptr ? ep.bias + j0 : nullptr;
               if (last && ep.activation == nullptr && ep.residual != nullptr) {
                 extras.residual = ep.residual + i0 * ep.ldr + j0;

@@ -111,4 +111,11 @@ void sgemm_packed_b(bool trans_a, int64_t m, float alpha, const float* a, int64_
                     const PackedB& b, float beta, float* c, int64_t ldc,
                     const Epilogue& epilogue = {});
 
+// Whether a product against a pre-packed weight (f32 or quantized) goes to the thread pool: enough
+// flops, or enough weight bytes. With few rows (a decoder's step) the work is reading the weight,
+// not the flops: a 768 x 768 f32 weight against one row is 1.2 Mflop but 2.4 MB, and one core
+// streams only about half the machine's bandwidth (BERT-base's 72 linears at one row: 17.1 ms
+// with the flops rule alone, 10.6 ms with this one).
+bool worth_threads_for_weight(double flops, double weight_bytes);
+
 }  // namespace kiln::gemm

@@ -20,9 +20,6 @@ namespace {
 using kernels::kPanelCols;
 using kernels::kQ4Block;
 
-// Below this many multiply-adds x 2 the pool wake-up costs more than a second core saves: the
-// same rule as core/gemm.cpp, so f32 and quantized layers of one shape split alike.
-constexpr double kParallelOps = 4e6;
 // Activation elements from which quantizing the rows of x is split over threads as well: BERT-base
 // at 8 x 128 tokens (1024 x 768 = 786k) splits, one sequence (128 x 768, 128 x 3072) does not.
 // At 1 << 20 the 8 x 128 forward quantized on one thread while the other waited: 7% of its
@@ -238,8 +235,9 @@ void linear_int8(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
                  const PackedQuantB::Impl& im, float* y, int64_t ldy, const gemm::Epilogue& ep) {
   const kernels::Int8Kernel& kern = int8_kernel();
   const int64_t n = w.n(), k = w.k(), kp = im.kgroups * 4;
-  const double ops = 2.0 * m * n * k;
-  const bool parallel = !in_parallel_region() && ops >= kParallelOps;
+  const bool parallel =
+      !in_parallel_region() &&
+      gemm::worth_threads_for_weight(2.0 * m * n * k, static_cast<double>(w.bytes()));
   const int threads = parallel ? num_threads() : 1;
   // Activations to u8, row by row (independent rows: any split gives the same bytes).
   uint8_t* xq = scratch(t_xq, static_cast<size_t>(m * kp));
@@ -418,7 +416,9 @@ void linear_quant(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
     linear_int8(m, x, ldx, w, im, y, ldy, epilogue);
     return;
   }
-  const bool parallel = !in_parallel_region() && 2.0 * m * w.n() * w.k() >= kParallelOps;
+  const bool parallel =
+      !in_parallel_region() &&
+      gemm::worth_threads_for_weight(2.0 * m * w.n() * w.k(), static_cast<double>(w.bytes()));
   if (m <= kQ4GemvRows) {
     linear_q4_gemv(m, x, ldx, w, im, y, ldy, epilogue, parallel);
   } else {

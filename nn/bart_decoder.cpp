@@ -56,14 +56,15 @@ BartStackOutput BartDecoder::forward(const Embedding& tokens, const Tensor& ids,
   KILN_CHECK(!mask.defined() || mask.shape() == Shape({rows, past + ids.size(1)}),
              "decoder_attention_mask ", mask.describe(), " must be [", rows, ", ",
              past + ids.size(1), "] (the cached and new decoder tokens)");
-  KILN_CHECK(encoder_output.dim() == 3 && encoder_output.size(0) == rows &&
+  KILN_CHECK(encoder_output.dim() == 3 && encoder_output.size(0) > 0 &&
+                 rows % encoder_output.size(0) == 0 &&
                  encoder_output.size(2) == tokens.weight.size(1),
              "the encoder output ", encoder_output.describe(), " does not fit ", rows,
              " decoder sequences of d_model ", tokens.weight.size(1));
-  KILN_CHECK(
-      !encoder_mask.defined() || encoder_mask.shape() == Shape({rows, encoder_output.size(1)}),
-      "attention_mask ", encoder_mask.describe(), " does not fit the encoder output ",
-      encoder_output.describe());
+  KILN_CHECK(!encoder_mask.defined() ||
+                 encoder_mask.shape() == Shape({encoder_output.size(0), encoder_output.size(1)}),
+             "attention_mask ", encoder_mask.describe(), " does not fit the encoder output ",
+             encoder_output.describe());
   if (cache) {
     cache->self_attention.resize(layers_.size());
     cache->cross_attention.resize(layers_.size());

@@ -58,8 +58,10 @@ class BartDecoder : public Group {
   BartDecoder(int64_t vocab, int64_t d_model, int64_t layers, int64_t heads, int64_t ffn_dim,
               BartActivation act, BartPositions positions, double layerdrop);
   // ids [B, T]; mask [B, past + T] or undefined; encoder_output [B, L, d] with its mask [B, L]
-  // (may be undefined). With a cache, ids are the tokens after the cache->length already decoded
-  // ones and the cache is extended. `tokens` is the model's shared embedding.
+  // (may be undefined). The encoder output may also have B / g rows, each serving g consecutive
+  // decoder rows (the g beams of one input share its cross-attention keys and values). With a
+  // cache, ids are the tokens after the cache->length already decoded ones and the cache is
+  // extended. `tokens` is the model's shared embedding.
   BartStackOutput forward(const Embedding& tokens, const Tensor& ids, const Tensor& mask,
                           const Tensor& encoder_output, const Tensor& encoder_mask,
                           const BartDropout& drop, bool keep_hidden_states,

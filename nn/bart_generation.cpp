@@ -20,6 +20,18 @@ Tensor select_mask_rows(const Tensor& mask, const std::vector<int64_t>& rows) {
   return Tensor::from_ints(out, {static_cast<int64_t>(rows.size()), len}, mask.dtype());
 }
 
+// The run length g when `inputs` is equal runs of g rows, each run decoding one input; 1 (every
+// row on its own) otherwise.
+int64_t equal_run_length(const std::vector<int64_t>& inputs) {
+  const size_t n = inputs.size();
+  size_t g = 1;
+  while (g < n && inputs[g] == inputs[0]) ++g;
+  if (n == 0 || n % g != 0) return 1;
+  for (size_t i = 0; i < n; ++i)
+    if (inputs[i] != inputs[i - i % g]) return 1;
+  return static_cast<int64_t>(g);
+}
+
 }  // namespace
 
 BartDecodingState::BartDecodingState(Tensor encoder_output, Tensor encoder_mask)
@@ -38,10 +50,20 @@ void BartDecodingState::select_rows(const std::vector<int64_t>& rows) {
   for (AttentionCache& c : cache_.self_attention) c.select_rows(rows);
   // Beams of one input reordered among themselves see the same encoder rows: nothing to move.
   if (inputs == row_input_) return;
-  encoder_output_ = index_select(encoder_output_, 0,
-                                 Tensor::from_ints(rows, {static_cast<int64_t>(rows.size())}));
-  encoder_mask_ = select_mask_rows(encoder_mask_, rows);
-  for (AttentionCache& c : cache_.cross_attention) c.select_rows(rows);
+  // The encoder row each new run (or row) reads: the one that served its first row.
+  const int64_t group = equal_run_length(inputs);
+  std::vector<int64_t> encoder_rows;
+  for (size_t i = 0; i < rows.size(); i += static_cast<size_t>(group))
+    encoder_rows.push_back(rows[i] / group_);
+  const int64_t kept = static_cast<int64_t>(encoder_rows.size());
+  bool unchanged = kept == encoder_output_.size(0);
+  for (int64_t r = 0; unchanged && r < kept; ++r) unchanged = encoder_rows[r] == r;
+  if (!unchanged) {
+    encoder_output_ = index_select(encoder_output_, 0, Tensor::from_ints(encoder_rows, {kept}));
+    encoder_mask_ = select_mask_rows(encoder_mask_, encoder_rows);
+    for (AttentionCache& c : cache_.cross_attention) c.select_rows(encoder_rows);
+  }
+  group_ = group;
   row_input_ = std::move(inputs);
 }
 

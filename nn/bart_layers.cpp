@@ -95,7 +95,17 @@ Tensor BartAttention::attend(const Tensor& x, const Tensor& memory, const Tensor
     opt.dropout_p = drop.attention;
     opt.dropout_generator = drop.gen;
   }
-  Tensor ctx = scaled_dot_product_attention(split_heads(q_->forward(x)), k, v, opt);
+  Tensor q = q_->forward(x);
+  // Fewer key rows than query rows: each memory row serves b / rows consecutive rows of x (the
+  // beams of one input). Cross-attention has no causal mask, so their queries can go together as
+  // one longer query sequence against the shared keys, which are then read once, not per beam.
+  const int64_t key_rows = k.size(0);
+  if (key_rows != b) {
+    KILN_CHECK(memory.defined() && key_rows > 0 && b % key_rows == 0, "attention over ", b,
+               " rows cannot share keys of ", key_rows, " rows");
+    q = reshape(q, {key_rows, b / key_rows * lq, d});
+  }
+  Tensor ctx = scaled_dot_product_attention(split_heads(q), k, v, opt);
   return reshape(permute(ctx, {0, 2, 1, 3}), {b, lq, d});
 }
 

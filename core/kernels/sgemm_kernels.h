@@ -27,10 +27,14 @@ namespace kiln::gemm {
 // C = alpha * acc + bias: the first K block of a linear layer. `residual` (rows `ldr` apart):
 // added after that, C = (alpha * acc + beta * old) + residual: the last K block. Each is the same
 // single float operation the separate passes perform, so results keep their bits.
+// `stream_b`: the whole product has at most mr rows (a decoder step over a few beams), so each B
+// panel is read once, straight from memory: the kernel then prefetches B ahead and skips the FMAs
+// of absent rows. It changes no result bits.
 struct TileExtras {
   const float* bias = nullptr;
   const float* residual = nullptr;
   int64_t ldr = 0;
+  bool stream_b = false;
 };
 
 template <class T>
@@ -57,9 +61,9 @@ struct PackedGemmKernel {
   // / `micro_rows_a` give it (ascending-k FMAs into one accumulator, the same store, `extras` as
   // there with bias/residual covering c[0, cols)), so the bits are the same; working on several
   // panels at once hides the FMA latency a lone 1-row tile is bound by (m = 1: a decoder step).
-  void (*micro_one_row)(int64_t kc, const T* a, int64_t a_step, const T* bp,
-                        int64_t panel_stride, int64_t panels, float* c, int64_t cols, float alpha,
-                        float beta, const TileExtras* extras);
+  void (*micro_one_row)(int64_t kc, const T* a, int64_t a_step, const T* bp, int64_t panel_stride,
+                        int64_t panels, float* c, int64_t cols, float alpha, float beta,
+                        const TileExtras* extras);
 };
 using SgemmKernel = PackedGemmKernel<float>;
 using Bf16GemmKernel = PackedGemmKernel<uint16_t>;

@@ -330,7 +330,10 @@ TEST(GemmPackedB, BitIdenticalToSgemm) {
          {Shape{1, 1, 1}, Shape{7, 47, 255}, Shape{9, 49, 257}, Shape{128, 768, 768},
           Shape{130, 200, 600}, Shape{33, 3072, 513}, Shape{1000, 30, 20}, Shape{5, 2, 768},
           // One row (a decoder step): AVX2 sweeps several panels at once (micro_one_row).
-          Shape{1, 1000, 769}, Shape{1, 197, 300}, Shape{1, 3073, 64}}) {
+          Shape{1, 1000, 769}, Shape{1, 197, 300}, Shape{1, 3073, 64},
+          // A few rows (beams): the 4-row prefetching kernel; 768 x 768 is split over threads by
+          // its weight bytes, not its flops.
+          Shape{2, 200, 300}, Shape{3, 97, 50}, Shape{4, 768, 768}}) {
       for (int tr = 0; tr < 4; ++tr) {
         const bool ta = tr & 1, tb = tr & 2;
         const int64_t lda = (ta ? s.m : s.k) + 3, ldb = (tb ? s.k : s.n) + 5, ldc = s.n + 2;
@@ -375,9 +378,11 @@ TEST(GemmPackedB, EpilogueMatchesSeparateSteps) {
   for (IsaLevel level : available_levels()) {
     kiln::set_isa_override(&level);
     SCOPED_TRACE(kiln::isa_name(level));
-    for (auto [m, n, k] :
-         {std::tuple<int64_t, int64_t, int64_t>{1, 5, 3}, {1, 500, 300}, {130, 200, 600},
-          {37, 97, 257}}) {
+    for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 5, 3},
+                           {1, 500, 300},
+                           {3, 500, 300},
+                           {130, 200, 600},
+                           {37, 97, 257}}) {
       std::vector<float> a(m * k), w(n * k), bias(n), res(m * n);
       for (auto* v : {&a, &w, &bias, &res})
         for (auto& x : *v) x = dist(rng);

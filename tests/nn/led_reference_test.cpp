@@ -154,6 +154,62 @@ TEST(LedGeneration, DecodeStepsMatchTheFullPassAndSelectRowsReorders) {
             std::string::npos);
 }
 
+// Beams of one input share its encoder rows and cross-attention keys/values (nn/bart_generation.h):
+// rows in equal runs per input keep one encoder row per run; anything else falls back to one per
+// row. Every step's logits still match the full pass, whichever layout the rows are in.
+TEST(LedGeneration, BeamsShareTheirInputsEncoderRowsInEveryLayout) {
+  if (!std::filesystem::exists(kFixture)) GTEST_SKIP() << "fixtures not present";
+  Fixture f = load_fixture();
+  NoGradGuard ng;
+  const Tensor& dec = f.ref.at("decoder_input_ids");
+  const Tensor& full = f.ref.at("logits");  // [2, T, V]
+  NamedTensors in = reference_inputs(f);
+  in.erase("decoder_input_ids");
+  const Seq2SeqLM& lm = *f.model;
+  struct Change {
+    int64_t at;
+    std::vector<int64_t> rows, inputs;  // rows kept; the input each new row decodes
+    int64_t group, encoder_rows;        // the layout expected after it
+  };
+  const std::vector<Change> schedule = {
+      {1, {0, 0, 0, 1, 1, 1}, {0, 0, 0, 1, 1, 1}, 3, 2},  // 3 beams per input
+      {3, {2, 0, 0, 4, 3, 3}, {0, 0, 0, 1, 1, 1}, 3, 2},  // reordered among themselves
+      {5, {3, 4, 5}, {1, 1, 1}, 3, 1},                    // input 0 finished
+      {7, {0, 0, 1, 2}, {1, 1, 1, 1}, 4, 1},
+      {9, {0, 1, 2}, {1, 1, 1}, 3, 1},
+  };
+  const std::vector<Change> uneven = {
+      {1, {0, 1, 1}, {0, 1, 1}, 1, 3},        // runs of unequal length: one encoder row per row
+      {3, {1, 2, 1, 2}, {1, 1, 1, 1}, 4, 1},  // equal runs again
+  };
+  for (const auto* plan : {&schedule, &uneven}) {
+    std::unique_ptr<DecodingState> owned = lm.start_decoding(in);
+    auto& st = dynamic_cast<BartDecodingState&>(*owned);
+    std::vector<int64_t> row_input = {0, 1};
+    double worst = 0;
+    size_t next = 0;
+    for (int64_t t = 0; t < 12; ++t) {
+      if (next < plan->size() && (*plan)[next].at == t) {
+        const Change& c = (*plan)[next++];
+        st.select_rows(c.rows);
+        row_input = c.inputs;
+        EXPECT_EQ(st.group(), c.group) << "step " << t;
+        EXPECT_EQ(st.encoder_output().size(0), c.encoder_rows) << "step " << t;
+        for (const AttentionCache& x : st.cache().cross_attention)
+          EXPECT_EQ(x.key.size(0), c.encoder_rows) << "step " << t;
+      }
+      const int64_t rows = static_cast<int64_t>(row_input.size());
+      std::vector<int64_t> tokens;
+      for (int64_t r : row_input) tokens.push_back(static_cast<int64_t>(dec.at({r, t})));
+      const Tensor logits = lm.decode_step(st, Tensor::from_ints(tokens, {rows}));
+      for (int64_t r = 0; r < rows; ++r)
+        worst = std::max(
+            worst, max_abs_diff(select(logits, 0, r), select(select(full, 0, row_input[r]), 0, t)));
+    }
+    EXPECT_LE(worst, 1e-4);
+  }
+}
+
 // ---- the windowed attention against its definition, on shapes the fixture lacks ----
 
 // Direct evaluation of Longformer self-attention in f64: for each query, softmax over the keys it
