@@ -110,17 +110,39 @@ void run_tasks(bool parallel, int64_t count, const std::function<void(int64_t, i
   }
 }
 
+// Panels on the busiest thread when strips of `width` panels (the last one shorter) are dealt to
+// `threads` threads in turn, as the pool's small chunks come out on an even machine.
+int64_t busiest_thread_panels(int64_t n_panels, int64_t width, int threads) {
+  std::vector<int64_t> load(static_cast<size_t>(threads), 0);
+  for (int64_t j = 0, t = 0; j < n_panels; j += width, t = (t + 1) % threads)
+    load[static_cast<size_t>(t)] += std::min(width, n_panels - j);
+  return *std::max_element(load.begin(), load.end());
+}
+
 // Work split over threads, M and N only: column strips of `strip_panels` 16-column panels (at
 // least two per thread where N allows, at most max_strip, a multiple of `multiple` when more than
 // that), and row chunks of whole row_align blocks when there are too few strips to go round.
+// Among the allowed widths the one that loads the busiest thread least wins (the widest on a
+// tie): BERT-base's 768-column int8 layers were 6 strips of 9, 9, 9, 9, 9, 3 panels, 27 on one
+// core and 21 on the other; strips of 6 give 24 and 24.
 struct Split {
   int64_t strip_panels, strips, row_chunks, chunk_rows;
 };
 Split split_work(int64_t m, int64_t n_panels, int threads, int64_t row_align, int64_t max_strip,
                  int64_t multiple = 1) {
   Split s;
-  s.strip_panels = std::clamp<int64_t>(n_panels / (2 * threads), 1, max_strip);
-  if (s.strip_panels > multiple) s.strip_panels = s.strip_panels / multiple * multiple;
+  int64_t widest = std::clamp<int64_t>(n_panels / (2 * threads), 1, max_strip);
+  const int64_t step = widest > multiple ? multiple : 1;
+  widest = widest / step * step;
+  s.strip_panels = widest;
+  for (int64_t w = widest - step, best = busiest_thread_panels(n_panels, widest, threads); w >= 1;
+       w -= step) {
+    const int64_t load = busiest_thread_panels(n_panels, w, threads);
+    if (load < best) {
+      best = load;
+      s.strip_panels = w;
+    }
+  }
   s.strips = (n_panels + s.strip_panels - 1) / s.strip_panels;
   const int64_t row_blocks = (m + row_align - 1) / row_align;
   s.row_chunks = std::min(row_blocks, (threads + s.strips - 1) / s.strips);
