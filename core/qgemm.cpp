@@ -21,10 +21,12 @@ using kernels::kPanelCols;
 using kernels::kQ4Block;
 
 // Activation elements from which quantizing the rows of x is split over threads as well: BERT-base
-// at 8 x 128 tokens (1024 x 768 = 786k) splits, one sequence (128 x 768, 128 x 3072) does not.
-// At 1 << 20 the 8 x 128 forward quantized on one thread while the other waited: 7% of its
-// samples were quantize_row (perf, bench/results/quant_speed.md).
-constexpr int64_t kParallelQuantElems = 1 << 19;
+// at 8 x 128 tokens (1024 x 768 = 786k) and one sequence (128 x 768 = 98k) split, a decoder step
+// (one row) does not. At 1 << 20 the 8 x 128 forward quantized on one thread while the other
+// waited: 7% of its samples were quantize_row (perf, bench/results/quant_speed.md). At 1 << 19
+// the 1 x 128 forward did the same (4.3% of its samples); splitting it too: 28.0 -> 27.2 ms, mean
+// of 4 alternating pairs on an idle host (the pool is awake for the GEMM that follows anyway).
+constexpr int64_t kParallelQuantElems = 1 << 16;
 // At most this many rows go through the q4 GEMV kernel (weights expanded in registers per row
 // block); more rows amortize dequantizing a K block to f32 for the sgemm micro-kernel.
 constexpr int64_t kQ4GemvRows = 8;
