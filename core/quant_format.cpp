@@ -55,54 +55,55 @@ inline int get_nibble(const uint8_t* qs, int64_t e) {
   return e < 16 ? qs[e] & 0x0F : qs[e - 16] >> 4;
 }
 
-// q4_0: the element of largest magnitude maps to q = 0 exactly (d = it / -8), so the full
-// [-8, 7] range is used on that side. Quantized against the f16-rounded d the file stores.
-void quantize_q4_0_row(const float* w, int64_t k, int64_t row, uint8_t* dst) {
-  for (int64_t b0 = 0; b0 < k; b0 += kQ4Block, dst += 18) {
-    const int64_t len = std::min(kQ4Block, k - b0);
+}  // namespace
+
+Q4Scale q4_block_scale(Format f, const float* w, int64_t len, int64_t row, int64_t block) {
+  Q4Scale s;
+  if (f == Format::Q4_0) {
+    // The element of largest magnitude maps to q = 0 exactly (d = it / -8), so the full [-8, 7]
+    // range is used on that side.
     float amax = 0.0f, vmax = 0.0f;
     for (int64_t e = 0; e < len; ++e) {
-      if (std::fabs(w[b0 + e]) > amax) {
-        amax = std::fabs(w[b0 + e]);
-        vmax = w[b0 + e];
+      if (std::fabs(w[e]) > amax) {
+        amax = std::fabs(w[e]);
+        vmax = w[e];
       }
     }
-    const uint16_t dh = f16_scale(Format::Q4_0, vmax / -8.0f, row, b0 / kQ4Block);
-    const float d = f16_to_f32(dh);
-    std::memcpy(dst, &dh, 2);
-    uint8_t* qs = dst + 2;
-    std::memset(qs, 0x88, 16);  // padding elements hold 8, i.e. the value 0
-    for (int64_t e = 0; e < len; ++e) {
-      const int q = d == 0.0f ? 8 : std::clamp(round_away(w[b0 + e] / d) + 8, 0, 15);
-      put_nibble(qs, e, q);
-    }
+    s.d = f16_scale(f, vmax / -8.0f, row, block);
+    return s;
   }
+  KILN_CHECK(f == Format::Q4_1, "q4_block_scale: ", format_name(f), " is not a 4-bit format");
+  // [min, max] of the block's real elements (padding excluded) mapped onto 0..15.
+  float lo = len > 0 ? w[0] : 0.0f, hi = lo;
+  for (int64_t e = 1; e < len; ++e) {
+    lo = std::min(lo, w[e]);
+    hi = std::max(hi, w[e]);
+  }
+  s.d = f16_scale(f, (hi - lo) / 15.0f, row, block);
+  s.m = f16_scale(f, lo, row, block);
+  return s;
 }
 
-// q4_1: [min, max] of the block's real elements (padding excluded) mapped onto 0..15.
-void quantize_q4_1_row(const float* w, int64_t k, int64_t row, uint8_t* dst) {
-  for (int64_t b0 = 0; b0 < k; b0 += kQ4Block, dst += 20) {
-    const int64_t len = std::min(kQ4Block, k - b0);
-    float lo = w[b0], hi = w[b0];
-    for (int64_t e = 1; e < len; ++e) {
-      lo = std::min(lo, w[b0 + e]);
-      hi = std::max(hi, w[b0 + e]);
-    }
-    const uint16_t dh = f16_scale(Format::Q4_1, (hi - lo) / 15.0f, row, b0 / kQ4Block);
-    const uint16_t mh = f16_scale(Format::Q4_1, lo, row, b0 / kQ4Block);
-    const float d = f16_to_f32(dh), mn = f16_to_f32(mh);
-    std::memcpy(dst, &dh, 2);
-    std::memcpy(dst + 2, &mh, 2);
-    uint8_t* qs = dst + 4;
-    std::memset(qs, 0, 16);
-    for (int64_t e = 0; e < len; ++e) {
-      const int q = d == 0.0f ? 0 : std::clamp(round_away((w[b0 + e] - mn) / d), 0, 15);
-      put_nibble(qs, e, q);
-    }
-  }
+int q4_code(Format f, Q4Scale s, float w) {
+  const float d = f16_to_f32(s.d);
+  if (f == Format::Q4_0) return d == 0.0f ? 8 : std::clamp(round_away(w / d) + 8, 0, 15);
+  return d == 0.0f ? 0 : std::clamp(round_away((w - f16_to_f32(s.m)) / d), 0, 15);
 }
 
-}  // namespace
+float q4_value(Format f, Q4Scale s, int q) {
+  const float d = f16_to_f32(s.d);
+  return f == Format::Q4_0 ? d * static_cast<float>(q - 8)
+                           : d * static_cast<float>(q) + f16_to_f32(s.m);
+}
+
+void q4_store_block(Format f, Q4Scale s, const int* codes, int64_t len, uint8_t* dst) {
+  std::memcpy(dst, &s.d, 2);
+  if (f == Format::Q4_1) std::memcpy(dst + 2, &s.m, 2);
+  uint8_t* qs = dst + (f == Format::Q4_1 ? 4 : 2);
+  // Padding elements hold the code of the value 0: 8 in q4_0, 0 in q4_1.
+  std::memset(qs, f == Format::Q4_0 ? 0x88 : 0x00, 16);
+  for (int64_t e = 0; e < len; ++e) put_nibble(qs, e, codes[e]);
+}
 
 const char* format_name(Format f) {
   switch (f) {
@@ -153,11 +154,18 @@ void quantize_rows(Format f, const float* w, int64_t n, int64_t k, int64_t ldw, 
         quantize_int8_row(row, k, out);
         break;
       case Format::Q4_0:
-        quantize_q4_0_row(row, k, r, out);
+      case Format::Q4_1: {
+        // Round to nearest against the f16-rounded scale (and minimum) the block stores.
+        const size_t bb = block_traits(f).block_bytes;
+        int codes[kQ4Block];
+        for (int64_t b0 = 0; b0 < k; b0 += kQ4Block, out += bb) {
+          const int64_t len = std::min(kQ4Block, k - b0);
+          const Q4Scale s = q4_block_scale(f, row + b0, len, r, b0 / kQ4Block);
+          for (int64_t e = 0; e < len; ++e) codes[e] = q4_code(f, s, row[b0 + e]);
+          q4_store_block(f, s, codes, len, out);
+        }
         break;
-      case Format::Q4_1:
-        quantize_q4_1_row(row, k, r, out);
-        break;
+      }
     }
   }
 }

@@ -53,4 +53,18 @@ void quantize_rows(Format f, const float* w, int64_t n, int64_t k, int64_t ldw, 
 // Inverse: dst [n, k] floats (row stride ldd) from n rows of src.
 void dequantize_rows(Format f, const uint8_t* src, int64_t n, int64_t k, float* dst, int64_t ldd);
 
+// One 4-bit block, the pieces quantize_rows is made of: the stored f16 scale d (and q4_1 minimum
+// m) it picks for the block's `len` real values, the code of a value against them, the value of a
+// code, and the block's bytes. Error-compensating rounding (quant/gptq.h) fixes a block's scale
+// from its values, then codes each value after the earlier columns' rounding errors have moved
+// it. `row` and `block` name the place in errors (a scale beyond the f16 range).
+struct Q4Scale {
+  uint16_t d = 0, m = 0;  // f16 bits
+};
+Q4Scale q4_block_scale(Format f, const float* w, int64_t len, int64_t row, int64_t block);
+int q4_code(Format f, Q4Scale s, float w);
+float q4_value(Format f, Q4Scale s, int q);
+// codes[0, len) into dst (block_traits(f).block_bytes bytes); padding takes the code of 0.
+void q4_store_block(Format f, Q4Scale s, const int* codes, int64_t len, uint8_t* dst);
+
 }  // namespace kiln::quant

@@ -1,6 +1,8 @@
 // The basic layers, with Hugging Face / torch.nn parameter names (weight, bias).
 #pragma once
 
+#include <functional>
+
 #include "core/gemm.h"
 #include "core/ops.h"
 #include "core/qgemm.h"
@@ -42,6 +44,21 @@ class Linear : public Module {
   std::string qname_;
   std::shared_ptr<const gemm::PackedB> packed_;
   const void* packed_from_ = nullptr;  // weight data the pack was made from
+};
+
+// Calibration (quant/gptq.h): while a ScopedLinearInputHook lives, every Linear forward first
+// hands its layer and input to the hook. One hook at a time; forwards of the thread that set it.
+using LinearInputHook = std::function<void(const Linear& layer, const Tensor& x)>;
+class ScopedLinearInputHook {
+ public:
+  explicit ScopedLinearInputHook(LinearInputHook hook);
+  ~ScopedLinearInputHook();
+  ScopedLinearInputHook(const ScopedLinearInputHook&) = delete;
+  ScopedLinearInputHook& operator=(const ScopedLinearInputHook&) = delete;
+
+ private:
+  LinearInputHook hook_;
+  const LinearInputHook* previous_;
 };
 
 class Embedding : public Module {

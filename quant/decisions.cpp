@@ -68,7 +68,8 @@ Tensor quantize_tensor(const Tensor& w, Format format) {
 
 nn::ModelFile quantized_model_file(const nn::ModelFile& input,
                                    std::vector<TensorDecision>& decisions,
-                                   const nlohmann::json& settings) {
+                                   const nlohmann::json& settings,
+                                   const TensorQuantizer& rounding) {
   KILN_CHECK(input.quantization.empty(),
              "the model is already quantized (kiln.quantization); "
              "quantize the float model");
@@ -78,7 +79,8 @@ nn::ModelFile quantized_model_file(const nn::ModelFile& input,
     const auto it = out.tensors.find(d.name);
     KILN_CHECK(it != out.tensors.end(), "quantize: the model file has no tensor '", d.name, "'");
     if (auto f = parse_format(d.format)) {
-      it->second = quantize_tensor(it->second, *f);
+      Tensor rows = rounding ? rounding(d, it->second, *f) : Tensor();
+      it->second = rows.defined() ? rows : quantize_tensor(it->second, *f);
     } else if (d.format == "bf16") {
       it->second = it->second.to(DType::BF16);
     } else {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -33,12 +34,19 @@ size_t stored_bytes(const std::string& format, const Shape& shape);
 // w (any float dtype, 2-D or more: n = dim 0, k = the rest) as canonical rows, U8 [n, row_bytes].
 Tensor quantize_tensor(const Tensor& w, Format format);
 
+// Rounds one tensor another way than quantize_tensor (GPTQ, quant/gptq.h): returns its canonical
+// rows, or an undefined tensor to leave it to quantize_tensor. May add to the decision's reason.
+using TensorQuantizer =
+    std::function<Tensor(TensorDecision& decision, const Tensor& weight, Format format)>;
+
 // `input` (a float model file) with each decision applied and kiln.quantization recording every
 // decision plus `settings` (the pass's options and measurements). A decision to keep a tensor
 // ("f32") keeps it as stored, and its format becomes the stored dtype ("f32", "bf16", "f16").
+// `rounding`, when set, is asked first for each quantized tensor.
 nn::ModelFile quantized_model_file(const nn::ModelFile& input,
                                    std::vector<TensorDecision>& decisions,
-                                   const nlohmann::json& settings);
+                                   const nlohmann::json& settings,
+                                   const TensorQuantizer& rounding = {});
 
 // The decisions as an aligned text table (tensor, shape, format, size, reason).
 std::string decision_table(const std::vector<TensorDecision>& decisions);

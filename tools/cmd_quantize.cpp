@@ -1,12 +1,15 @@
 // kiln quantize -m MODEL -o OUT [--scheme int8|q4_0|q4_1|bf16|auto] [--skip NAMES]
 //               [--calibration FILE --max-drop X [--generation-num-beams N ...]]
+//               [--gptq --calibration FILE [--gptq-damp 0.01]]   (q4_0 / q4_1)
 //               [--never-slower | --no-speed-check]
 //               [--compress zstd]
 // Writes a copy of a float model whose eligible weights (quant/eligibility.h: 2-D Linear weights,
 // the word embedding, convolutions but the first) are stored quantized, with every decision in the
 // file's kiln.quantization metadata and printed as a table. auto measures each tensor's sensitivity
 // on calibration data with the task's metric (the kiln eval loop) and keeps the metric within
-// --max-drop points of the float model (quant/sensitivity.h). Then, unless --no-speed-check, each
+// --max-drop points of the float model (quant/sensitivity.h). --gptq runs the float model once
+// on the calibration data, collects each Linear's X^T X and rounds its q4 weight with GPTQ
+// (quant/gptq.h). Then, unless --no-speed-check, each
 // distinct Linear shape chosen as int8 (with --never-slower also q4) is timed here as float and
 // quantized GEMMs and the clearly faster kept (quant/speed_check.h); the convolutions are judged
 // by timing the whole model's forward with each kernel-size group quantized or in float
@@ -25,11 +28,13 @@
 #include "core/autograd.h"
 #include "core/qgemm.h"
 #include "nn/generation_config.h"
+#include "nn/layers.h"
 #include "nn/model_file.h"
 #include "nn/tensor_compression.h"
 #include "quant/conv_speed_check.h"
 #include "quant/decisions.h"
 #include "quant/eligibility.h"
+#include "quant/gptq.h"
 #include "quant/measure_decisions.h"
 #include "quant/sensitivity.h"
 #include "quant/shape_benchmark.h"
@@ -82,6 +87,35 @@ double forward_ms(nn::Model& model, const nn::NamedTensors& inputs) {
   return ms;
 }
 
+// X^T X of the inputs each Linear weight decided for q4 sees while `run_calibration` runs the
+// float model (the task's evaluation on the calibration data), by tensor name.
+std::map<std::string, quant::InputGram> collect_input_grams(
+    nn::Model& model, const std::vector<quant::TensorDecision>& decisions,
+    const std::function<void()>& run_calibration) {
+  std::map<std::string, bool> wanted;
+  for (const auto& d : decisions)
+    if (d.kind == "linear" && (d.format == "q4_0" || d.format == "q4_1")) wanted[d.name] = true;
+  std::map<const nn::Linear*, std::string> names;
+  for (auto& [path, module] : model.named_modules())
+    if (auto* lin = dynamic_cast<const nn::Linear*>(module)) {
+      const std::string name = path.empty() ? "weight" : path + ".weight";
+      if (wanted.count(name)) names[lin] = name;
+    }
+  std::map<std::string, quant::InputGram> grams;
+  {
+    nn::ScopedLinearInputHook hook([&](const nn::Linear& layer, const Tensor& x) {
+      const auto it = names.find(&layer);
+      if (it == names.end() || x.dim() < 1) return;
+      const int64_t k = x.size(x.dim() - 1);
+      const Tensor xf = contiguous(x.to(DType::F32));
+      auto g = grams.try_emplace(it->second, k).first;
+      g->second.add(xf.data<float>(), xf.numel() / std::max<int64_t>(1, k), k);
+    });
+    run_calibration();
+  }
+  return grams;
+}
+
 int run_quantize(const std::vector<std::string>& args) {
   ArgParser p("quantize", "-m MODEL -o OUT [options]");
   p.option("model", "float kiln model file", "-m")
@@ -91,14 +125,19 @@ int run_quantize(const std::vector<std::string>& args) {
       .option("skip", "comma list of tensor-name substrings or globs (* ? [..]) kept in float")
       .flag("include-head", "also quantize the classifier head (kept in float by default)")
       .option("calibration",
-              "auto: labelled task data (the format kiln eval takes) to measure sensitivity on")
+              "auto: labelled task data (the format kiln eval takes) to measure sensitivity on; "
+              "--gptq: the data whose layer inputs weigh the rounding")
       .option("max-drop", "auto: the largest drop of the task metric allowed, in points")
-      .option("task", "auto: the task to measure (default: the model's head)")
+      .option("task", "auto, --gptq: the calibration data's task (default: the model's head)")
       .option(
           "metric",
           "auto: the metric to budget (default: the task's first, e.g. accuracy; loss counts as "
           "its increase x100)")
-      .option("batch-size", "auto: examples per forward pass", "", "16")
+      .option("batch-size", "auto, --gptq: examples per forward pass", "", "16")
+      .flag("gptq",
+            "q4_0 / q4_1: round each Linear weight with GPTQ (error compensation weighed by "
+            "the layer's inputs on --calibration data) instead of to nearest")
+      .option("gptq-damp", "--gptq: damping, a fraction of the mean diagonal of X^T X", "", "0.01")
       .flag("never-slower",
             "apply the speed check to q4_0 / q4_1 too (by default it checks int8 only: 4-bit is "
             "chosen for size)")
@@ -139,16 +178,35 @@ int run_quantize(const std::vector<std::string>& args) {
   const std::string scheme = p.get("scheme");
   if (scheme != "auto" && scheme != "bf16" && !quant::parse_format(scheme))
     throw UsageError("--scheme: unknown scheme '" + scheme + "' (int8, q4_0, q4_1, bf16 or auto)");
-  const bool is_auto = scheme == "auto";
+  const bool is_auto = scheme == "auto", gptq = p.get_flag("gptq");
+  if (gptq && scheme != "q4_0" && scheme != "q4_1")
+    throw UsageError("--gptq applies to --scheme q4_0 or q4_1 (got '" + scheme + "')");
+  if (gptq && !p.given("calibration"))
+    throw UsageError(
+        "--gptq needs --calibration FILE (the data whose layer inputs weigh the "
+        "rounding)");
+  if (p.given("gptq-damp") && !gptq) throw UsageError("--gptq-damp applies to --gptq");
   if (p.given("max-drop") && !p.given("calibration"))
     throw UsageError("--max-drop needs --calibration FILE (the data the drop is measured on)");
   if (is_auto && (!p.given("calibration") || !p.given("max-drop")))
     throw UsageError("--scheme auto needs --calibration FILE and --max-drop X");
   if (!is_auto) {
-    for (const char* f : {"calibration", "task", "metric"})
+    for (const char* f : {"max-drop", "metric"})
       if (p.given(f)) throw UsageError(std::string("--") + f + " applies to --scheme auto");
+  }
+  const bool calibrates = is_auto || gptq;
+  if (!calibrates) {
+    for (const char* f : {"calibration", "task"})
+      if (p.given(f))
+        throw UsageError(std::string("--") + f + " applies to --scheme auto and to --gptq");
     for (const auto& [flag, owner] : task_flag_owner)
-      if (p.given(flag)) throw UsageError("--" + flag + " applies to --scheme auto");
+      if (p.given(flag)) throw UsageError("--" + flag + " applies to --scheme auto and to --gptq");
+  }
+  quant::GptqOptions gptq_options;
+  if (gptq) {
+    gptq_options.damp = p.get_double("gptq-damp");
+    if (!(gptq_options.damp >= 0 && gptq_options.damp <= 1))
+      throw UsageError("--gptq-damp must be a fraction from 0 to 1");
   }
   double max_drop = 0;
   if (is_auto) {
@@ -197,20 +255,19 @@ int run_quantize(const std::vector<std::string>& args) {
   if (p.given("skip")) settings["skip"] = p.get("skip");
   settings["include_head"] = p.get_flag("include-head");
   std::vector<quant::TensorDecision> decisions;
-  // auto's calibration setup, data and measurement outlive its block: the speed check below may
-  // need one more measurement.
+  // The calibration setup and data (auto, --gptq) and auto's measurement outlive their blocks:
+  // the speed check below may need one more measurement, GPTQ runs the data once more.
   train::TaskSetup setup;
   std::unique_ptr<train::TaskData> data;
   std::function<double()> auto_measure;
-  if (!is_auto) {
-    if (!generation_given.empty())
-      throw UsageError("--" + generation_given.front() + " applies to --scheme auto");
-    decisions = quant::uniform_decisions(candidates, scheme);
-  } else {
-    const train::Task* task = nullptr;
+  const train::Task* task = nullptr;
+  if (!calibrates && !generation_given.empty())
+    throw UsageError("--" + generation_given.front() + " applies to --scheme auto and to --gptq");
+  if (calibrates) {
     const std::string task_name = p.get_optional("task").value_or(m.spec.task);
     if (task_name.empty())
-      throw UsageError("--scheme auto: " + in + " has no task head; give --task");
+      throw UsageError(std::string(is_auto ? "--scheme auto" : "--gptq") + ": " + in +
+                       " has no task head; give --task");
     try {
       task = &train::task_by_name(task_name);
     } catch (const Error& e) {
@@ -241,10 +298,14 @@ int run_quantize(const std::vector<std::string>& args) {
       throw UsageError("--" + generation_given.front() +
                        " applies to tasks that generate (summarization)");
     }
-    const std::string metric = p.get_optional("metric").value_or(task->selection_metrics().front());
     data = task->read(p.get("calibration"), setup);
     task->encode(*data, setup);
-    auto measure = [&, task, metric] {
+  }
+  if (!is_auto) {
+    decisions = quant::uniform_decisions(candidates, scheme);
+  } else {
+    const std::string metric = p.get_optional("metric").value_or(task->selection_metrics().front());
+    auto measure = [&, metric] {
       // Each trial swaps weights: pack afresh, so that the trial runs the inference path the
       // quantized file will run (packed GEMMs, DenseNet's channels-last engine; same results as
       // the unpacked forward up to float rounding, and several times faster for DenseNet).
@@ -319,9 +380,34 @@ int run_quantize(const std::vector<std::string>& args) {
                             : speed.scope == quant::SpeedCheck::All ? "all"
                                                                     : "int8";
 
+  quant::TensorQuantizer rounding;
+  std::map<std::string, quant::InputGram> grams;
+  if (gptq) {
+    grams = collect_input_grams(*m.model, decisions, [&] {
+      m.model->unpack_weights();
+      m.model->pack_for_inference();
+      train::evaluate(*m.model, *task, setup, *data, static_cast<size_t>(batch));
+    });
+    settings["gptq"] = {{"calibration", p.get("calibration")},
+                        {"examples", data->size()},
+                        {"task", task->name()},
+                        {"damp", gptq_options.damp},
+                        {"tensors", grams.size()}};
+    rounding = [&](quant::TensorDecision& d, const Tensor& w, quant::Format f) -> Tensor {
+      const auto it = grams.find(d.name);
+      if (it == grams.end()) return Tensor();
+      const Tensor wf = contiguous(w.to(DType::F32));
+      const int64_t n = wf.size(0), k = wf.numel() / std::max<int64_t>(1, n);
+      Tensor rows = Tensor::empty({n, static_cast<int64_t>(quant::row_bytes(f, k))}, DType::U8);
+      quant::gptq_quantize_rows(f, wf.data<float>(), n, k, k, it->second, gptq_options,
+                                static_cast<uint8_t*>(rows.raw_data()));
+      d.reason += ", GPTQ on " + std::to_string(it->second.rows()) + " calibration rows";
+      return rows;
+    };
+  }
   int kept = 0, quantized = 0;
   for (const auto& d : decisions) (d.format == "f32" ? kept : quantized)++;
-  nn::ModelFile result = quant::quantized_model_file(input, decisions, settings);
+  nn::ModelFile result = quant::quantized_model_file(input, decisions, settings, rounding);
   result.provenance["quantized_from"] = in;
   const double float_bytes = [&] {
     double b = 0;

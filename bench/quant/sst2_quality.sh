@@ -49,6 +49,10 @@ for s in int8 q4_0 q4_1; do
   "$KILN" quantize -m "$M" -o "$OUT/$s.kiln" --scheme "$s" --no-speed-check --compress zstd \
     --threads 2 | tail -2
 done
+for s in q4_0 q4_1; do  # GPTQ rounding, weighed by the calibration phrases' layer inputs
+  "$KILN" quantize -m "$M" -o "$OUT/gptq-$s.kiln" --scheme "$s" --gptq --calibration "$OUT/cal500.jsonl" \
+    --no-speed-check --threads 2 | tail -2
+done
 /usr/bin/time -v "$KILN" quantize -m "$M" -o "$OUT/auto.kiln" --scheme auto --no-speed-check \
   --calibration "$OUT/cal500.jsonl" --max-drop 0.5 --threads 2 > "$OUT/auto.table" 2> "$OUT/auto.log"
 tail -3 "$OUT/auto.table"
@@ -58,7 +62,7 @@ grep -v " q4_0 " "$OUT/auto.table" | head -60  # the tensors auto kept above q4_
 "$KILN" quantize -m "$M" -o "$OUT/int8-default.kiln" --threads 2 > "$OUT/int8-default.table"
 grep -c "never slower" "$OUT/int8-default.table" || true
 
-for m in float int8 q4_0 q4_1 auto int8-default; do
+for m in float int8 q4_0 q4_1 gptq-q4_0 gptq-q4_1 auto int8-default; do
   f="$OUT/$m.kiln"
   [ "$m" = float ] && f="$M"
   "$KILN" eval -m "$f" --task sequence-classification -i "$D/test.jsonl" --threads 2 > "$OUT/$m.eval.json"
@@ -71,7 +75,7 @@ def labels(m): return [json.loads(l)["label"] for l in open(f"{out}/{m}.labels.j
 ref = labels("float")
 acc0 = json.load(open(f"{out}/float.eval.json"))["accuracy"] * 100
 print(f"float: test accuracy {acc0:.2f} ({len(ref)} sentences), file {os.path.getsize(out + '/run/best.kiln') / 1e6:.1f} MB")
-for m in ["int8", "q4_0", "q4_1", "auto", "int8-default"]:
+for m in ["int8", "q4_0", "q4_1", "gptq-q4_0", "gptq-q4_1", "auto", "int8-default"]:
     acc = json.load(open(f"{out}/{m}.eval.json"))["accuracy"] * 100
     got = labels(m)
     same = sum(a == b for a, b in zip(ref, got)) / len(ref)

@@ -186,6 +186,59 @@ TEST_F(QuantizeBert, AutoKeepsTheMetricWithinTheBudgetAndSaysWhy) {
               cal["quantized_metric"].get<double>(), 1e-6);
 }
 
+// --gptq: q4 rounding weighed by each Linear's inputs on the calibration data. The decisions say
+// so, the metadata records the data, the bytes differ from plain rounding's, the file runs, and
+// its logits on those very inputs stay within the 4-bit tolerance of the float model.
+TEST_F(QuantizeBert, GptqRoundsWithTheCalibrationInputs) {
+  const std::string plain = path("gptq-plain.kiln"), q = path("gptq.kiln");
+  ASSERT_EQ(
+      run_kiln("quantize -m " + float_model() + " -o " + plain + " --scheme q4_0 --no-speed-check")
+          .exit_code,
+      0);
+  const auto r =
+      run_kiln("quantize -m " + float_model() + " -o " + q +
+               " --scheme q4_0 --gptq --calibration " + path("cal.jsonl") + " --no-speed-check");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "GPTQ on ")) << r.output;
+  const nn::ModelFile mf = nn::read_model_file(q), pf = nn::read_model_file(plain);
+  const auto meta = nlohmann::json::parse(mf.extra_metadata.at("kiln.quantization"));
+  EXPECT_EQ(meta["gptq"]["examples"], 4) << meta.dump();
+  EXPECT_EQ(meta["gptq"]["damp"], 0.01);
+  const std::string name = "bert.encoder.layer.0.attention.self.query.weight";
+  EXPECT_TRUE(contains(mf.quantization.at(name).reason, "GPTQ on "))
+      << mf.quantization.at(name).reason;
+  // The embedding has no inputs to weigh: rounded plainly, the same bytes as without --gptq.
+  const std::string emb = "bert.embeddings.word_embeddings.weight";
+  EXPECT_FALSE(contains(mf.quantization.at(emb).reason, "GPTQ"));
+  EXPECT_EQ(mf.tensors.at(emb).to_vector(), pf.tensors.at(emb).to_vector());
+  EXPECT_NE(mf.tensors.at(name).to_vector(), pf.tensors.at(name).to_vector());
+  const Tensor want = logits(float_model()), got = logits(q), rtn = logits(plain);
+  ASSERT_TRUE(got.defined() && rtn.defined());
+  double scale = 0;
+  for (double v : want.to_vector()) scale = std::max(scale, std::abs(v));
+  std::cout << "q4_0 logits max abs error on the calibration inputs: plain "
+            << max_abs_diff(rtn, want) << ", GPTQ " << max_abs_diff(got, want) << "\n";
+  EXPECT_LE(max_abs_diff(got, want), 0.15 * scale);
+  // On the inputs it was weighed by, GPTQ's model is closer to the float one than plain rounding's
+  // (deterministic: same fixture, same bytes every run).
+  EXPECT_LT(max_abs_diff(got, want), max_abs_diff(rtn, want));
+  EXPECT_EQ(run_kiln("classify -m " + q + " -i " + path("texts.jsonl"), false).exit_code, 0);
+
+  const std::string base = "quantize -m " + float_model() + " -o " + path("gptq-bad.kiln");
+  const std::string cal = " --calibration " + path("cal.jsonl");
+  for (const auto& [flags, message] : std::vector<std::pair<std::string, std::string>>{
+           {" --scheme int8 --gptq" + cal, "--gptq applies to --scheme q4_0 or q4_1"},
+           {" --scheme q4_0 --gptq", "--gptq needs --calibration"},
+           {" --scheme q4_0 --gptq-damp 0.1", "--gptq-damp applies to --gptq"},
+           {" --scheme q4_0 --gptq --gptq-damp 2" + cal, "--gptq-damp must be"},
+           {" --scheme q4_0" + cal, "--calibration applies to --scheme auto and to --gptq"}}) {
+    const auto bad = run_kiln(base + flags);
+    EXPECT_NE(bad.exit_code, 0) << flags;
+    EXPECT_TRUE(contains(bad.output, message)) << flags << ": " << bad.output;
+  }
+  EXPECT_FALSE(fs::exists(path("gptq-bad.kiln")));
+}
+
 // When the speed check puts tensors that auto chose back in float (here likely: --never-slower
 // times q4 too, at 1 row, where float often wins), the metric recorded is still the file's own.
 TEST_F(QuantizeBert, AutoRecordsTheMetricOfTheFileAfterTheSpeedCheck) {
