@@ -7,8 +7,9 @@
 # share of summaries identical to the float model's.
 # With AUTO=1 it also runs --scheme auto (--max-drop ${MAX_DROP:-0.5} ROUGE-L points on
 # ${AUTO_CAL:-a calibration set of the recipe's dev splits: 12 BBC, 6 CNN/DM, 6 FewSum}, greedy
-# calibration decoding of at most 80 new tokens) and scores it the same way. A quantized file
-# already in OUTDIR is scored, not made again.
+# calibration decoding of at most 80 new tokens) and scores it the same way. With GPTQ=1 it also
+# makes q4_0 and q4_1 with --gptq on that calibration set (the same greedy decoding feeds the
+# layers' inputs) and scores them. A quantized file already in OUTDIR is scored, not made again.
 #   bench/quant/summarizer_quality.sh RECIPE_OUT [KILN] [OUTDIR]
 set -euo pipefail
 RUN=${1:?the recipe output directory (OUT of examples/summarizer/recipe.sh)}
@@ -52,10 +53,21 @@ for s in int8 q4_0 q4_1; do
       --no-speed-check >"$OUT/$s.quantize.txt"
   score "$s" "$OUT/$s.kiln"
 done
-if [ "${AUTO:-0}" = 1 ]; then
-  cal=${AUTO_CAL:-$OUT/auto_calibration.jsonl}
+cal=${AUTO_CAL:-$OUT/auto_calibration.jsonl}
+if [ "${AUTO:-0}" = 1 ] || [ "${GPTQ:-0}" = 1 ]; then
   [ -n "${AUTO_CAL:-}" ] || (head -12 "$RUN/data/bbc_dev.jsonl"; head -6 "$RUN/data/cnndm_dev.jsonl"
     head -6 "$RUN/data/fewsum_dev.jsonl") >"$cal"
+fi
+if [ "${GPTQ:-0}" = 1 ]; then
+  for s in q4_0 q4_1; do
+    [ -f "$OUT/gptq-$s.kiln" ] ||
+      "$KILN" quantize -m "$RUN/finetune/best.kiln" -o "$OUT/gptq-$s.kiln" --scheme "$s" --gptq \
+        --task summarization --calibration "$cal" --generation-num-beams 1 \
+        --generation-max-new-tokens 80 --no-speed-check >"$OUT/gptq-$s.quantize.txt"
+    score "gptq-$s" "$OUT/gptq-$s.kiln"
+  done
+fi
+if [ "${AUTO:-0}" = 1 ]; then
   [ -f "$OUT/auto.kiln" ] ||
     "$KILN" quantize -m "$RUN/finetune/best.kiln" -o "$OUT/auto.kiln" --scheme auto \
       --task summarization --calibration "$cal" --max-drop "${MAX_DROP:-0.5}" --metric rougeL \
