@@ -6,6 +6,7 @@
 #include "core/checkpoint.h"
 #include "core/ops.h"
 #include "nn/empty_init.h"
+#include "nn/layers.h"
 #include "nn/quantized_conv.h"
 
 namespace kiln::nn {
@@ -17,6 +18,11 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, const Conv2dOptions& o, 
       options(o) {}
 
 Tensor Conv2d::forward(const Tensor& x) const {
+  if (const WeightInputHook* hook = ScopedWeightInputHook::current();
+      hook != nullptr && !qweight_ && options.groups == 1) {
+    for_each_receptive_chunk(x, weight.shape(), options, 4096,
+                             [&](const Tensor& rows) { (*hook)(*this, rows); });
+  }
   if (qweight_) return conv2d_quantized(x, *qweight_, weight.shape(), bias, options, qname_);
   return conv2d(x, weight, bias, options);
 }

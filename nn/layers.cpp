@@ -19,20 +19,24 @@ bool Linear::use_packed(const Tensor& x) const {
 }
 
 namespace {
-thread_local const LinearInputHook* t_input_hook = nullptr;
+thread_local const WeightInputHook* t_input_hook = nullptr;
 }  // namespace
 
-ScopedLinearInputHook::ScopedLinearInputHook(LinearInputHook hook)
+ScopedWeightInputHook::ScopedWeightInputHook(WeightInputHook hook)
     : hook_(std::move(hook)), previous_(t_input_hook) {
   t_input_hook = &hook_;
 }
 
-ScopedLinearInputHook::~ScopedLinearInputHook() {
+ScopedWeightInputHook::~ScopedWeightInputHook() {
   t_input_hook = previous_;
 }
 
+const WeightInputHook* ScopedWeightInputHook::current() {
+  return t_input_hook;
+}
+
 Tensor Linear::forward(const Tensor& x) const {
-  if (t_input_hook != nullptr) (*t_input_hook)(*this, x);
+  if (t_input_hook != nullptr && !qweight_) (*t_input_hook)(*this, x);
   if (qweight_)
     return linear_quantized(x, *qweight_, bias, LinearActivation::kNone, Tensor(), qname_);
   return use_packed(x) ? linear_prepacked(x, *packed_, bias) : linear(x, weight, bias);
@@ -40,7 +44,7 @@ Tensor Linear::forward(const Tensor& x) const {
 
 Tensor Linear::forward_fused(const Tensor& x, LinearActivation activation,
                              const Tensor& residual) const {
-  if (t_input_hook != nullptr) (*t_input_hook)(*this, x);
+  if (t_input_hook != nullptr && !qweight_) (*t_input_hook)(*this, x);
   if (qweight_) return linear_quantized(x, *qweight_, bias, activation, residual, qname_);
   if (use_packed(x) && (!residual.defined() || residual.dtype() == DType::F32)) {
     return linear_prepacked(x, *packed_, bias, activation, residual);

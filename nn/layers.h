@@ -46,19 +46,24 @@ class Linear : public Module {
   const void* packed_from_ = nullptr;  // weight data the pack was made from
 };
 
-// Calibration (quant/gptq.h): while a ScopedLinearInputHook lives, every Linear forward first
-// hands its layer and input to the hook. One hook at a time; forwards of the thread that set it.
-using LinearInputHook = std::function<void(const Linear& layer, const Tensor& x)>;
-class ScopedLinearInputHook {
+// Calibration (quant/gptq.h): while a ScopedWeightInputHook lives, every float Linear and Conv2d
+// forward first hands its layer and the rows its weight multiplies to the hook: a Linear's input
+// [..., in]; a convolution's receptive fields, one row per output pixel in the weight's
+// (c, i, j) order (nn/quantized_conv.h), in chunks. One hook at a time; forwards of the thread
+// that set it (the unpacked module path: DenseNet's packed inference engine calls no Conv2d).
+using WeightInputHook = std::function<void(const Module& layer, const Tensor& rows)>;
+class ScopedWeightInputHook {
  public:
-  explicit ScopedLinearInputHook(LinearInputHook hook);
-  ~ScopedLinearInputHook();
-  ScopedLinearInputHook(const ScopedLinearInputHook&) = delete;
-  ScopedLinearInputHook& operator=(const ScopedLinearInputHook&) = delete;
+  explicit ScopedWeightInputHook(WeightInputHook hook);
+  ~ScopedWeightInputHook();
+  ScopedWeightInputHook(const ScopedWeightInputHook&) = delete;
+  ScopedWeightInputHook& operator=(const ScopedWeightInputHook&) = delete;
+  // The hook in force, or null.
+  static const WeightInputHook* current();
 
  private:
-  LinearInputHook hook_;
-  const LinearInputHook* previous_;
+  WeightInputHook hook_;
+  const WeightInputHook* previous_;
 };
 
 class Embedding : public Module {

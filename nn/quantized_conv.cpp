@@ -147,6 +147,22 @@ Tensor conv2d_quantized(const Tensor& x, const quant::PackedQuantB& w, const Sha
   return out;
 }
 
+void for_each_receptive_chunk(const Tensor& x, const Shape& weight_shape,
+                              const Conv2dOptions& options, int64_t chunk,
+                              const std::function<void(const Tensor& rows)>& fn) {
+  const Geometry g = geometry(x, weight_shape, options, "convolution");
+  KILN_CHECK(chunk > 0, "for_each_receptive_chunk: chunk must be positive, got ", chunk);
+  NoGradGuard ng;
+  const Tensor xf = f32_input(x);
+  const int64_t rows = g.n * g.pixels(), K = g.k();
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+    const int64_t m = std::min(chunk, rows - r0);
+    Tensor part = Tensor::empty({m, K}, DType::F32);
+    gather_rows(g, xf.data<float>(), r0, m, part.data<float>());
+    fn(part);
+  }
+}
+
 Tensor conv2d_quantized_reference(const Tensor& x, quant::Format format, const Tensor& rows,
                                   const Shape& weight_shape, const Tensor& bias,
                                   const Conv2dOptions& options) {

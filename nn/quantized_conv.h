@@ -18,6 +18,7 @@
 // it differs from int8 by the activations' own 8-bit rounding.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/conv_ops.h"
@@ -30,6 +31,14 @@ namespace kiln::nn {
 // errors. Refuses inputs that require grad (quantized models run inference only).
 Tensor conv2d_quantized(const Tensor& x, const quant::PackedQuantB& w, const Shape& weight_shape,
                         const Tensor& bias, const Conv2dOptions& options, const std::string& name);
+
+// x as the rows a convolution's GEMM multiplies its weight by: one row per output pixel (image,
+// oy, ox), its receptive field in the weight's (c, i, j) order, zeros in the padding. Handed to
+// `fn` as f32 [m, c_in * kh * kw] chunks of at most `chunk` rows, in order, so that a large batch
+// never needs the whole im2col matrix at once.
+void for_each_receptive_chunk(const Tensor& x, const Shape& weight_shape,
+                              const Conv2dOptions& options, int64_t chunk,
+                              const std::function<void(const Tensor& rows)>& fn);
 
 // The plain reference on the canonical rows (U8 [c_out, row_bytes(format, k)]).
 Tensor conv2d_quantized_reference(const Tensor& x, quant::Format format, const Tensor& rows,

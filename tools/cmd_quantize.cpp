@@ -22,12 +22,14 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <tuple>
 
 #include "core/autograd.h"
 #include "core/qgemm.h"
 #include "nn/generation_config.h"
+#include "nn/image_layers.h"
 #include "nn/layers.h"
 #include "nn/model_file.h"
 #include "nn/tensor_compression.h"
@@ -87,23 +89,26 @@ double forward_ms(nn::Model& model, const nn::NamedTensors& inputs) {
   return ms;
 }
 
-// X^T X of the inputs each Linear weight decided for q4 sees while `run_calibration` runs the
-// float model (the task's evaluation on the calibration data), by tensor name.
+// X^T X of the rows each weight decided for q4 multiplies (a Linear's inputs, a convolution's
+// receptive fields) while `run_calibration` runs the float model on the calibration data, by
+// tensor name.
 std::map<std::string, quant::InputGram> collect_input_grams(
     nn::Model& model, const std::vector<quant::TensorDecision>& decisions,
     const std::function<void()>& run_calibration) {
-  std::map<std::string, bool> wanted;
+  std::set<std::string> wanted;
   for (const auto& d : decisions)
-    if (d.kind == "linear" && (d.format == "q4_0" || d.format == "q4_1")) wanted[d.name] = true;
-  std::map<const nn::Linear*, std::string> names;
-  for (auto& [path, module] : model.named_modules())
-    if (auto* lin = dynamic_cast<const nn::Linear*>(module)) {
-      const std::string name = path.empty() ? "weight" : path + ".weight";
-      if (wanted.count(name)) names[lin] = name;
-    }
+    if ((d.kind == "linear" || d.kind == "conv") && (d.format == "q4_0" || d.format == "q4_1"))
+      wanted.insert(d.name);
+  std::map<const nn::Module*, std::string> names;
+  for (auto& [path, module] : model.named_modules()) {
+    const std::string name = path.empty() ? "weight" : path + ".weight";
+    if (wanted.count(name) && (dynamic_cast<const nn::Linear*>(module) != nullptr ||
+                               dynamic_cast<const nn::Conv2d*>(module) != nullptr))
+      names[module] = name;
+  }
   std::map<std::string, quant::InputGram> grams;
   {
-    nn::ScopedLinearInputHook hook([&](const nn::Linear& layer, const Tensor& x) {
+    nn::ScopedWeightInputHook hook([&](const nn::Module& layer, const Tensor& x) {
       const auto it = names.find(&layer);
       if (it == names.end() || x.dim() < 1) return;
       const int64_t k = x.size(x.dim() - 1);
@@ -135,8 +140,9 @@ int run_quantize(const std::vector<std::string>& args) {
           "its increase x100)")
       .option("batch-size", "auto, --gptq: examples per forward pass", "", "16")
       .flag("gptq",
-            "q4_0 / q4_1: round each Linear weight with GPTQ (error compensation weighed by "
-            "the layer's inputs on --calibration data) instead of to nearest")
+            "q4_0 / q4_1: round each Linear and convolution weight with GPTQ (error "
+            "compensation weighed by the layer's inputs on --calibration data) instead of to "
+            "nearest")
       .option("gptq-damp", "--gptq: damping, a fraction of the mean diagonal of X^T X", "", "0.01")
       .flag("never-slower",
             "apply the speed check to q4_0 / q4_1 too (by default it checks int8 only: 4-bit is "
@@ -383,9 +389,10 @@ int run_quantize(const std::vector<std::string>& args) {
   quant::TensorQuantizer rounding;
   std::map<std::string, quant::InputGram> grams;
   if (gptq) {
+    // Unpacked: the module path, where every Linear and Conv2d forward reaches the hook
+    // (DenseNet's packed engine runs its own convolutions).
     grams = collect_input_grams(*m.model, decisions, [&] {
       m.model->unpack_weights();
-      m.model->pack_for_inference();
       train::evaluate(*m.model, *task, setup, *data, static_cast<size_t>(batch));
     });
     settings["gptq"] = {{"calibration", p.get("calibration")},

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quality of kiln quantize on quantized convolutions: a DenseNet kiln trained on Fashion-MNIST
 # (PNG files listed in train.csv / test.csv, "image,label") quantized int8 / q4_0 / q4_1 (every
-# dense-layer and transition conv; the stem conv and the classifier stay float by default) and
+# dense-layer and transition conv; the stem conv and the classifier stay float by default), q4_0 /
+# q4_1 with --gptq on the calibration images, and
 # auto (--max-drop 0.5 accuracy points, calibrated on CAL images from the start of train.csv, a
 # subset the model was trained on), each scored on the whole test set by kiln classify: accuracy
 # against the CSV's labels and agreement with the float model's predicted classes; sizes from
@@ -23,8 +24,12 @@ for s in int8 q4_0 q4_1; do
     grep "tensor data" | sed "s/^/$s: /"
 done
 MODELS="float int8 q4_0 q4_1"
-if [ "$CAL" -gt 0 ]; then  # CAL 0: no auto row
-  MODELS="$MODELS auto"
+if [ "$CAL" -gt 0 ]; then  # CAL 0: no auto or GPTQ rows
+  for s in q4_0 q4_1; do  # GPTQ: each conv's rounding weighed by its receptive fields on CAL
+    "$KILN" quantize -m "$M" -o "$OUT/gptq-$s.kiln" --scheme "$s" --gptq --calibration "$CALF" \
+      --image-dir "$D" > "$OUT/gptq-$s.log"
+  done
+  MODELS="$MODELS gptq-q4_0 gptq-q4_1 auto"
   /usr/bin/time -v "$KILN" quantize -m "$M" -o "$OUT/auto.kiln" --scheme auto --metric accuracy \
     --calibration "$CALF" --image-dir "$D" --max-drop 0.5 > "$OUT/auto.log" 2> "$OUT/auto.err"
   grep -E "kiln quantize:|Maximum resident|Elapsed" "$OUT/auto.err"

@@ -7,10 +7,14 @@
 #include <cmath>
 #include <random>
 
+#include "core/autograd.h"
 #include "core/error.h"
+#include "core/qgemm.h"
 #include "core/quant_format.h"
 #include "core/thread_pool.h"
+#include "nn/image_layers.h"
 #include "nn/layers.h"
+#include "quant/decisions.h"
 #include "quant/gptq.h"
 
 namespace kiln::quant {
@@ -158,14 +162,14 @@ TEST(Gptq, RefusesWhatItCannotDoNamingIt) {
             std::string::npos);
 }
 
-TEST(LinearInputHook, SeesEveryLinearInputWhileItLives) {
+TEST(WeightInputHook, SeesEveryLinearInputWhileItLives) {
   Generator gen(3);
   nn::Linear a(8, 4), b(4, 2);
   const Tensor x = Tensor::randn({3, 8}, gen);
-  std::vector<std::pair<const nn::Linear*, Shape>> seen;
+  std::vector<std::pair<const nn::Module*, Shape>> seen;
   {
-    nn::ScopedLinearInputHook hook(
-        [&](const nn::Linear& l, const Tensor& in) { seen.emplace_back(&l, in.shape()); });
+    nn::ScopedWeightInputHook hook(
+        [&](const nn::Module& l, const Tensor& in) { seen.emplace_back(&l, in.shape()); });
     b.forward_fused(a.forward(x), LinearActivation::kNone);
   }
   a.forward(x);  // after the hook: not seen
@@ -174,6 +178,51 @@ TEST(LinearInputHook, SeesEveryLinearInputWhileItLives) {
   EXPECT_EQ(seen[0].second, (Shape{3, 8}));
   EXPECT_EQ(seen[1].first, &b);
   EXPECT_EQ(seen[1].second, (Shape{3, 4}));
+}
+
+// A convolution hands its receptive fields: one row per output pixel, (c, i, j) order, zeros in
+// the padding. A quantized layer hands nothing (there is no float weight to round).
+TEST(WeightInputHook, SeesAConvolutionsReceptiveFieldsAndNoQuantizedLayer) {
+  Conv2dOptions o;
+  o.padding = {1, 1};
+  nn::Conv2d conv(2, 3, 3, o, true);
+  std::vector<float> xs(2 * 4 * 4);
+  for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<float>(i + 1);
+  const Tensor x = Tensor::from_floats(xs, {1, 2, 4, 4});
+  std::vector<Tensor> rows;
+  {
+    nn::ScopedWeightInputHook hook([&](const nn::Module& l, const Tensor& r) {
+      EXPECT_EQ(&l, &conv);
+      rows.push_back(r.clone());
+    });
+    conv.forward(x);
+  }
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows[0].shape(), (Shape{16, 18}));
+  const std::vector<float> got = rows[0].to_floats();
+  // Pixel (1, 2) = row 6: channel c, tap (i, j) reads x[c][1 - 1 + i][2 - 1 + j].
+  for (int64_t c = 0; c < 2; ++c)
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 3; ++j)
+        EXPECT_EQ(got[6 * 18 + (c * 3 + i) * 3 + j], xs[c * 16 + i * 4 + (1 + j)]);
+  // Pixel (0, 0) = row 0: its top row and left column fall in the padding.
+  EXPECT_EQ(got[0], 0.0f);
+  EXPECT_EQ(got[4], xs[0]);
+
+  nn::Linear lin(40, 24);
+  Generator gen(1);
+  lin.weight = Tensor::randn({24, 40}, gen);
+  const Tensor q = quantize_tensor(lin.weight, Format::Q4_0);
+  lin.set_quantized(std::make_shared<const PackedQuantB>(Format::Q4_0, 24, 40,
+                                                         static_cast<const uint8_t*>(q.raw_data())),
+                    "l.weight");
+  int calls = 0;
+  {
+    nn::ScopedWeightInputHook hook([&](const nn::Module&, const Tensor&) { ++calls; });
+    NoGradGuard ng;
+    lin.forward(Tensor::randn({2, 40}, gen));
+  }
+  EXPECT_EQ(calls, 0);
 }
 
 }  // namespace

@@ -183,7 +183,27 @@ TEST_F(QuantizeDenseNet, InspectEvalAndAutoOnImages) {
   EXPECT_TRUE(contains(a.output, "auto: alone")) << a.output;
   const nn::ModelFile mf = nn::read_model_file(path("auto.kiln"));
   EXPECT_EQ(mf.quantization.at("features.transition2.conv.weight").reason.rfind("auto:", 0), 0u);
-  // A task flag outside auto is refused.
+  // --gptq on the same images: every convolution's receptive fields weigh its rounding.
+  const std::string images = " --image-field image_path --image-dir " + kShared + "/data/ham10000";
+  const auto g = run_kiln("quantize -m " + float_model() + " -o " + path("gptq.kiln") +
+                          " --scheme q4_0 --gptq --calibration " + path("cal.jsonl") + images);
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  ASSERT_EQ(
+      run_kiln("quantize -m " + float_model() + " -o " + path("plain.kiln") + " --scheme q4_0")
+          .exit_code,
+      0);
+  const nn::ModelFile gf = nn::read_model_file(path("gptq.kiln")),
+                      pf = nn::read_model_file(path("plain.kiln"));
+  for (const char* name :
+       {"features.transition2.conv.weight", "features.denseblock1.denselayer1.conv2.weight"}) {
+    EXPECT_TRUE(contains(gf.quantization.at(name).reason, "GPTQ on ")) << name;
+    EXPECT_NE(gf.tensors.at(name).to_vector(), pf.tensors.at(name).to_vector()) << name;
+  }
+  const auto ge = run_kiln("eval -m " + path("gptq.kiln") + " --task image-classification -i " +
+                               path("few.jsonl") + data,
+                           false);
+  EXPECT_EQ(ge.exit_code, 0) << ge.output;
+  // A task flag outside auto and --gptq is refused.
   const auto bad = run_kiln("quantize -m " + float_model() + " -o " + path("x.kiln") +
                             " --image-field image_path");
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
