@@ -220,11 +220,11 @@ bool worth_threads_for_weight(double flops, double weight_bytes) {
 
 namespace {
 
-// Strip width (in panels) for one row of C: about kOneRowPanels, but with a strip count that is a
-// multiple of the thread count, so that no core is left with the short remainder. A 768-column
-// weight (16 panels) was 12 + 4 panels: one core did 75% of the work and the decoder's many such
-// linears ran at one core's speed.
-int64_t one_row_strip_panels(int64_t n_panels, int threads) {
+// Strip width (in panels) when C has at most one row panel: about kOneRowPanels, but with a strip
+// count that is a multiple of the thread count, so that no core is left with the short remainder.
+// A 768-column weight (16 panels) was 12 + 4 panels: one core did 75% of the work and the
+// decoder's many such linears ran at one core's speed.
+int64_t few_row_strip_panels(int64_t n_panels, int threads) {
   int64_t strips = (n_panels + kOneRowPanels - 1) / kOneRowPanels;
   strips = (strips + threads - 1) / threads * threads;
   return std::max<int64_t>(1, (n_panels + strips - 1) / strips);
@@ -331,7 +331,10 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   // keeps several panels' accumulators in flight (same bits as `micro`).
   const bool rows_a = reads_a_rows(kern, ta);
   const bool one_row = m == 1 && kern.micro_one_row != nullptr;
-  const int64_t strip_panels = m <= kMr   ? one_row_strip_panels(b.n_panels_, threads)
+  // At most one row panel (a decoder step, a few beams): each weight panel is read once from
+  // memory (TileExtras::stream_b), in strips sized as for one row.
+  const bool stream_b = m <= kMr;
+  const int64_t strip_panels = stream_b   ? few_row_strip_panels(b.n_panels_, threads)
                                : few_rows ? 1
                                           : prepacked_strip_panels(b.n_panels_, threads);
   const int64_t strips = (b.n_panels_ + strip_panels - 1) / strip_panels;
@@ -390,7 +393,7 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
             if (rows_a) {
               // Bias and (without an activation) the residual go into the tile store.
               gemm::TileExtras extras;
-              extras.stream_b = m <= kMr;
+              extras.stream_b = stream_b;
               if (first) extras.bias = ep.bias != nullptr ? ep.bias + j0 : nullptr;
               if (last && ep.activation == nullptr && ep.residual != nullptr) {
                 extras.residual = ep.residual + i0 * ep.ldr + j0;

@@ -25,7 +25,8 @@ using kernels::kQ4Block;
 // (one row) does not. At 1 << 20 the 8 x 128 forward quantized on one thread while the other
 // waited: 7% of its samples were quantize_row (perf, bench/results/quant_speed.md). At 1 << 19
 // the 1 x 128 forward did the same (4.3% of its samples); splitting it too: 28.0 -> 27.2 ms, mean
-// of 4 alternating pairs on an idle host (the pool is awake for the GEMM that follows anyway).
+// of 4 alternating pairs on an idle host, within its +-1 ms noise (the pool is awake for the GEMM
+// that follows anyway, so the split costs no extra wake-up).
 constexpr int64_t kParallelQuantElems = 1 << 16;
 // At most this many rows go through the q4 GEMV kernel (weights expanded in registers per row
 // block); more rows amortize dequantizing a K block to f32 for the sgemm micro-kernel.

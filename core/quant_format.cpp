@@ -69,7 +69,8 @@ Q4Scale q4_block_scale(Format f, const float* w, int64_t len, int64_t row, int64
         vmax = w[e];
       }
     }
-    s.d = f16_scale(f, vmax / -8.0f, row, block);
+    s.d_bits = f16_scale(f, vmax / -8.0f, row, block);
+    s.d = f16_to_f32(s.d_bits);
     return s;
   }
   KILN_CHECK(f == Format::Q4_1, "q4_block_scale: ", format_name(f), " is not a 4-bit format");
@@ -79,26 +80,25 @@ Q4Scale q4_block_scale(Format f, const float* w, int64_t len, int64_t row, int64
     lo = std::min(lo, w[e]);
     hi = std::max(hi, w[e]);
   }
-  s.d = f16_scale(f, (hi - lo) / 15.0f, row, block);
-  s.m = f16_scale(f, lo, row, block);
+  s.d_bits = f16_scale(f, (hi - lo) / 15.0f, row, block);
+  s.m_bits = f16_scale(f, lo, row, block);
+  s.d = f16_to_f32(s.d_bits);
+  s.m = f16_to_f32(s.m_bits);
   return s;
 }
 
-int q4_code(Format f, Q4Scale s, float w) {
-  const float d = f16_to_f32(s.d);
-  if (f == Format::Q4_0) return d == 0.0f ? 8 : std::clamp(round_away(w / d) + 8, 0, 15);
-  return d == 0.0f ? 0 : std::clamp(round_away((w - f16_to_f32(s.m)) / d), 0, 15);
+int q4_code(Format f, const Q4Scale& s, float w) {
+  if (f == Format::Q4_0) return s.d == 0.0f ? 8 : std::clamp(round_away(w / s.d) + 8, 0, 15);
+  return s.d == 0.0f ? 0 : std::clamp(round_away((w - s.m) / s.d), 0, 15);
 }
 
-float q4_value(Format f, Q4Scale s, int q) {
-  const float d = f16_to_f32(s.d);
-  return f == Format::Q4_0 ? d * static_cast<float>(q - 8)
-                           : d * static_cast<float>(q) + f16_to_f32(s.m);
+float q4_value(Format f, const Q4Scale& s, int q) {
+  return f == Format::Q4_0 ? s.d * static_cast<float>(q - 8) : s.d * static_cast<float>(q) + s.m;
 }
 
-void q4_store_block(Format f, Q4Scale s, const int* codes, int64_t len, uint8_t* dst) {
-  std::memcpy(dst, &s.d, 2);
-  if (f == Format::Q4_1) std::memcpy(dst + 2, &s.m, 2);
+void q4_store_block(Format f, const Q4Scale& s, const int* codes, int64_t len, uint8_t* dst) {
+  std::memcpy(dst, &s.d_bits, 2);
+  if (f == Format::Q4_1) std::memcpy(dst + 2, &s.m_bits, 2);
   uint8_t* qs = dst + (f == Format::Q4_1 ? 4 : 2);
   // Padding elements hold the code of the value 0: 8 in q4_0, 0 in q4_1.
   std::memset(qs, f == Format::Q4_0 ? 0x88 : 0x00, 16);

@@ -59,12 +59,13 @@ void dequantize_rows(Format f, const uint8_t* src, int64_t n, int64_t k, float* 
 // from its values, then codes each value after the earlier columns' rounding errors have moved
 // it. `row` and `block` name the place in errors (a scale beyond the f16 range).
 struct Q4Scale {
-  uint16_t d = 0, m = 0;  // f16 bits
+  uint16_t d_bits = 0, m_bits = 0;  // what the block stores (f16)
+  float d = 0.0f, m = 0.0f;         // the same values decoded, which the codes are rounded against
 };
 Q4Scale q4_block_scale(Format f, const float* w, int64_t len, int64_t row, int64_t block);
-int q4_code(Format f, Q4Scale s, float w);
-float q4_value(Format f, Q4Scale s, int q);
+int q4_code(Format f, const Q4Scale& s, float w);
+float q4_value(Format f, const Q4Scale& s, int q);
 // codes[0, len) into dst (block_traits(f).block_bytes bytes); padding takes the code of 0.
-void q4_store_block(Format f, Q4Scale s, const int* codes, int64_t len, uint8_t* dst);
+void q4_store_block(Format f, const Q4Scale& s, const int* codes, int64_t len, uint8_t* dst);
 
 }  // namespace kiln::quant

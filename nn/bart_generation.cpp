@@ -51,10 +51,10 @@ void BartDecodingState::select_rows(const std::vector<int64_t>& rows) {
   // Beams of one input reordered among themselves see the same encoder rows: nothing to move.
   if (inputs == row_input_) return;
   // The encoder row each new run (or row) reads: the one that served its first row.
-  const int64_t group = equal_run_length(inputs);
+  const int64_t group = equal_run_length(inputs), old_group = this->group();
   std::vector<int64_t> encoder_rows;
   for (size_t i = 0; i < rows.size(); i += static_cast<size_t>(group))
-    encoder_rows.push_back(rows[i] / group_);
+    encoder_rows.push_back(rows[i] / old_group);
   const int64_t kept = static_cast<int64_t>(encoder_rows.size());
   bool unchanged = kept == encoder_output_.size(0);
   for (int64_t r = 0; unchanged && r < kept; ++r) unchanged = encoder_rows[r] == r;
@@ -63,7 +63,6 @@ void BartDecodingState::select_rows(const std::vector<int64_t>& rows) {
     encoder_mask_ = select_mask_rows(encoder_mask_, encoder_rows);
     for (AttentionCache& c : cache_.cross_attention) c.select_rows(encoder_rows);
   }
-  group_ = group;
   row_input_ = std::move(inputs);
 }
 

@@ -26,14 +26,15 @@ class BartDecodingState : public DecodingState {
   // r * group() .. (r + 1) * group() - 1.
   const Tensor& encoder_output() const { return encoder_output_; }
   const Tensor& encoder_mask() const { return encoder_mask_; }
-  int64_t group() const { return group_; }
+  int64_t group() const {
+    return encoder_output_.size(0) > 0 ? rows() / encoder_output_.size(0) : 1;
+  }
   BartDecoderCache& cache() { return cache_; }
 
  private:
   Tensor encoder_output_, encoder_mask_;
   BartDecoderCache cache_;
   std::vector<int64_t> row_input_;  // the input each row decodes
-  int64_t group_ = 1;               // consecutive rows per encoder row
 };
 
 }  // namespace kiln::nn

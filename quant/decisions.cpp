@@ -57,12 +57,17 @@ size_t stored_bytes(const std::string& format, const Shape& shape) {
   return static_cast<size_t>(n * k) * (format == "bf16" ? 2 : 4);
 }
 
-Tensor quantize_tensor(const Tensor& w, Format format) {
+Tensor quantize_tensor(const Tensor& w, Format format, const RowQuantizer& quantize) {
   KILN_CHECK(w.dim() >= 2, "quantize: ", w.describe(), " is not a matrix");
   const int64_t n = w.size(0), k = inner(w.shape());
   const Tensor f = contiguous(w.to(DType::F32));
   Tensor rows = Tensor::empty({n, static_cast<int64_t>(row_bytes(format, k))}, DType::U8);
-  quantize_rows(format, f.data<float>(), n, k, k, static_cast<uint8_t*>(rows.raw_data()));
+  uint8_t* dst = static_cast<uint8_t*>(rows.raw_data());
+  if (quantize) {
+    quantize(format, f.data<float>(), n, k, dst);
+  } else {
+    quantize_rows(format, f.data<float>(), n, k, k, dst);
+  }
   return rows;
 }
 

@@ -31,8 +31,13 @@ std::vector<TensorDecision> uniform_decisions(const std::vector<Candidate>& cand
 // Bytes `format` stores for a tensor of `shape` ("f32": 4 per element).
 size_t stored_bytes(const std::string& format, const Shape& shape);
 
-// w (any float dtype, 2-D or more: n = dim 0, k = the rest) as canonical rows, U8 [n, row_bytes].
-Tensor quantize_tensor(const Tensor& w, Format format);
+// Rows of a weight [n, k] (row stride k, f32) into n canonical rows: quantize_rows by default.
+using RowQuantizer =
+    std::function<void(Format format, const float* w, int64_t n, int64_t k, uint8_t* dst)>;
+
+// w (any float dtype, 2-D or more: n = dim 0, k = the rest) as canonical rows, U8 [n, row_bytes],
+// made by `rows` (round to nearest, quantize_rows, when unset).
+Tensor quantize_tensor(const Tensor& w, Format format, const RowQuantizer& rows = {});
 
 // Rounds one tensor another way than quantize_tensor (GPTQ, quant/gptq.h): returns its canonical
 // rows, or an undefined tensor to leave it to quantize_tensor. May add to the decision's reason.

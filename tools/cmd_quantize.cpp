@@ -403,13 +403,12 @@ int run_quantize(const std::vector<std::string>& args) {
     rounding = [&](quant::TensorDecision& d, const Tensor& w, quant::Format f) -> Tensor {
       const auto it = grams.find(d.name);
       if (it == grams.end()) return Tensor();
-      const Tensor wf = contiguous(w.to(DType::F32));
-      const int64_t n = wf.size(0), k = wf.numel() / std::max<int64_t>(1, n);
-      Tensor rows = Tensor::empty({n, static_cast<int64_t>(quant::row_bytes(f, k))}, DType::U8);
-      quant::gptq_quantize_rows(f, wf.data<float>(), n, k, k, it->second, gptq_options,
-                                static_cast<uint8_t*>(rows.raw_data()));
-      d.reason += ", GPTQ on " + std::to_string(it->second.rows()) + " calibration rows";
-      return rows;
+      const quant::InputGram& gram = it->second;
+      d.reason += ", GPTQ on " + std::to_string(gram.rows()) + " calibration rows";
+      return quant::quantize_tensor(
+          w, f, [&](quant::Format fmt, const float* wf, int64_t n, int64_t k, uint8_t* dst) {
+            quant::gptq_quantize_rows(fmt, wf, n, k, k, gram, gptq_options, dst);
+          });
     };
   }
   int kept = 0, quantized = 0;
