@@ -80,7 +80,26 @@ bool use_vnni() {
   return active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_vnni;
 }
 
-const kernels::Int8Kernel& int8_kernel() {
+// The int8 AMX kernel runs products of more than this many rows; fewer rows (a decoder step) are
+// bound by reading the weights, which the vector kernels do as fast.
+constexpr int64_t kAmxMinRows = 9;
+const bool* g_amx_override = nullptr;
+
+// AMX tiles when the CPU has amx_int8 and the kernel grants the tile state; KILN_INT8_GEMM=vnni
+// keeps the vector kernel (for comparisons), as does set_int8_amx_override.
+bool use_amx_int8() {
+  static const bool available = [] {
+    const char* env = std::getenv("KILN_INT8_GEMM");
+    const bool vetoed = env != nullptr && std::strcmp(env, "vnni") == 0;
+    const CpuFeatures& f = cpu_features();
+    return !vetoed && f.amx_tile && f.amx_int8 && f.avx512_vnni && gemm::amx::amx_usable();
+  }();
+  const bool wanted = g_amx_override == nullptr || *g_amx_override;
+  return available && wanted && use_vnni();
+}
+
+const kernels::Int8Kernel& int8_kernel(int64_t m) {
+  if (m >= kAmxMinRows && use_amx_int8()) return kernels::amx::int8_kernel();
   if (use_vnni()) return kernels::avx512::int8_kernel();
   if (active_isa() >= IsaLevel::kAvx2) return kernels::avx2::int8_kernel();
   return kernels::generic::int8_kernel();
@@ -172,6 +191,7 @@ void finish_strip(float* y, int64_t ldy, int64_t i0, int64_t i1, int64_t j0, int
 
 struct PackedQuantB::Impl {
   int64_t kgroups = 0, kblocks = 0, n_panels = 0;
+  int64_t stride = 0;                    // int8: bytes per panel (whole AMX chunks)
   std::unique_ptr<AlignedBytes> panels;  // int8 or q4 packed layout (qgemm_kernels.h)
   std::vector<int32_t> wsum;             // int8: sum_k q_w per weight row (padded to panels)
   std::vector<float> wscale;             // int8: per-row scale (padded to panels)
@@ -185,12 +205,14 @@ PackedQuantB::PackedQuantB(Format format, int64_t n, int64_t k, const uint8_t* d
   im.n_panels = (n + kPanelCols - 1) / kPanelCols;
   if (format == Format::Int8) {
     im.kgroups = (k + 3) / 4;
-    im.panels = std::make_unique<AlignedBytes>(im.n_panels * im.kgroups * 64);
+    im.stride = (im.kgroups + kernels::kChunkGroups - 1) / kernels::kChunkGroups *
+                kernels::kChunkGroups * 64;
+    im.panels = std::make_unique<AlignedBytes>(im.n_panels * im.stride);
     im.wsum.assign(im.n_panels * kPanelCols, 0);
     im.wscale.assign(im.n_panels * kPanelCols, 0.0f);
     for (int64_t j = 0; j < n; ++j) {
       const uint8_t* row = data + j * rb;
-      uint8_t* dst = im.panels->p + (j / kPanelCols) * im.kgroups * 64 + (j % kPanelCols) * 4;
+      uint8_t* dst = im.panels->p + (j / kPanelCols) * im.stride + (j % kPanelCols) * 4;
       int32_t sum = 0;
       for (int64_t p = 0; p < k; ++p) {
         dst[(p / 4) * 64 + p % 4] = row[p];
@@ -231,7 +253,7 @@ void PackedQuantB::unpack(uint8_t* dst) const {
   const size_t rb = row_bytes(format_, k_);
   if (format_ == Format::Int8) {
     for (int64_t j = 0; j < n_; ++j) {
-      const uint8_t* src = im.panels->p + (j / kPanelCols) * im.kgroups * 64 + (j % kPanelCols) * 4;
+      const uint8_t* src = im.panels->p + (j / kPanelCols) * im.stride + (j % kPanelCols) * 4;
       uint8_t* row = dst + j * rb;
       for (int64_t p = 0; p < k_; ++p) row[p] = src[(p / 4) * 64 + p % 4];
       std::memcpy(row + k_, &im.wscale[j], sizeof(float));
@@ -258,22 +280,33 @@ namespace {
 
 void linear_int8(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
                  const PackedQuantB::Impl& im, float* y, int64_t ldy, const gemm::Epilogue& ep) {
-  const kernels::Int8Kernel& kern = int8_kernel();
-  const int64_t n = w.n(), k = w.k(), kp = im.kgroups * 4;
+  const kernels::Int8Kernel& kern = int8_kernel(m);
+  const bool amx = kern.row_block > 8;
+  // Rows of quantized activations are whole AMX chunks long (the padding's weights are zero, so
+  // any bytes there add nothing), and there are whole 16-row tiles of them.
+  const int64_t n = w.n(), k = w.k(), kp = im.stride / kPanelCols, kp4 = im.kgroups * 4;
+  const int64_t m_pad = (m + 15) / 16 * 16;
   const bool parallel =
       !in_parallel_region() &&
       gemm::worth_threads_for_weight(2.0 * m * n * k, static_cast<double>(w.bytes()));
   const int threads = parallel ? num_threads() : 1;
   // Activations to u8, row by row (independent rows: any split gives the same bytes).
-  uint8_t* xq = scratch(t_xq, static_cast<size_t>(m * kp));
+  uint8_t* xq = scratch(t_xq, static_cast<size_t>(m_pad * kp));
   kernels::ActQuant* aq = scratch(t_aq, static_cast<size_t>(m));
   // Split only when large: each parallel_for costs a pool wake-up, and at 128 x 768 quantizing
   // (~30 us) is cheaper than that under load.
   run_tasks(parallel && m * k >= kParallelQuantElems, m, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) aq[i] = kern.quantize_row(x + i * ldx, k, xq + i * kp);
+    for (int64_t i = i0; i < i1; ++i) {
+      aq[i] = kern.quantize_row(x + i * ldx, k, xq + i * kp);
+      std::memset(xq + i * kp + kp4, aq[i].zp, static_cast<size_t>(kp - kp4));
+    }
   });
-  // With many rows, strips of whole 3-panel micro-tile groups (see below).
-  const Split s = split_work(m, im.n_panels, threads, 8, m > 8 ? 9 : 8, m > 8 ? 3 : 1);
+  std::memset(xq + m * kp, 0, static_cast<size_t>((m_pad - m) * kp));
+  // With many rows, strips of whole 3-panel micro-tile groups (see below); on AMX, of whole
+  // 2-panel (32-column) blocks, at most 8 panels: a strip's weights (8 x 16 x 3072 bytes at most
+  // at BERT-base) stay in L2 while the row blocks pass over them.
+  const Split s = amx ? split_work(m, im.n_panels, threads, kern.row_block, 8, 2)
+                      : split_work(m, im.n_panels, threads, 8, m > 8 ? 9 : 8, m > 8 ? 3 : 1);
   const bool fused_residual = ep.activation == nullptr;
   run_tasks(parallel, s.strips * s.row_chunks, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
@@ -285,18 +318,19 @@ void linear_int8(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
       // the chunk in turn, so the group's weights stay in L1/L2 while activations stream; with
       // few rows the kernel takes the whole strip at once (its 1-2 row tiles span 8 panels).
       // Measured 5-30% faster at M = 128 and 1024 than row panels outermost (interleaved A/B,
-      // 1 thread, loaded machine).
-      const int64_t group = m > 8 ? 3 : q1 - q0;
+      // 1 thread, loaded machine). AMX takes the whole strip per 32-row block (its A tiles are
+      // reloaded per 2-panel block, and the strip's weights stay in L2).
+      const int64_t group = m > 8 && !amx ? 3 : q1 - q0;
       for (int64_t qg = q0; qg < q1; qg += group) {
         const int64_t qe = std::min(q1, qg + group);
         const int64_t jg = qg * kPanelCols, gcols = std::min(n, qe * kPanelCols) - jg;
-        for (int64_t ib = i0; ib < i1; ib += 8) {
-          const int64_t rows = std::min<int64_t>(8, i1 - ib);
+        for (int64_t ib = i0; ib < i1; ib += kern.row_block) {
+          const int64_t rows = std::min<int64_t>(kern.row_block, i1 - ib);
           const float* res =
               fused_residual && ep.residual != nullptr ? ep.residual + ib * ep.ldr + jg : nullptr;
           kern.tile(im.kgroups, xq + ib * kp, kp, aq + ib, rows,
-                    reinterpret_cast<const int8_t*>(im.panels->p) + qg * im.kgroups * 64, qe - qg,
-                    im.wsum.data() + jg, im.wscale.data() + jg,
+                    reinterpret_cast<const int8_t*>(im.panels->p) + qg * im.stride, im.stride,
+                    qe - qg, im.wsum.data() + jg, im.wscale.data() + jg,
                     ep.bias != nullptr ? ep.bias + jg : nullptr, res, ep.ldr, y + ib * ldy + jg,
                     ldy, gcols);
         }
@@ -488,8 +522,13 @@ void linear_quant_reference(Format format, int64_t m, int64_t n, int64_t k, cons
   for (int64_t i = 0; i < m; ++i) finish_row_reference(y + i * ldy, i, n, epilogue);
 }
 
+void set_int8_amx_override(const bool* enabled) {
+  g_amx_override = enabled;
+}
+
 const char* qgemm_backend(Format format) {
   if (format == Format::Int8) {
+    if (use_amx_int8()) return "amx-int8+avx512-vnni";
     if (use_vnni()) return "avx512-vnni";
     return active_isa() >= IsaLevel::kAvx2 ? "avx2" : "generic";
   }

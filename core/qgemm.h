@@ -2,9 +2,10 @@
 // fused epilogue as gemm::sgemm_packed_b (bias, activation, residual).
 //
 //   int8  the activations are quantized per row, dynamically, to u8 with a zero point; the integer
-//         products run on AVX-512 VNNI (vpdpbusd u8 x s8 -> s32) with an AVX2 path and a portable
-//         one, and the zero-point term (zp * sum_k q_w) is precomputed per output row and folded
-//         into the tile epilogue: y = s_x * s_w * (dot - zp * colsum) (+ bias ...).
+//         products run on AMX tiles (TDPBUSD, from 9 rows, where the CPU has amx_int8) or AVX-512
+//         VNNI (vpdpbusd u8 x s8 -> s32), with an AVX2 path and a portable one, and the zero-point
+//         term (zp * sum_k q_w) is precomputed per output row and folded into the tile epilogue: y
+//         = s_x * s_w * (dot - zp * colsum) (+ bias ...).
 //   q4_0 / q4_1  weights are expanded from nibbles inside the kernel (never to a full f32 copy).
 //
 // linear_quant_reference is the plain loop kept beside the kernels: for int8 it does the same
@@ -70,7 +71,12 @@ void linear_quant_reference(Format format, int64_t m, int64_t n, int64_t k, cons
                             const gemm::Epilogue& epilogue = {});
 
 // Which kernel linear_quant uses for a format now (reads active_isa(), so KILN_ISA caps it):
-// int8 "avx512-vnni", "avx2" or "generic"; q4_0/q4_1 "avx512", "avx2" or "generic".
+// int8 "amx-int8+avx512-vnni" (AMX tiles from 9 rows, vpdpbusd below), "avx512-vnni", "avx2" or
+// "generic"; q4_0/q4_1 "avx512", "avx2" or "generic".
 const char* qgemm_backend(Format format);
+
+// For tests and comparisons: false keeps int8 products off AMX (as KILN_INT8_GEMM=vnni does),
+// nullptr restores the default. The pointee must outlive its use.
+void set_int8_amx_override(const bool* enabled);
 
 }  // namespace kiln::quant

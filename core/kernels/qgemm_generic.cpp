@@ -35,13 +35,13 @@ namespace generic {
 namespace {
 
 void int8_tile(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, int64_t rows,
-               const int8_t* bp, int64_t /*panels*/, const int32_t* wsum, const float* wscale,
-               const float* bias, const float* residual, int64_t ldr, float* y, int64_t ldy,
-               int64_t cols) {
+               const int8_t* bp, int64_t stride, int64_t /*panels*/, const int32_t* wsum,
+               const float* wscale, const float* bias, const float* residual, int64_t ldr, float* y,
+               int64_t ldy, int64_t cols) {
   for (int64_t i = 0; i < rows; ++i) {
     const uint8_t* ar = a + i * lda;
     for (int64_t c = 0; c < cols; ++c) {
-      const int8_t* b = bp + (c / kPanelCols) * kgroups * 64 + (c % kPanelCols) * 4;
+      const int8_t* b = bp + (c / kPanelCols) * stride + (c % kPanelCols) * 4;
       int32_t acc = 0;
       for (int64_t g = 0; g < kgroups; ++g) {
         for (int e = 0; e < 4; ++e) acc += static_cast<int32_t>(ar[g * 4 + e]) * b[g * 64 + e];
@@ -117,7 +117,7 @@ ActQuant quantize_row(const float* x, int64_t k, uint8_t* q) {
 }  // namespace
 
 const Int8Kernel& int8_kernel() {
-  static const Int8Kernel k{quantize_row, int8_tile};
+  static const Int8Kernel k{quantize_row, int8_tile, 8};
   return k;
 }
 

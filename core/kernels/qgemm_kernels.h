@@ -2,10 +2,12 @@
 // weight layouts below. The driver (core/qgemm.cpp) quantizes activations, splits work over
 // threads (M and N only) and applies the activation; kernels do the dots and the tile epilogue.
 //
-// int8 packed layout: the n weight rows (output columns of y) in panels of 16; panel q holds, for
-// each group g of 4 consecutive k values, 64 bytes at (q * kgroups + g) * 64: column c's 4 int8
-// values at [c * 4, c * 4 + 4). k is zero-padded to kgroups * 4 and columns past n are zero. This
-// is what vpdpbusd consumes: one 32-bit lane per column holding 4 k values.
+// int8 packed layout: the n weight rows (output columns of y) in panels of 16; panel q starts at
+// q * stride bytes and holds, for each group g of 4 consecutive k values, 64 bytes at
+// g * 64: column c's 4 int8 values at [c * 4, c * 4 + 4). k is zero-padded to whole groups of 4
+// and then to whole chunks of 16 groups (stride = 1024 * chunks), columns past n are zero. A group
+// is what vpdpbusd consumes (one 32-bit lane per column holding 4 k values), a chunk is one AMX
+// B tile (16 rows of 64 bytes, which TDPBUSD reads the same way).
 //
 // q4 packed layout: panels of 16 weight rows; panel q, 32-block b starts at
 // (q * kblocks + b) * q4_panel_block_bytes(format): 16 f16 scales d (one per row), for q4_1 then
@@ -68,14 +70,22 @@ struct Int8Kernel {
   // weights there cancel) and returns the row's parameters. Must equal quantize_act_row_plain.
   ActQuant (*quantize_row)(const float* x, int64_t k, uint8_t* q);
   // y[i][c] for rows i < rows and columns c < cols of a tile that starts at panel `bp` (`panels`
-  // consecutive panels, cols <= panels * 16): acc = dot(a_i, w_c) - zp_i * wsum[c] (exact int32),
-  // y = int8_dequant(acc, aq[i].scale, wscale[c]), then + bias[c] if bias, then + residual[i][c]
-  // if residual. `a` rows are lda bytes apart, each kgroups * 4 bytes long.
+  // consecutive panels `stride` bytes apart, cols <= panels * 16): acc = dot(a_i, w_c) - zp_i *
+  // wsum[c] (exact int32), y = int8_dequant(acc, aq[i].scale, wscale[c]), then + bias[c] if bias,
+  // then + residual[i][c] if residual. `a` rows are lda bytes apart, each kgroups * 4 bytes long
+  // (the AMX kernel reads them padded to whole chunks, and rows up to a multiple of 16: the
+  // driver's buffer holds both).
   void (*tile)(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, int64_t rows,
-               const int8_t* bp, int64_t panels, const int32_t* wsum, const float* wscale,
-               const float* bias, const float* residual, int64_t ldr, float* y, int64_t ldy,
-               int64_t cols);
+               const int8_t* bp, int64_t stride, int64_t panels, const int32_t* wsum,
+               const float* wscale, const float* bias, const float* residual, int64_t ldr, float* y,
+               int64_t ldy, int64_t cols);
+  // Rows per tile call (the driver's row block): 8 for the vector kernels, 32 for AMX (two
+  // 16-row A tiles).
+  int64_t row_block;
 };
+
+// Groups of 4 k values in one AMX chunk (64 k: one tile row of bytes).
+constexpr int64_t kChunkGroups = 16;
 
 // q4 GEMV-style kernel for a few rows of x (m <= 8): y[i][c] = sum over blocks of
 // d_c * (sum_e q'_{c,e} x_{i,e}) (q' = q - 8 for q4_0) [+ m_c * sum_e x_{i,e} for q4_1], in f32,
@@ -106,5 +116,10 @@ namespace avx512 {
 const Int8Kernel& int8_kernel();
 const Q4Kernel& q4_kernel();
 }  // namespace avx512
+namespace amx {
+// TDPBUSD on AMX tiles (needs amx_int8, the tile state granted, and AVX-512 for the epilogue):
+// 32 x 32 output blocks, for many rows. Exact integer sums, so the same bits as every other path.
+const Int8Kernel& int8_kernel();
+}  // namespace amx
 
 }  // namespace kiln::quant::kernels

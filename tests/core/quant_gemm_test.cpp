@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/cpu_features.h"
@@ -27,6 +28,7 @@ struct StateGuard {
   int threads = kiln::num_threads();
   ~StateGuard() {
     kiln::set_isa_override(nullptr);
+    kiln::quant::set_int8_amx_override(nullptr);
     kiln::set_num_threads(threads);
   }
 };
@@ -186,6 +188,34 @@ TEST(QuantGemm, KernelsMatchReference) {
         const Problem p = make_problem(f, s[0], s[1], s[2], 11);
         expect_matches(p, run_fast(p), run_reference(p), magnitudes(p));
       }
+    }
+  }
+}
+
+// Many rows, where int8 products run on AMX tiles when the CPU has them: the tile kernel gives
+// the reference's bits, as the vector kernel does with AMX turned off. The shapes cover a row
+// block of one and of two 16-row tiles, a last strip of one panel, k not a whole 64-k chunk (and
+// more than one chunk), and epilogues with bias and residual on partial tiles.
+TEST(QuantGemm, Int8ManyRowsOnEveryKernel) {
+  StateGuard guard;
+  if (std::string(kiln::quant::qgemm_backend(Format::Int8)).find("amx") == std::string::npos) {
+    GTEST_LOG_(INFO) << "no AMX int8 on this CPU: only the vector kernel is compared";
+  }
+  const int64_t shapes[][3] = {{9, 16, 64},    {16, 33, 65},  {17, 47, 200}, {32, 32, 128},
+                               {33, 300, 130}, {70, 96, 768}, {45, 20, 3},   {128, 65, 260}};
+  for (bool amx : {true, false}) {
+    kiln::quant::set_int8_amx_override(&amx);
+    for (const auto& s : shapes) {
+      SCOPED_TRACE(std::string(kiln::quant::qgemm_backend(Format::Int8)) +
+                   " m=" + std::to_string(s[0]) + " n=" + std::to_string(s[1]) +
+                   " k=" + std::to_string(s[2]));
+      const Problem p = make_problem(Format::Int8, s[0], s[1], s[2], 17);
+      expect_matches(p, run_fast(p), run_reference(p), {});
+      kiln::gemm::Epilogue ep;
+      ep.bias = p.bias.data();
+      ep.residual = p.residual.data();
+      ep.ldr = p.n;
+      expect_matches(p, run_fast(p, ep), run_reference(p, ep), {});
     }
   }
 }

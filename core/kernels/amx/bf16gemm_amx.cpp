@@ -10,13 +10,13 @@
 //   its packing routine is reused), tile g of k chunk t starts at pair 16 t, column 16 g.
 // Each C element is the sum over k chunks in ascending order, independent of tile and task
 // boundaries, so results do not depend on the thread count. Tile state is configured once per
-// thread (thread_local); the process asks the kernel for AMX permission once (amx_usable()).
+// thread (core/kernels/amx/amx_tiles.h); the process asks the kernel for AMX permission once.
+// Tiles 0-2: C (16 rows x 64 bytes), 3: A (16 x 64), 4-6: B (16 pairs x 64 bytes).
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <cstring>
 
+#include "core/kernels/amx/amx_tiles.h"
 #include "core/kernels/sgemm_kernels.h"
 
 namespace kiln::gemm::amx {
@@ -25,27 +25,6 @@ namespace {
 constexpr int64_t kMr = 16;
 constexpr int64_t kNr = 48;
 constexpr int64_t kStep = 32;
-
-struct alignas(64) TileConfig {
-  uint8_t palette_id = 1;
-  uint8_t start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Tiles 0-2: C (16 rows x 64 bytes), 3: A (16 x 64), 4-6: B (16 pairs x 64 bytes).
-void configure_tiles() {
-  thread_local bool configured = false;
-  if (configured) return;
-  TileConfig cfg;
-  for (int t = 0; t < 7; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  _tile_loadconfig(&cfg);
-  configured = true;
-}
 
 void pack_a(bool trans_a, const uint16_t* a, int64_t lda, int64_t m, int64_t kc, uint16_t* dst) {
   const int64_t kcp = (kc + kStep - 1) / kStep * kStep;
@@ -119,15 +98,6 @@ void micro_kernel(int64_t kc, const uint16_t* ap, const uint16_t* bp, float* c, 
 }
 
 }  // namespace
-
-bool amx_usable() {
-  // Linux hands out the AMX tile data state only to processes that ask (ARCH_REQ_XCOMP_PERM).
-  static const bool ok = [] {
-    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-  }();
-  return ok;
-}
 
 const Bf16GemmKernel& bf16_kernel() {
   static const Bf16GemmKernel k{kMr, kNr, kStep, pack_a, pack_b, micro_kernel, nullptr, nullptr};

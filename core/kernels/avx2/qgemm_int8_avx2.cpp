@@ -136,10 +136,9 @@ thread_local std::vector<int16_t> t_widened;
 
 template <int R, int H>
 void tile_rows(int64_t kgroups, const int16_t* aw, int64_t kp, const ActQuant* aq, int64_t rows,
-               const int8_t* bp, int64_t panels, const int32_t* wsum, const float* wscale,
-               const float* bias, const float* residual, int64_t ldr, float* y, int64_t ldy,
-               int64_t cols) {
-  const int64_t stride = kgroups * 64;
+               const int8_t* bp, int64_t stride, int64_t panels, const int32_t* wsum,
+               const float* wscale, const float* bias, const float* residual, int64_t ldr, float* y,
+               int64_t ldy, int64_t cols) {
   const int64_t halves = (cols + 7) / 8;
   int64_t h = 0;
   // h stays a multiple of H (1 or even), so a group of H > 1 starts at a panel boundary.
@@ -160,9 +159,9 @@ void tile_rows(int64_t kgroups, const int16_t* aw, int64_t kp, const ActQuant* a
 }
 
 void tile(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, int64_t rows,
-          const int8_t* bp, int64_t panels, const int32_t* wsum, const float* wscale,
-          const float* bias, const float* residual, int64_t ldr, float* y, int64_t ldy,
-          int64_t cols) {
+          const int8_t* bp, int64_t stride, int64_t panels, const int32_t* wsum,
+          const float* wscale, const float* bias, const float* residual, int64_t ldr, float* y,
+          int64_t ldy, int64_t cols) {
   const int64_t kp = kgroups * 4;
   for (int64_t i0 = 0; i0 < rows; i0 += 4) {
     const int64_t r = rows - i0 < 4 ? rows - i0 : 4;
@@ -173,11 +172,11 @@ void tile(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, in
     }
     const float* ri = residual != nullptr ? residual + i0 * ldr : nullptr;
     if (r > 1) {
-      tile_rows<4, 1>(kgroups, t_widened.data(), kp, aq + i0, r, bp, panels, wsum, wscale, bias, ri,
-                      ldr, y + i0 * ldy, ldy, cols);
+      tile_rows<4, 1>(kgroups, t_widened.data(), kp, aq + i0, r, bp, stride, panels, wsum, wscale,
+                      bias, ri, ldr, y + i0 * ldy, ldy, cols);
     } else {
-      tile_rows<1, 4>(kgroups, t_widened.data(), kp, aq + i0, r, bp, panels, wsum, wscale, bias, ri,
-                      ldr, y + i0 * ldy, ldy, cols);
+      tile_rows<1, 4>(kgroups, t_widened.data(), kp, aq + i0, r, bp, stride, panels, wsum, wscale,
+                      bias, ri, ldr, y + i0 * ldy, ldy, cols);
     }
   }
 }
@@ -185,7 +184,7 @@ void tile(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, in
 }  // namespace
 
 const Int8Kernel& int8_kernel() {
-  static const Int8Kernel k{quantize_row, tile};
+  static const Int8Kernel k{quantize_row, tile, 8};
   return k;
 }
 

@@ -120,10 +120,9 @@ void micro_rest(int64_t rest, int64_t kgroups, const uint8_t* a, int64_t lda, co
 // Walks the tile's panels V at a time, then the rest in one narrower micro-tile.
 template <int R, int V>
 void tile_rows(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, int64_t rows,
-               const int8_t* bp, int64_t panels, const int32_t* wsum, const float* wscale,
-               const float* bias, const float* residual, int64_t ldr, float* y, int64_t ldy,
-               int64_t cols) {
-  const int64_t stride = kgroups * 64;
+               const int8_t* bp, int64_t stride, int64_t panels, const int32_t* wsum,
+               const float* wscale, const float* bias, const float* residual, int64_t ldr, float* y,
+               int64_t ldy, int64_t cols) {
   int64_t q = 0;
   for (; q + V <= panels; q += V) {
     const int64_t c0 = q * kPanelCols;
@@ -143,26 +142,26 @@ void tile_rows(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* a
 // Row blocking by how many rows the tile has: 8 x 3 panels (24 accumulators, the GEMM case) down
 // to 1 x 8 (a decoder step, bound by reading the weights).
 void tile(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, int64_t rows,
-          const int8_t* bp, int64_t panels, const int32_t* wsum, const float* wscale,
-          const float* bias, const float* residual, int64_t ldr, float* y, int64_t ldy,
-          int64_t cols) {
+          const int8_t* bp, int64_t stride, int64_t panels, const int32_t* wsum,
+          const float* wscale, const float* bias, const float* residual, int64_t ldr, float* y,
+          int64_t ldy, int64_t cols) {
   for (int64_t i0 = 0; i0 < rows; i0 += 8) {
     const int64_t r = rows - i0 < 8 ? rows - i0 : 8;
     const uint8_t* ai = a + i0 * lda;
     const float* ri = residual != nullptr ? residual + i0 * ldr : nullptr;
     float* yi = y + i0 * ldy;
     if (r > 4) {
-      tile_rows<8, 3>(kgroups, ai, lda, aq + i0, r, bp, panels, wsum, wscale, bias, ri, ldr, yi,
-                      ldy, cols);
+      tile_rows<8, 3>(kgroups, ai, lda, aq + i0, r, bp, stride, panels, wsum, wscale, bias, ri, ldr,
+                      yi, ldy, cols);
     } else if (r > 2) {
-      tile_rows<4, 5>(kgroups, ai, lda, aq + i0, r, bp, panels, wsum, wscale, bias, ri, ldr, yi,
-                      ldy, cols);
+      tile_rows<4, 5>(kgroups, ai, lda, aq + i0, r, bp, stride, panels, wsum, wscale, bias, ri, ldr,
+                      yi, ldy, cols);
     } else if (r == 2) {
-      tile_rows<2, 8>(kgroups, ai, lda, aq + i0, r, bp, panels, wsum, wscale, bias, ri, ldr, yi,
-                      ldy, cols);
+      tile_rows<2, 8>(kgroups, ai, lda, aq + i0, r, bp, stride, panels, wsum, wscale, bias, ri, ldr,
+                      yi, ldy, cols);
     } else {
-      tile_rows<1, 8>(kgroups, ai, lda, aq + i0, r, bp, panels, wsum, wscale, bias, ri, ldr, yi,
-                      ldy, cols);
+      tile_rows<1, 8>(kgroups, ai, lda, aq + i0, r, bp, stride, panels, wsum, wscale, bias, ri, ldr,
+                      yi, ldy, cols);
     }
   }
 }
@@ -170,7 +169,7 @@ void tile(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, in
 }  // namespace
 
 const Int8Kernel& int8_kernel() {
-  static const Int8Kernel k{quantize_row, tile};
+  static const Int8Kernel k{quantize_row, tile, 8};
   return k;
 }
 
