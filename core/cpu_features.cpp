@@ -57,6 +57,7 @@ CpuFeatures detect() {
   f.avx512bw = f.avx512f && bit(l7.b, 30);
   f.avx512vl = f.avx512f && bit(l7.b, 31);
   f.avx512_vnni = f.avx512f && bit(l7.c, 11);
+  f.avx512_vbmi = f.avx512f && bit(l7.c, 1);
   f.amx_bf16 = os_amx && bit(l7.d, 22);
   f.amx_tile = os_amx && bit(l7.d, 24);
   f.amx_int8 = os_amx && bit(l7.d, 25);
@@ -106,6 +107,7 @@ std::string cpu_features_string() {
                                                 {f.avx512vl, "avx512vl"},
                                                 {f.avx512_vnni, "avx512_vnni"},
                                                 {f.avx512_bf16, "avx512_bf16"},
+                                                {f.avx512_vbmi, "avx512_vbmi"},
                                                 {f.amx_tile, "amx_tile"},
                                                 {f.amx_bf16, "amx_bf16"},
                                                 {f.amx_int8, "amx_int8"}};

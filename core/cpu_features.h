@@ -18,7 +18,8 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512_vnni = false;
   bool avx512_bf16 = false;
-  bool amx_tile = false;  // amx_tile + amx_bf16: gemm::bf16gemm's AMX kernel
+  bool avx512_vbmi = false;  // vpermb: the q4 x q8 GEMV's nibble transpose
+  bool amx_tile = false;     // amx_tile + amx_bf16: gemm::bf16gemm's AMX kernel
   bool amx_bf16 = false;
   bool amx_int8 = false;
 };

@@ -1,6 +1,7 @@
 #include "core/qgemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -75,6 +76,8 @@ T* scratch(std::vector<T>& v, size_t n) {
 thread_local std::vector<uint8_t> t_xq;
 thread_local std::vector<kernels::ActQuant> t_aq;
 thread_local std::vector<float> t_xpad, t_xsum, t_bpack, t_apack;
+thread_local std::vector<int8_t> t_xq8;
+thread_local std::vector<kernels::Q8Block> t_q8blocks;
 
 bool use_vnni() {
   return active_isa() >= IsaLevel::kAvx512 && cpu_features().avx512_vnni;
@@ -103,6 +106,18 @@ const kernels::Int8Kernel& int8_kernel(int64_t m) {
   if (use_vnni()) return kernels::avx512::int8_kernel();
   if (active_isa() >= IsaLevel::kAvx2) return kernels::avx2::int8_kernel();
   return kernels::generic::int8_kernel();
+}
+
+// The q4 x q8 few-row kernel (activations in s8 per block, integer dots) where the CPU has
+// AVX-512 VNNI and VBMI; elsewhere, or with KILN_Q4_GEMV=f32 (for comparisons), the f32 GEMV.
+const bool* g_q4_q8_override = nullptr;
+bool use_q4_q8() {
+  static const bool vetoed = [] {
+    const char* env = std::getenv("KILN_Q4_GEMV");
+    return env != nullptr && std::strcmp(env, "f32") == 0;
+  }();
+  const bool wanted = g_q4_q8_override == nullptr ? !vetoed : *g_q4_q8_override;
+  return wanted && use_vnni() && cpu_features().avx512_vbmi;
 }
 
 const kernels::Q4Kernel& q4_kernel() {
@@ -134,11 +149,18 @@ void run_tasks(bool parallel, int64_t count, const std::function<void(int64_t, i
 
 // Panels on the busiest thread when strips of `width` panels (the last one shorter) are dealt to
 // `threads` threads in turn, as the pool's small chunks come out on an even machine.
+// Counted per thread, not per strip: a decoder step's LM head has 3,142 panels, and walking its
+// strips for every candidate width was 1.8% of a q4 BART step (perf).
 int64_t busiest_thread_panels(int64_t n_panels, int64_t width, int threads) {
-  std::vector<int64_t> load(static_cast<size_t>(threads), 0);
-  for (int64_t j = 0, t = 0; j < n_panels; j += width, t = (t + 1) % threads)
-    load[static_cast<size_t>(t)] += std::min(width, n_panels - j);
-  return *std::max_element(load.begin(), load.end());
+  const int64_t strips = (n_panels + width - 1) / width;
+  const int64_t last_short = strips * width - n_panels;  // panels the last strip lacks
+  int64_t busiest = 0;
+  for (int64_t t = 0; t < threads && t < strips; ++t) {
+    int64_t load = (strips - t + threads - 1) / threads * width;
+    if ((strips - 1) % threads == t) load -= last_short;
+    busiest = std::max(busiest, load);
+  }
+  return busiest;
 }
 
 // Work split over threads, M and N only: column strips of `strip_panels` 16-column panels (at
@@ -349,7 +371,7 @@ void linear_int8(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
 // A few rows: the GEMV kernel on x rows copied into zero-padded blocks.
 void linear_q4_gemv(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
                     const PackedQuantB::Impl& im, float* y, int64_t ldy, const gemm::Epilogue& ep,
-                    bool parallel) {
+                    bool parallel, bool q8) {
   const kernels::Q4Kernel& kern = q4_kernel();
   const int64_t n = w.n(), k = w.k(), kpad = im.kblocks * kQ4Block;
   float* xpad = scratch(t_xpad, static_cast<size_t>(m * kpad));
@@ -364,6 +386,16 @@ void linear_q4_gemv(int64_t m, const float* x, int64_t ldx, const PackedQuantB& 
       xsum[i * im.kblocks + b] = sum;
     }
   }
+  int8_t* xq = nullptr;
+  kernels::Q8Block* qb = nullptr;
+  if (q8) {
+    xq = scratch(t_xq8, static_cast<size_t>(m * kpad));
+    qb = scratch(t_q8blocks, static_cast<size_t>(m * im.kblocks));
+    for (int64_t i = 0; i < m; ++i) {
+      kernels::quantize_q8_row_plain(xpad + i * kpad, im.kblocks, xq + i * kpad,
+                                     qb + i * im.kblocks);
+    }
+  }
   const int threads = parallel ? num_threads() : 1;
   const Split s = split_work(1, im.n_panels, threads, 1, 8);
   const bool fused_residual = ep.activation == nullptr;
@@ -373,8 +405,15 @@ void linear_q4_gemv(int64_t m, const float* x, int64_t ldx, const PackedQuantB& 
       const int64_t q0 = t * s.strip_panels, q1 = std::min(im.n_panels, q0 + s.strip_panels);
       const int64_t j0 = q0 * kPanelCols, cols = std::min(n, q1 * kPanelCols) - j0;
       const float* res = fused_residual && ep.residual != nullptr ? ep.residual + j0 : nullptr;
-      kern.tile(w.format(), im.kblocks, xpad, kpad, xsum, m, im.panels->p + q0 * stride, q1 - q0,
-                ep.bias != nullptr ? ep.bias + j0 : nullptr, res, ep.ldr, y + j0, ldy, cols);
+      const float* bias = ep.bias != nullptr ? ep.bias + j0 : nullptr;
+      if (q8) {
+        kernels::avx512::q4_q8_tile()(w.format(), im.kblocks, xq, kpad, qb, xsum, m,
+                                      im.panels->p + q0 * stride, q1 - q0, bias, res, ep.ldr,
+                                      y + j0, ldy, cols);
+      } else {
+        kern.tile(w.format(), im.kblocks, xpad, kpad, xsum, m, im.panels->p + q0 * stride, q1 - q0,
+                  bias, res, ep.ldr, y + j0, ldy, cols);
+      }
       if (!fused_residual) finish_strip(y, ldy, 0, m, j0, cols, ep);
     }
   });
@@ -465,7 +504,7 @@ void linear_q4_blocked(int64_t m, const float* x, int64_t ldx, const PackedQuant
 }  // namespace
 
 void linear_quant(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w, float* y,
-                  int64_t ldy, const gemm::Epilogue& epilogue) {
+                  int64_t ldy, const gemm::Epilogue& epilogue, Q4FewRows few_rows) {
   check_shape("linear_quant", w.format(), m, w.n(), w.k());
   if (m == 0 || w.n() == 0) return;
   const PackedQuantB::Impl& im = *w.impl_;
@@ -485,7 +524,8 @@ void linear_quant(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
       !in_parallel_region() &&
       gemm::worth_threads_for_weight(2.0 * m * w.n() * w.k(), static_cast<double>(w.bytes()));
   if (m <= kQ4GemvRows) {
-    linear_q4_gemv(m, x, ldx, w, im, y, ldy, epilogue, parallel);
+    linear_q4_gemv(m, x, ldx, w, im, y, ldy, epilogue, parallel,
+                   few_rows == Q4FewRows::kQ8 && use_q4_q8());
   } else {
     linear_q4_blocked(m, x, ldx, w, im, y, ldy, epilogue, parallel);
   }
@@ -532,12 +572,65 @@ void set_int8_amx_override(const bool* enabled) {
   g_amx_override = enabled;
 }
 
+void linear_q4_q8_reference(Format format, int64_t m, int64_t n, int64_t k, const float* x,
+                            int64_t ldx, const uint8_t* w_rows, float* y, int64_t ldy,
+                            const gemm::Epilogue& epilogue) {
+  check_shape("linear_q4_q8_reference", format, m, n, k);
+  KILN_CHECK(format != Format::Int8, "linear_q4_q8_reference: q4 formats only");
+  const bool q41 = format == Format::Q4_1;
+  const size_t rb = row_bytes(format, k);
+  const int64_t kblocks = (k + kQ4Block - 1) / kQ4Block, kpad = kblocks * kQ4Block;
+  const int64_t src_bb = block_traits(format).block_bytes;
+  std::vector<float> xpad(static_cast<size_t>(kpad)), xsum(static_cast<size_t>(kblocks));
+  std::vector<int8_t> xq(static_cast<size_t>(kpad));
+  std::vector<kernels::Q8Block> qb(static_cast<size_t>(kblocks));
+  for (int64_t i = 0; i < m; ++i) {
+    std::copy(x + i * ldx, x + i * ldx + k, xpad.begin());
+    for (int64_t b = 0; b < kblocks; ++b) {
+      float sum = 0.0f;
+      for (int64_t e = 0; e < kQ4Block; ++e) sum += xpad[b * kQ4Block + e];
+      xsum[b] = sum;
+    }
+    kernels::quantize_q8_row_plain(xpad.data(), kblocks, xq.data(), qb.data());
+    float* yrow = y + i * ldy;
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = 0.0f;
+      for (int64_t b = 0; b < kblocks; ++b) {
+        const uint8_t* blk = w_rows + j * rb + b * src_bb;
+        uint16_t dh, mh = 0;
+        std::memcpy(&dh, blk, 2);
+        if (q41) std::memcpy(&mh, blk + 2, 2);
+        const uint8_t* qs = blk + (q41 ? 4 : 2);
+        int32_t dot = 0;
+        for (int64_t t = 0; t < 16; ++t) {
+          dot += (qs[t] & 0x0F) * xq[b * kQ4Block + t] + (qs[t] >> 4) * xq[b * kQ4Block + t + 16];
+        }
+        if (!q41) dot -= 8 * qb[b].sum;
+        const float tb = static_cast<float>(dot) * qb[b].scale;
+        acc = std::fma(f16_to_f32(dh), tb, acc);
+        if (q41) acc = std::fma(f16_to_f32(mh), xsum[b], acc);
+      }
+      yrow[j] = acc;
+    }
+    finish_row_reference(yrow, i, n, epilogue);
+  }
+}
+
+bool q4_quantizes_activations(int64_t m) {
+  return m <= kQ4GemvRows && use_q4_q8();
+}
+
+void set_q4_q8_override(const bool* enabled) {
+  g_q4_q8_override = enabled;
+}
+
 const char* qgemm_backend(Format format) {
   if (format == Format::Int8) {
     if (use_amx_int8()) return "amx-int8+avx512-vnni";
     if (use_vnni()) return "avx512-vnni";
     return active_isa() >= IsaLevel::kAvx2 ? "avx2" : "generic";
   }
+  if (use_q4_q8()) return "avx512-q8 (<= 8 rows), avx512";
   if (active_isa() >= IsaLevel::kAvx512) return "avx512";
   return active_isa() >= IsaLevel::kAvx2 ? "avx2" : "generic";
 }

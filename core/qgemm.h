@@ -19,7 +19,10 @@
 //         then + bias, activation, + residual, each one float operation as in sgemm_packed_b.
 //         A row of x holding NaN or +-inf gives NaN in every output of that row. k <= 66000 (the
 //         int32 accumulator's range; PackedQuantB and linear_quant_reference throw beyond).
-//   q4    m <= 8 rows: a GEMV kernel reading 4.5 / 5 bits per weight (AVX-512, AVX2, portable);
+//   q4    m <= 8 rows: a GEMV kernel reading 4.5 / 5 bits per weight. With AVX-512 VNNI and
+//         VBMI the activations are quantized per 32-block to s8 and the block dots are exact
+//         integers (as llama.cpp's q4_0 x q8_0; linear_q4_q8_reference is its plain loop);
+//         otherwise (AVX2, portable) f32 FMAs on the expanded nibbles;
 //         more rows: each K block of 256 is dequantized per column strip into the sgemm
 //         kernel's packed panels (never a full f32 copy) and run through its micro-kernel.
 //         Results agree with the reference to within (k + 8) eps sum_k |x| (|d q'| + |m|) (float
@@ -35,6 +38,12 @@
 #include "core/quant_format.h"
 
 namespace kiln::quant {
+
+// How q4 products with at most 8 rows treat their activations: kQ8 quantizes them per block to
+// s8 where the CPU has the integer kernel (a Linear: a decoder step's rows); kF32 always keeps
+// them in f32 (a convolution: its rows come in chunks whose size depends on the image size and
+// the engine, and f32 keeps every chunking within float rounding of the others).
+enum class Q4FewRows { kQ8, kF32 };
 
 // A quantized weight prepared for the active kernel (repacked, per-row sums precomputed). `data`
 // is the canonical layout (n rows of row_bytes(format, k)); it is copied, so the source may be
@@ -59,12 +68,13 @@ class PackedQuantB {
   int64_t n_, k_;
   std::unique_ptr<Impl> impl_;
   friend void linear_quant(int64_t, const float*, int64_t, const PackedQuantB&, float*, int64_t,
-                           const gemm::Epilogue&);
+                           const gemm::Epilogue&, Q4FewRows);
 };
 
 // y [m, n] (row stride ldy) = x [m, k] (row stride ldx) W^T, then the epilogue.
 void linear_quant(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w, float* y,
-                  int64_t ldy, const gemm::Epilogue& epilogue = {});
+                  int64_t ldy, const gemm::Epilogue& epilogue = {},
+                  Q4FewRows few_rows = Q4FewRows::kQ8);
 // The plain loop on the canonical rows.
 void linear_quant_reference(Format format, int64_t m, int64_t n, int64_t k, const float* x,
                             int64_t ldx, const uint8_t* w_rows, float* y, int64_t ldy,
@@ -74,6 +84,17 @@ void linear_quant_reference(Format format, int64_t m, int64_t n, int64_t k, cons
 // int8 "amx-int8+avx512-vnni" (AMX tiles from 9 rows, vpdpbusd below), "avx512-vnni", "avx2" or
 // "generic"; q4_0/q4_1 "avx512", "avx2" or "generic".
 const char* qgemm_backend(Format format);
+
+// The q4 few-row path's arithmetic where the CPU has AVX-512 VNNI and VBMI: activations
+// quantized per 32-block to s8 and integer dots (core/kernels/qgemm_kernels.h, Q8Block). The
+// kernel gives this loop's bits.
+void linear_q4_q8_reference(Format format, int64_t m, int64_t n, int64_t k, const float* x,
+                            int64_t ldx, const uint8_t* w_rows, float* y, int64_t ldy,
+                            const gemm::Epilogue& epilogue = {});
+// Whether linear_quant on q4 weights with m rows (Q4FewRows::kQ8) takes that path now.
+bool q4_quantizes_activations(int64_t m);
+// For tests and comparisons: false keeps q4 few-row products in f32 (nullptr: the default).
+void set_q4_q8_override(const bool* enabled);
 
 // For tests and comparisons: false keeps int8 products off AMX (as KILN_INT8_GEMM=vnni does),
 // nullptr restores the default. The pointee must outlive its use.

@@ -322,7 +322,8 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
                                 L.norm1.shift.data(), a, cin);
           if (L.q1) {  // quantized: one GEMM for the chunk, then norm2 + relu per image row
             float* o = scratch(t_out, ny * w * inner);
-            quant::linear_quant(ny * w, a, cin, *L.q1, o, inner);
+            // Convolution rows: f32 activations whatever the chunk (core/qgemm.h, Q4FewRows).
+            quant::linear_quant(ny * w, a, cin, *L.q1, o, inner, {}, quant::Q4FewRows::kF32);
             for (int64_t y = y0; y < y0 + ny; ++y) {
               const int64_t img = y / h, yy = y % h;
               kernels::bn_relu_rows(o + (y - y0) * w * inner, inner, w, inner, L.norm2.scale.data(),
@@ -353,7 +354,7 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
             float* a = scratch(t_rows, nb * w * inner * 9);
             gather_3x3_rows(yp + img * hp * wp * inner, wp, inner, y0, nb, w, L.q2_tap_major, a);
             quant::linear_quant(nb * w, a, inner * 9, *L.q2, bp + ((img * h + y0) * w) * ctot + cin,
-                                ctot);
+                                ctot, {}, quant::Q4FewRows::kF32);
             continue;
           }
           const int64_t m = nb * wp;  // rows q < nb * wp - 2 are outputs, + 2 for the j shift
@@ -394,7 +395,8 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
         kernels::bn_relu_avgpool2_rows(bp + img * h * w * ctot, ctot, h, w, ch, T.norm.scale.data(),
                                        T.norm.shift.data(), o0, m, a, ch);
         if (T.q)
-          quant::linear_quant(m, a, ch, *T.q, np + (img * orows + o0) * nctot, nctot);
+          quant::linear_quant(m, a, ch, *T.q, np + (img * orows + o0) * nctot, nctot, {},
+                              quant::Q4FewRows::kF32);
         else
           gemm::sgemm_packed_b(false, m, 1.0f, a, ch, *T.w, 0.0f, np + (img * orows + o0) * nctot,
                                nctot);

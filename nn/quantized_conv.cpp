@@ -140,7 +140,8 @@ Tensor conv2d_quantized(const Tensor& x, const quant::PackedQuantB& w, const Sha
       float* a = scratch(t_rows, m * K);
       float* y = scratch(t_out, m * g.cout);
       gather_rows(g, xp, r0, m, a);
-      quant::linear_quant(m, a, K, w, y, g.cout, ep);
+      // Convolution rows: f32 activations whatever the chunk size (core/qgemm.h, Q4FewRows).
+      quant::linear_quant(m, a, K, w, y, g.cout, ep, quant::Q4FewRows::kF32);
       scatter_rows(g, y, r0, m, op);
     }
   });

@@ -31,6 +31,37 @@ ActQuant quantize_act_row_plain(const float* x, int64_t k, uint8_t* q) {
   return aq;
 }
 
+void quantize_q8_row_plain(const float* x, int64_t kblocks, int8_t* q, Q8Block* blocks) {
+  for (int64_t b = 0; b < kblocks; ++b) {
+    const float* xb = x + b * kQ4Block;
+    int8_t* qb = q + b * kQ4Block;
+    float amax = 0.0f;
+    bool finite = true;
+    for (int64_t e = 0; e < kQ4Block; ++e) {
+      finite = finite && std::isfinite(xb[e]);
+      amax = std::max(amax, std::fabs(xb[e]));
+    }
+    std::memset(qb, 0, kQ4Block);
+    if (!finite) {
+      blocks[b] = {std::nanf(""), 0};
+      continue;
+    }
+    const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    // A denormal maximum makes 127 / amax overflow: such a block is zero to within 1e-36.
+    if (amax == 0.0f || !std::isfinite(inv)) {
+      blocks[b] = {0.0f, 0};
+      continue;
+    }
+    int32_t sum = 0;
+    for (int64_t e = 0; e < kQ4Block; ++e) {
+      const int32_t v = std::clamp(static_cast<int32_t>(std::nearbyint(xb[e] * inv)), -127, 127);
+      qb[e] = static_cast<int8_t>(v);
+      sum += v;
+    }
+    blocks[b] = {amax / 127.0f, sum};
+  }
+}
+
 namespace generic {
 namespace {
 

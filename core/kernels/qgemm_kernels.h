@@ -33,6 +33,17 @@ inline int64_t q4_panel_block_bytes(Format f) {
   return f == Format::Q4_1 ? 16 * 2 + 16 * 2 + 256 : 16 * 2 + 256;
 }
 
+// The q4 GEMV kernels' pointers to block b of P consecutive panels, with the block 4 ahead
+// prefetched into L1 (a decoder step streams every weight once).
+template <int P>
+inline void q4_block_pointers(const uint8_t* bp, int64_t panel_stride, int64_t b, int64_t bb,
+                              const uint8_t* (&blk)[P]) {
+  for (int p = 0; p < P; ++p) {
+    blk[p] = bp + p * panel_stride + b * bb;
+    for (int64_t off = 0; off <= 256; off += 64) __builtin_prefetch(blk[p] + 4 * bb + off, 0, 3);
+  }
+}
+
 // Dynamic per-row activation quantization (int8 path): x is mapped to u8 as
 // q = clamp(rint(x * inv) + zp, 0, 255) with rint rounding to nearest even (the MXCSR mode the
 // vector conversions use), so scalar and SIMD quantizers agree bit for bit. The range always
@@ -103,6 +114,29 @@ struct Q4Kernel {
 
 ActQuant quantize_act_row_plain(const float* x, int64_t k, uint8_t* q);
 
+// The q4 x q8 few-row path (m <= 8 on CPUs with AVX-512 VNNI and VBMI): each 32-block of an
+// activation row is quantized symmetrically to s8, x ~ scale * q with scale = max|x| / 127 and
+// q = rint(x * (127 / max|x|)) (nearest even), so a block's products with the weight nibbles are
+// exact integer dots (vpdpbusd). Per block and column, in this order:
+//   v = dot(q_w, q_x) (- 8 * sum(q_x) for q4_0), t = float(v) * scale, y = fma(d, t, y),
+//   and for q4_1 then y = fma(m, xsum, y) with xsum the block's f32 sum of x;
+// then + bias, + residual. A block holding NaN or +-inf gets scale NaN (its row's outputs are
+// NaN); an all-zero block gets scale 0.
+struct Q8Block {
+  float scale;
+  int32_t sum;  // sum of the block's q
+};
+// x holds kblocks * 32 values (zero-padded); q receives as many.
+void quantize_q8_row_plain(const float* x, int64_t kblocks, int8_t* q, Q8Block* blocks);
+
+// y[i][c] for rows i < rows (<= 8), columns c < cols of `panels` q4 panels (stride kblocks *
+// q4_panel_block_bytes apart): quantized rows xq (ldq bytes apart), their blocks qb (kblocks per
+// row) and block sums xsum (q4_1), as above.
+using Q4Q8Tile = void (*)(Format f, int64_t kblocks, const int8_t* xq, int64_t ldq,
+                          const Q8Block* qb, const float* xsum, int64_t rows, const uint8_t* bp,
+                          int64_t panels, const float* bias, const float* residual, int64_t ldr,
+                          float* y, int64_t ldy, int64_t cols);
+
 namespace generic {
 const Int8Kernel& int8_kernel();
 const Q4Kernel& q4_kernel();
@@ -115,6 +149,11 @@ namespace avx512 {
 // Needs avx512_vnni besides the avx512 level.
 const Int8Kernel& int8_kernel();
 const Q4Kernel& q4_kernel();
+}  // namespace avx512
+namespace avx512 {
+// Needs avx512_vnni and avx512_vbmi (vpermb turns the panel's byte-major nibbles into 4 k values
+// per column lane).
+Q4Q8Tile q4_q8_tile();
 }  // namespace avx512
 namespace amx {
 // TDPBUSD on AMX tiles (needs amx_int8, the tile state granted, and AVX-512 for the epilogue):

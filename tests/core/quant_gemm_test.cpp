@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -29,6 +31,7 @@ struct StateGuard {
   ~StateGuard() {
     kiln::set_isa_override(nullptr);
     kiln::quant::set_int8_amx_override(nullptr);
+    kiln::quant::set_q4_q8_override(nullptr);
     kiln::set_num_threads(threads);
   }
 };
@@ -103,6 +106,23 @@ std::vector<double> magnitudes(const Problem& p) {
       for (int64_t t = 0; t < p.k; ++t)
         mag[i * p.n + j] += std::fabs(static_cast<double>(p.x[i * p.ldx + t]) * wf[j * p.k + t]);
   return mag;
+}
+
+std::vector<float> run_q8_reference(const Problem& p, const kiln::gemm::Epilogue& ep = {}) {
+  std::vector<float> y(p.m * p.ldy, -7.0f);
+  kiln::quant::linear_q4_q8_reference(p.f, p.m, p.n, p.k, p.x.data(), p.ldx, p.q.data(), y.data(),
+                                      p.ldy, ep);
+  return y;
+}
+
+// Equal bits, and the row padding untouched.
+void expect_bits(const Problem& p, const std::vector<float>& got, const std::vector<float>& want) {
+  for (int64_t i = 0; i < p.m; ++i) {
+    for (int64_t j = 0; j < p.ldy; ++j) {
+      const float g = got[i * p.ldy + j], w = want[i * p.ldy + j];
+      ASSERT_EQ(std::memcmp(&g, &w, 4), 0) << i << "," << j << ": " << g << " vs " << w;
+    }
+  }
 }
 
 // Compares fast and reference outputs: int8 bit for bit, q4 within (k + 8) eps sum|x w| (any
@@ -186,8 +206,61 @@ TEST(QuantGemm, KernelsMatchReference) {
                      kiln::quant::qgemm_backend(f) + " m=" + std::to_string(s[0]) +
                      " n=" + std::to_string(s[1]) + " k=" + std::to_string(s[2]));
         const Problem p = make_problem(f, s[0], s[1], s[2], 11);
-        expect_matches(p, run_fast(p), run_reference(p), magnitudes(p));
+        if (f != Format::Int8 && kiln::quant::q4_quantizes_activations(p.m)) {
+          expect_bits(p, run_fast(p), run_q8_reference(p));
+        } else {
+          expect_matches(p, run_fast(p), run_reference(p), magnitudes(p));
+        }
       }
+    }
+  }
+}
+
+// The q4 x q8 few-row arithmetic against f64 maths on the dequantized weights: the activation
+// rounding (at most half a step, max|x_block| / 254, per element) plus float rounding. And the
+// f32 few-row kernel, with the q8 path turned off, still within its own float bound.
+TEST(QuantGemm, Q4Q8ReferenceAgainstF64) {
+  StateGuard guard;
+  const double eps = std::numeric_limits<float>::epsilon();
+  for (Format f : {Format::Q4_0, Format::Q4_1}) {
+    for (const auto& s :
+         std::vector<std::array<int64_t, 3>>{{1, 40, 77}, {3, 33, 256}, {8, 17, 96}}) {
+      SCOPED_TRACE(std::string(kiln::quant::format_name(f)) + " m=" + std::to_string(s[0]));
+      const Problem p = make_problem(f, s[0], s[1], s[2], 23);
+      const auto got = run_q8_reference(p);
+      std::vector<float> wf(p.n * p.k);
+      kiln::quant::dequantize_rows(p.f, p.q.data(), p.n, p.k, wf.data(), p.k);
+      const auto mag = magnitudes(p);
+      for (int64_t i = 0; i < p.m; ++i) {
+        for (int64_t j = 0; j < p.n; ++j) {
+          double want = 0, act_err = 0;
+          for (int64_t b = 0; b * 32 < p.k; ++b) {
+            double amax = 0;
+            for (int64_t t = b * 32; t < std::min<int64_t>(p.k, b * 32 + 32); ++t)
+              amax = std::max(amax, std::fabs(static_cast<double>(p.x[i * p.ldx + t])));
+            for (int64_t t = b * 32; t < std::min<int64_t>(p.k, b * 32 + 32); ++t) {
+              want += static_cast<double>(p.x[i * p.ldx + t]) * wf[j * p.k + t];
+              act_err += amax / 254.0 * std::fabs(static_cast<double>(wf[j * p.k + t]));
+            }
+          }
+          const double tol = act_err * 1.0001 + (p.k + 8) * eps * mag[i * p.n + j] + 1e-30;
+          ASSERT_LE(std::fabs(got[i * p.ldy + j] - want), tol) << i << "," << j;
+          // Not vacuous: the activation rounding is visible, far above float rounding.
+          ASSERT_LT((p.k + 8) * eps * mag[i * p.n + j], act_err);
+        }
+      }
+      // A convolution's call (Q4FewRows::kF32) takes the f32 kernel whatever the CPU.
+      kiln::quant::PackedQuantB b(p.f, p.n, p.k, p.q.data());
+      std::vector<float> conv_rows(p.m * p.ldy, -7.0f);
+      kiln::quant::linear_quant(p.m, p.x.data(), p.ldx, b, conv_rows.data(), p.ldy, {},
+                                kiln::quant::Q4FewRows::kF32);
+      bool off = false;
+      kiln::quant::set_q4_q8_override(&off);
+      EXPECT_FALSE(kiln::quant::q4_quantizes_activations(p.m));
+      const auto f32_kernel = run_fast(p);
+      expect_matches(p, f32_kernel, run_reference(p), mag);
+      expect_bits(p, conv_rows, f32_kernel);
+      kiln::quant::set_q4_q8_override(nullptr);
     }
   }
 }
@@ -252,6 +325,8 @@ TEST(QuantGemm, EpilogueMatchesSeparateOps) {
               ASSERT_EQ(fused[i * p.ldy + j], row[j]) << "variant " << variant << " " << i << j;
               if (f == Format::Int8) {
                 ASSERT_EQ(ref_fused[i * p.ldy + j], row[j]);
+              } else if (kiln::quant::q4_quantizes_activations(m)) {
+                ASSERT_EQ(run_q8_reference(p, ep)[i * p.ldy + j], row[j]);
               }
             }
           }

@@ -43,14 +43,7 @@ void gemv(Format f, int64_t kblocks, const float* x, int64_t ldx, const float* x
     for (int r = 0; r < R; ++r)
       for (int p = 0; p < P; ++p) s0[r][p] = s1[r][p] = _mm512_setzero_ps();
     const uint8_t* blk[P];
-    for (int p = 0; p < P; ++p) {
-      blk[p] = bp + p * panel_stride + b * bb;
-      _mm_prefetch(reinterpret_cast<const char*>(blk[p] + 4 * bb), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(blk[p] + 4 * bb + 64), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(blk[p] + 4 * bb + 128), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(blk[p] + 4 * bb + 192), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(blk[p] + 4 * bb + 256), _MM_HINT_T0);
-    }
+    q4_block_pointers<P>(bp, panel_stride, b, bb, blk);
 #pragma GCC unroll 4
     for (int j = 0; j < 16; ++j) {
       __m512 lo[P], hi[P];
@@ -86,20 +79,7 @@ void gemv(Format f, int64_t kblocks, const float* x, int64_t ldx, const float* x
       }
     }
   }
-  for (int p = 0; p < P; ++p) {
-    const __mmask16 mask = first_n(cols - 16 * p);
-    if (mask == 0) break;
-    const __m512 bv = bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + 16 * p) : __m512{};
-    for (int r = 0; r < R; ++r) {
-      if (r >= rows) break;
-      __m512 out = acc[r][p];
-      if (bias != nullptr) out = _mm512_add_ps(out, bv);
-      if (residual != nullptr) {
-        out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, residual + r * ldr + 16 * p));
-      }
-      _mm512_mask_storeu_ps(y + r * ldy + 16 * p, mask, out);
-    }
-  }
+  gemm::avx512::store_rows_tile<R, P>(acc, rows, bias, residual, ldr, y, ldy, cols);
 }
 
 template <int R, int P>

@@ -85,4 +85,27 @@ inline __mmask16 first_n(int64_t n) {
   }
 }
 
+// The store of a few-row tile: accumulator acc[r][p] holds row r, columns 16 p .. 16 p + 15;
+// rows below `rows` and columns below `cols` get y = acc (+ bias) (+ residual), each addition one
+// rounding, as the reference does them.
+template <int R, int P>
+inline void store_rows_tile(const __m512 (&acc)[R][P], int64_t rows, const float* bias,
+                            const float* residual, int64_t ldr, float* y, int64_t ldy,
+                            int64_t cols) {
+  for (int p = 0; p < P; ++p) {
+    const __mmask16 mask = first_n(cols - 16 * p);
+    if (mask == 0) break;
+    const __m512 bv = bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + 16 * p) : __m512{};
+    for (int r = 0; r < R; ++r) {
+      if (r >= rows) break;
+      __m512 out = acc[r][p];
+      if (bias != nullptr) out = _mm512_add_ps(out, bv);
+      if (residual != nullptr) {
+        out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, residual + r * ldr + 16 * p));
+      }
+      _mm512_mask_storeu_ps(y + r * ldy + 16 * p, mask, out);
+    }
+  }
+}
+
 }  // namespace kiln::gemm::avx512
