@@ -380,6 +380,7 @@ void linear_q4_gemv(int64_t m, const float* x, int64_t ldx, const PackedQuantB& 
     float* row = xpad + i * kpad;
     std::memcpy(row, x + i * ldx, k * sizeof(float));
     std::fill(row + k, row + kpad, 0.0f);
+    if (w.format() != Format::Q4_1) continue;  // only q4_1's minimums need the block sums
     for (int64_t b = 0; b < im.kblocks; ++b) {
       float sum = 0.0f;
       for (int64_t e = 0; e < kQ4Block; ++e) sum += row[b * kQ4Block + e];
@@ -391,10 +392,7 @@ void linear_q4_gemv(int64_t m, const float* x, int64_t ldx, const PackedQuantB& 
   if (q8) {
     xq = scratch(t_xq8, static_cast<size_t>(m * kpad));
     qb = scratch(t_q8blocks, static_cast<size_t>(m * im.kblocks));
-    for (int64_t i = 0; i < m; ++i) {
-      kernels::quantize_q8_row_plain(xpad + i * kpad, im.kblocks, xq + i * kpad,
-                                     qb + i * im.kblocks);
-    }
+    kernels::avx512::quantize_q8_rows(xpad, kpad, m, im.kblocks, xq, kpad, qb);
   }
   const int threads = parallel ? num_threads() : 1;
   const Split s = split_work(1, im.n_panels, threads, 1, 8);

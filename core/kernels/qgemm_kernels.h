@@ -154,6 +154,9 @@ namespace avx512 {
 // Needs avx512_vnni and avx512_vbmi (vpermb turns the panel's byte-major nibbles into 4 k values
 // per column lane).
 Q4Q8Tile q4_q8_tile();
+// quantize_q8_row_plain on `rows` rows (x zero-padded to kblocks * 32), the same bytes.
+void quantize_q8_rows(const float* x, int64_t ldx, int64_t rows, int64_t kblocks, int8_t* q,
+                      int64_t ldq, Q8Block* blocks);
 }  // namespace avx512
 namespace amx {
 // TDPBUSD on AMX tiles (needs amx_int8, the tile state granted, and AVX-512 for the epilogue):

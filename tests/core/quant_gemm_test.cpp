@@ -433,6 +433,40 @@ TEST(QuantGemm, BadShapesAreErrors) {
   EXPECT_THROW(kiln::quant::PackedQuantB(Format::Int8, 1, 100000, q.data()), kiln::Error);
 }
 
+// The AVX-512 q8 block quantizer gives the plain one's bytes and block parameters: random rows,
+// exact ties (x * 127 / max landing on .5), zero, denormal, NaN and infinite blocks.
+TEST(QuantGemm, Q8BlockQuantizersAgree) {
+  if (kiln::hardware_isa() < IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512";
+  namespace qk = kiln::quant::kernels;
+  std::mt19937 rng(31);
+  std::normal_distribution<float> dist(0.0f, 2.0f);
+  const int64_t kblocks = 7, rows = 3;
+  std::vector<float> x(rows * kblocks * 32);
+  for (auto& v : x) v = dist(rng);
+  for (int e = 0; e < 32; ++e) {
+    x[1 * 32 + e] = 0.0f;                                            // all-zero block
+    x[2 * 32 + e] = 1e-40f;                                          // denormal block
+    x[3 * 32 + e] = static_cast<float>(e - 16) * (127.0f / 254.0f);  // ties at .5
+  }
+  x[4 * 32 + 5] = std::numeric_limits<float>::quiet_NaN();
+  x[5 * 32 + 9] = -std::numeric_limits<float>::infinity();
+  x[kblocks * 32 + 3] = 1e30f;
+  std::vector<int8_t> qp(x.size()), qv(x.size(), 99);
+  std::vector<qk::Q8Block> bp(rows * kblocks), bv(rows * kblocks);
+  for (int64_t i = 0; i < rows; ++i)
+    qk::quantize_q8_row_plain(x.data() + i * kblocks * 32, kblocks, qp.data() + i * kblocks * 32,
+                              bp.data() + i * kblocks);
+  qk::avx512::quantize_q8_rows(x.data(), kblocks * 32, rows, kblocks, qv.data(), kblocks * 32,
+                               bv.data());
+  EXPECT_EQ(qp, qv);
+  for (size_t b = 0; b < bp.size(); ++b) {
+    EXPECT_EQ(std::memcmp(&bp[b].scale, &bv[b].scale, 4), 0) << b;
+    EXPECT_EQ(bp[b].sum, bv[b].sum) << b;
+  }
+  EXPECT_TRUE(std::isnan(bp[4].scale));
+  EXPECT_EQ(bp[1].scale, 0.0f);
+}
+
 // The SIMD activation quantizers give the plain one's bytes (ties, clamping, padding, NaN).
 TEST(QuantGemm, ActivationQuantizersAgree) {
   std::mt19937 rng(12);

@@ -11,6 +11,7 @@
 // one vpdpbusd each against 4 broadcast activations.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "core/kernels/avx512/transpose_avx512.h"
@@ -150,6 +151,43 @@ void tile(Format f, int64_t kblocks, const int8_t* xq, int64_t ldq, const Q8Bloc
 }
 
 }  // namespace
+
+void quantize_q8_rows(const float* x, int64_t ldx, int64_t rows, int64_t kblocks, int8_t* q,
+                      int64_t ldq, Q8Block* blocks) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t b = 0; b < kblocks; ++b) {
+      const float* xb = x + i * ldx + b * kQ4Block;
+      int8_t* qb = q + i * ldq + b * kQ4Block;
+      Q8Block& out = blocks[i * kblocks + b];
+      const __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
+      // QNaN, +inf, -inf, SNaN: the plain quantizer's !isfinite.
+      if ((_mm512_fpclass_ps_mask(v0, 0x99) | _mm512_fpclass_ps_mask(v1, 0x99)) != 0) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_setzero_si256());
+        out = {std::nanf(""), 0};
+        continue;
+      }
+      const float amax = _mm512_reduce_max_ps(
+          _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+      const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+      if (amax == 0.0f || !std::isfinite(inv)) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb), _mm256_setzero_si256());
+        out = {0.0f, 0};
+        continue;
+      }
+      const __m512 vi = _mm512_set1_ps(inv);
+      // cvtps rounds to nearest even (MXCSR default), as nearbyint in the plain quantizer.
+      const __m512i q0 =
+          _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v0, vi)), lo), hi);
+      const __m512i q1 =
+          _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(v1, vi)), lo), hi);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qb), _mm512_cvtepi32_epi8(q0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(qb + 16), _mm512_cvtepi32_epi8(q1));
+      out = {amax / 127.0f, _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1))};
+    }
+  }
+}
 
 Q4Q8Tile q4_q8_tile() {
   return tile;
