@@ -12,6 +12,7 @@
 
 #include "core/cpu_features.h"
 #include "core/dtype.h"
+#include "core/kernels/amx/amx_tiles.h"
 #include "core/kernels/bf16_convert.h"
 #include "core/kernels/sgemm_kernels.h"
 #include "core/storage.h"

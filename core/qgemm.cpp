@@ -11,6 +11,7 @@
 #include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/kernels/amx/amx_tiles.h"
 #include "core/kernels/qgemm_kernels.h"
 #include "core/kernels/sgemm_kernels.h"
 #include "core/thread_pool.h"

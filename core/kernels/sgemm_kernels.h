@@ -76,9 +76,8 @@ const SgemmKernel& sgemm_kernel();
 const Bf16GemmKernel& bf16_kernel();
 }  // namespace avx512
 // bf16 x bf16 -> f32 on AMX tiles (TDPBF16PS), 16 x 48 tile, k in steps of 32 (needs amx_bf16
-// and amx_usable(): the kernel's permission for the tile state, asked for once per process).
+// and amx_usable() from core/kernels/amx/amx_tiles.h: the tile state granted to the process).
 namespace amx {
-bool amx_usable();
 const Bf16GemmKernel& bf16_kernel();
 }  // namespace amx
 // 6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast.

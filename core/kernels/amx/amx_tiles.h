@@ -7,7 +7,7 @@
 namespace kiln::gemm::amx {
 
 // Linux hands out the AMX tile data state only to processes that ask (ARCH_REQ_XCOMP_PERM); asked
-// once per process. Declared in core/kernels/sgemm_kernels.h as well.
+// once per process.
 bool amx_usable();
 
 // Loads the shared configuration on this thread the first time it is called there.

@@ -14,6 +14,7 @@
 #include <immintrin.h>
 
 #include "core/kernels/amx/amx_tiles.h"
+#include "core/kernels/avx512/qgemm_int8_epilogue_avx512.h"
 #include "core/kernels/avx512/transpose_avx512.h"
 #include "core/kernels/qgemm_kernels.h"
 
@@ -53,7 +54,7 @@ void block_sums(int64_t chunks, const uint8_t* a, int64_t lda, const int8_t* bp,
   if constexpr (MA > 1 && NB > 1) _tile_stored(3, &acc[kTileRows][kTileRows], ld);
 }
 
-// The VNNI kernel's epilogue on rows < rows, columns < cols of a finished block.
+// The shared int8 epilogue on rows < rows, columns < cols of a finished block.
 void finish_block(const int32_t (*acc)[2 * kTileRows], const ActQuant* aq, int64_t rows,
                   const int32_t* wsum, const float* wscale, const float* bias,
                   const float* residual, int64_t ldr, float* y, int64_t ldy, int64_t cols) {
@@ -65,16 +66,10 @@ void finish_block(const int32_t (*acc)[2 * kTileRows], const ActQuant* aq, int64
     const __m512 bv =
         bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + kTileRows * v) : __m512{};
     for (int64_t r = 0; r < rows; ++r) {
-      const __m512i sums = _mm512_loadu_si512(&acc[r][kTileRows * v]);
-      const __m512i s = _mm512_sub_epi32(sums, _mm512_mullo_epi32(_mm512_set1_epi32(aq[r].zp), ws));
-      __m512 out =
-          _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(_mm512_set1_ps(aq[r].scale), wsc));
-      __asm__("" : "+v"(out));  // no FMA contraction with the bias (as the VNNI kernel)
-      if (bias != nullptr) out = _mm512_add_ps(out, bv);
-      if (residual != nullptr) {
-        out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, residual + r * ldr + kTileRows * v));
-      }
-      _mm512_mask_storeu_ps(y + r * ldy + kTileRows * v, mask, out);
+      avx512::store_int8_row(_mm512_loadu_si512(&acc[r][kTileRows * v]), aq[r], ws, wsc,
+                             bias != nullptr, bv,
+                             residual != nullptr ? residual + r * ldr + kTileRows * v : nullptr,
+                             y + r * ldy + kTileRows * v, mask);
     }
   }
 }

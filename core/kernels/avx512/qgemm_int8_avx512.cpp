@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "core/kernels/avx512/qgemm_int8_epilogue_avx512.h"
 #include "core/kernels/avx512/transpose_avx512.h"
 #include "core/kernels/qgemm_kernels.h"
 
@@ -83,19 +84,9 @@ void micro(int64_t kgroups, const uint8_t* a, int64_t lda, const ActQuant* aq, i
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       if (r >= rows) break;
-      const __m512i s =
-          _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(_mm512_set1_epi32(aq[r].zp), ws));
-      // int8_dequant: float(acc) * (x_scale * w_scale), then the bias and residual additions.
-      __m512 out =
-          _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(_mm512_set1_ps(aq[r].scale), wsc));
-      // An empty asm the value must pass through: it keeps GCC from contracting this multiply and
-      // the bias addition into one FMA (-ffp-contract=fast), which would change the rounding.
-      __asm__("" : "+v"(out));
-      if (bias != nullptr) out = _mm512_add_ps(out, bv);
-      if (residual != nullptr) {
-        out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(mask, residual + r * ldr + 16 * v));
-      }
-      _mm512_mask_storeu_ps(y + r * ldy + 16 * v, mask, out);
+      store_int8_row(acc[r][v], aq[r], ws, wsc, bias != nullptr, bv,
+                     residual != nullptr ? residual + r * ldr + 16 * v : nullptr,
+                     y + r * ldy + 16 * v, mask);
     }
   }
 }

@@ -67,11 +67,8 @@ void gemv(Format f, int64_t kblocks, const float* x, int64_t ldx, const float* x
     }
 #pragma GCC unroll 4
     for (int p = 0; p < P; ++p) {
-      const __m512 d =
-          _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[p])));
-      const __m512 mn =
-          q41 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk[p] + 32)))
-              : _mm512_setzero_ps();
+      const __m512 d = gemm::avx512::load_f16x16(blk[p]);
+      const __m512 mn = q41 ? gemm::avx512::load_f16x16(blk[p] + 32) : _mm512_setzero_ps();
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
         acc[r][p] = _mm512_fmadd_ps(d, _mm512_add_ps(s0[r][p], s1[r][p]), acc[r][p]);
@@ -131,10 +128,8 @@ void dequant(Format f, const uint8_t* bp, int64_t kcount, float* dst, int64_t ld
   const __m512 table = nibble_table(f);
   for (int64_t b = 0; b * kQ4Block < kcount; ++b) {
     const uint8_t* blk = bp + b * bb;
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
-    const __m512 mn =
-        q41 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)))
-            : _mm512_setzero_ps();
+    const __m512 d = gemm::avx512::load_f16x16(blk);
+    const __m512 mn = q41 ? gemm::avx512::load_f16x16(blk + 32) : _mm512_setzero_ps();
     const int64_t e0 = b * kQ4Block;
     for (int j = 0; j < 16; ++j) {
       const __m512i v = _mm512_cvtepu8_epi32(

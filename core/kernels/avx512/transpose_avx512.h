@@ -85,6 +85,11 @@ inline __mmask16 first_n(int64_t n) {
   }
 }
 
+// 16 f16 values (a q4 panel block's scales or minimums) as floats.
+inline __m512 load_f16x16(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
 // The store of a few-row tile: accumulator acc[r][p] holds row r, columns 16 p .. 16 p + 15;
 // rows below `rows` and columns below `cols` get y = acc (+ bias) (+ residual), each addition one
 // rounding, as the reference does them.
