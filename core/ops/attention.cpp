@@ -25,6 +25,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/gemm.h"
+#include "core/kernels/attention_rows.h"
 #include "core/kernels/softmax_row.h"
 #include "core/op_registry.h"
 #include "core/ops.h"
@@ -139,7 +140,13 @@ void attn_forward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T
                        const ProbDropout& drop, int64_t bh, std::vector<T>& scratch,
                        std::vector<uint8_t>& keep) {
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
-  gemm_t<T>(false, true, s.Lq, s.Lk, s.D, scale, q, ldq, k, ldk, T(0), p, s.Lk);
+  // A decoder step's one query row: keys and values read in place (core/kernels/attention_rows.h)
+  // instead of packed for a GEMM.
+  const bool few_rows = std::is_same_v<T, float> && s.Lq <= kernels::kAttentionRowsMax;
+  if constexpr (std::is_same_v<T, float>) {
+    if (few_rows) kernels::attention_scores_rows(q, ldq, k, ldk, s.Lq, s.Lk, s.D, scale, p);
+  }
+  if (!few_rows) gemm_t<T>(false, true, s.Lq, s.Lk, s.D, scale, q, ldq, k, ldk, T(0), p, s.Lk);
   const int64_t shift = s.Lk - s.Lq;
   for (int64_t i = 0; i < s.Lq; ++i) {
     T* row = p + i * s.Lk;
@@ -156,6 +163,12 @@ void attn_forward_head(const T* q, int64_t ldq, const T* k, int64_t ldk, const T
     drop.mask(bh, s, keep);
     drop.apply(keep, p, scratch.data());
     pv = scratch.data();
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (few_rows) {
+      kernels::attention_weighted_rows(pv, s.Lq, s.Lk, v, ldv, s.Dv, o);
+      return;
+    }
   }
   gemm_t<T>(false, false, s.Lq, s.Dv, s.Lk, T(1), pv, s.Lk, v, ldv, T(0), o, s.Dv);
 }

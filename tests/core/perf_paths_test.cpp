@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/kernels/attention_rows.h"
 #include "core/kernels/elementwise_gelu.h"
 #include "core/kernels/philox_blocks.h"
 #include "core/kernels/softmax_row.h"
@@ -135,6 +136,101 @@ TEST(PerfPaths, SoftmaxRowPlainMatchesDoubleReference) {
 TEST(PerfPaths, SoftmaxRowAvx512MatchesDoubleReference) {
   if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
   check_softmax_row(kernels::softmax_row_f32_avx512);
+}
+
+// The few-row attention loops (a decoder step's query against its cached keys), both builds:
+// scores and weighted sums within a few f32 roundings of double-precision sums, on head sizes
+// around the 16-lane blocking (tails included), key rows with a stride wider than the head,
+// one key and no key. Each sum is bounded by its terms' magnitudes, so the check cannot pass on
+// a wrong sum that happens to be small.
+using ScoresFn = void (*)(const float*, int64_t, const float*, int64_t, int64_t, int64_t, int64_t,
+                          float, float*);
+using WeightedFn = void (*)(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*);
+// The double sum of term(0 .. n - 1) and the sum of the terms' magnitudes (the error scale).
+template <typename Term>
+std::pair<double, double> sum_and_magnitude(int64_t n, Term term) {
+  double sum = 0, mag = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double t = term(i);
+    sum += t;
+    mag += std::fabs(t);
+  }
+  return {sum, mag};
+}
+
+void check_attention_rows(ScoresFn scores, WeightedFn weighted) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-2.f, 2.f);
+  for (int64_t d : {1, 15, 16, 17, 64, 80}) {
+    for (int64_t lk : {0, 1, 7, 128}) {
+      for (int64_t lq : {1, 3}) {
+        const int64_t ldq = d + 3, ldk = d + 5, ldv = d + 2;
+        std::vector<float> q(static_cast<size_t>(lq * ldq)), k(static_cast<size_t>(lk * ldk + 1)),
+            v(static_cast<size_t>(lk * ldv + 1));
+        for (float& x : q) x = dist(rng);
+        for (float& x : k) x = dist(rng);
+        for (float& x : v) x = dist(rng);
+        const float scale = 0.125f;
+        std::vector<float> p(static_cast<size_t>(lq * lk) + 1, -7.0f);
+        scores(q.data(), ldq, k.data(), ldk, lq, lk, d, scale, p.data());
+        for (int64_t i = 0; i < lq; ++i) {
+          for (int64_t j = 0; j < lk; ++j) {
+            const auto [want, mag] = sum_and_magnitude(
+                d, [&](int64_t t) { return static_cast<double>(q[i * ldq + t]) * k[j * ldk + t]; });
+            EXPECT_NEAR(p[i * lk + j], scale * want, scale * mag * 1e-6 + 1e-30)
+                << "d=" << d << " lk=" << lk << " i=" << i << " j=" << j;
+          }
+        }
+        EXPECT_EQ(p[lq * lk], -7.0f) << "wrote past the scores";
+        // Probabilities need not sum to 1 here: the loop is a plain weighted sum.
+        for (float& x : p) x = std::fabs(dist(rng));
+        const int64_t dv = d;
+        std::vector<float> o(static_cast<size_t>(lq * dv), 99.0f);
+        weighted(p.data(), lq, lk, v.data(), ldv, dv, o.data());
+        for (int64_t i = 0; i < lq; ++i) {
+          for (int64_t c = 0; c < dv; ++c) {
+            const auto [want, mag] = sum_and_magnitude(
+                lk, [&](int64_t j) { return static_cast<double>(p[i * lk + j]) * v[j * ldv + c]; });
+            EXPECT_NEAR(o[i * dv + c], want, mag * 1e-6 * (1 + lk / 16.0) + 1e-30)
+                << "d=" << d << " lk=" << lk << " i=" << i << " c=" << c;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(PerfPaths, AttentionRowsPlainMatchDoubleReference) {
+  check_attention_rows(kernels::attention_scores_rows_plain,
+                       kernels::attention_weighted_rows_plain);
+}
+
+TEST(PerfPaths, AttentionRowsAvx512MatchDoubleReference) {
+  if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  check_attention_rows(kernels::attention_scores_rows_avx512,
+                       kernels::attention_weighted_rows_avx512);
+}
+
+// The attention op sends few query rows through those loops and more through the GEMM: a
+// decoder's step-by-step outputs (one query row each, against the keys so far) equal the rows of
+// one causal pass over all of them within f32 rounding.
+TEST(PerfPaths, AttentionFewRowsMatchFullPass) {
+  Generator gen(5);
+  const int64_t B = 2, H = 3, L = 9, D = 20;
+  const Tensor q = Tensor::randn({B, H, L, D}, gen), k = Tensor::randn({B, H, L, D}, gen),
+               v = Tensor::randn({B, H, L, D}, gen);
+  AttentionOptions causal;
+  causal.causal = true;
+  const Tensor full = scaled_dot_product_attention(q, k, v, causal);
+  for (int64_t t = 0; t < L; ++t) {
+    const Tensor step = scaled_dot_product_attention(slice(q, 2, t, t + 1), slice(k, 2, 0, t + 1),
+                                                     slice(v, 2, 0, t + 1), causal);
+    const Tensor want = slice(full, 2, t, t + 1).contiguous();
+    const Tensor got = step.contiguous();
+    const float* a = got.data<float>();
+    const float* b = want.data<float>();
+    for (int64_t i = 0; i < got.numel(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f) << t << " " << i;
+  }
 }
 
 // The transposing path is still taken for inputs that are not contiguous, so a transposed copy

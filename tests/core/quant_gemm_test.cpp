@@ -197,7 +197,7 @@ TEST(QuantGemm, KernelsMatchReference) {
   // their remainders.
   const int64_t shapes[][3] = {{1, 37, 77},  {1, 70, 64},  {1, 300, 45}, {2, 300, 45},
                                {3, 17, 33},  {4, 300, 45}, {8, 50, 100}, {7, 300, 37},
-                               {13, 37, 77}, {21, 100, 5}, {2, 1, 1}};
+                               {13, 37, 77}, {21, 100, 5}, {2, 1, 1},  {1, 33, 21}};
   for (IsaLevel level : available_levels()) {
     kiln::set_isa_override(&level);
     for (Format f : kiln::quant::kAllFormats) {
