@@ -117,8 +117,7 @@ void row_panels(int64_t kgroups, const uint8_t* a, const ActQuant& aq, const int
     for (; g < kgroups; ++g) {
       int32_t a4;
       std::memcpy(&a4, a + g * 4, 4);
-      acc[0] =
-          _mm512_dpbusd_epi32(acc[0], _mm512_set1_epi32(a4), _mm512_loadu_si512(b + g * 64));
+      acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_set1_epi32(a4), _mm512_loadu_si512(b + g * 64));
     }
     const __m512i sum =
         _mm512_add_epi32(_mm512_add_epi32(acc[0], acc[1]), _mm512_add_epi32(acc[2], acc[3]));
