@@ -301,17 +301,68 @@ void PackedQuantB::unpack(uint8_t* dst) const {
 
 namespace {
 
-void linear_int8(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
-                 const PackedQuantB::Impl& im, float* y, int64_t ldy, const gemm::Epilogue& ep) {
+// One weight of a call that may apply several to the same x (linear_quant_shared_input), and its
+// share of the call's tasks.
+struct Product {
+  const PackedQuantB* w;
+  const PackedQuantB::Impl* im;
+  float* y;
+  int64_t ldy;
+  const gemm::Epilogue* ep;
+  Split s{};
+  int64_t first_task = 0;
+};
+
+// Whether a call's products are worth the pool, on their total work and weight bytes.
+bool worth_threads(int64_t m, const std::vector<Product>& ps) {
+  double flops = 0, bytes = 0;
+  for (const Product& p : ps) {
+    flops += 2.0 * m * p.w->n() * p.w->k();
+    bytes += static_cast<double>(p.w->bytes());
+  }
+  return !in_parallel_region() && gemm::worth_threads_for_weight(flops, bytes);
+}
+
+// Deals each product's strips a range of task numbers; returns the total.
+template <typename SplitFn>
+int64_t number_tasks(std::vector<Product>& ps, SplitFn split) {
+  int64_t tasks = 0;
+  for (Product& p : ps) {
+    p.s = split(*p.im);
+    p.first_task = tasks;
+    tasks += p.s.strips * p.s.row_chunks;
+  }
+  return tasks;
+}
+
+// What task number `task` computes: its product, column strip (panels [q0, q1), columns
+// [j0, j0 + cols)) and row chunk.
+struct StripTask {
+  const Product& p;
+  int64_t q0, q1, j0, cols, row_chunk;
+};
+StripTask strip_task(const std::vector<Product>& ps, int64_t task) {
+  size_t i = ps.size() - 1;
+  while (ps[i].first_task > task) --i;
+  const Product& p = ps[i];
+  const int64_t t = task - p.first_task;
+  const int64_t q0 = (t % p.s.strips) * p.s.strip_panels;
+  const int64_t q1 = std::min(p.im->n_panels, q0 + p.s.strip_panels);
+  const int64_t j0 = q0 * kPanelCols;
+  return {p, q0, q1, j0, std::min(p.w->n(), q1 * kPanelCols) - j0, t / p.s.strips};
+}
+
+// All products share x, so x is quantized once; all products' strips are tasks of one parallel
+// region. Each product's bits are those of a call on its own (the same kernel calls per strip).
+void linear_int8(int64_t m, const float* x, int64_t ldx, std::vector<Product>& products) {
   const kernels::Int8Kernel& kern = int8_kernel(m);
   const bool amx = kern.row_block > 8;
   // Rows of quantized activations are whole AMX chunks long (the padding's weights are zero, so
   // any bytes there add nothing), and there are whole 16-row tiles of them.
-  const int64_t n = w.n(), k = w.k(), kp = im.stride / kPanelCols, kp4 = im.kgroups * 4;
+  const PackedQuantB::Impl& im0 = *products[0].im;
+  const int64_t k = products[0].w->k(), kp = im0.stride / kPanelCols, kp4 = im0.kgroups * 4;
   const int64_t m_pad = (m + 15) / 16 * 16;
-  const bool parallel =
-      !in_parallel_region() &&
-      gemm::worth_threads_for_weight(2.0 * m * n * k, static_cast<double>(w.bytes()));
+  const bool parallel = worth_threads(m, products);
   const int threads = parallel ? num_threads() : 1;
   // Activations to u8, row by row (independent rows: any split gives the same bytes).
   // 64-byte aligned: with kp a multiple of 64 every AMX tile row is then one cache line.
@@ -330,15 +381,20 @@ void linear_int8(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
   // With many rows, strips of whole 3-panel micro-tile groups (see below); on AMX, of whole
   // 2-panel (32-column) blocks, at most 8 panels: a strip's weights (8 x 16 x 3072 bytes at most
   // at BERT-base) stay in L2 while the row blocks pass over them.
-  const Split s = amx ? split_work(m, im.n_panels, threads, kern.row_block, 8, 2)
-                      : split_work(m, im.n_panels, threads, 8, m > 8 ? 9 : 8, m > 8 ? 3 : 1);
-  const bool fused_residual = ep.activation == nullptr;
-  run_tasks(parallel, s.strips * s.row_chunks, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t q0 = (t % s.strips) * s.strip_panels;
-      const int64_t q1 = std::min(im.n_panels, q0 + s.strip_panels);
-      const int64_t j0 = q0 * kPanelCols, cols = std::min(n, q1 * kPanelCols) - j0;
-      const int64_t i0 = (t / s.strips) * s.chunk_rows, i1 = std::min(m, i0 + s.chunk_rows);
+  const int64_t tasks = number_tasks(products, [&](const PackedQuantB::Impl& im) {
+    return amx ? split_work(m, im.n_panels, threads, kern.row_block, 8, 2)
+               : split_work(m, im.n_panels, threads, 8, m > 8 ? 9 : 8, m > 8 ? 3 : 1);
+  });
+  run_tasks(parallel, tasks, [&](int64_t t0, int64_t t1) {
+    for (int64_t task = t0; task < t1; ++task) {
+      const StripTask st = strip_task(products, task);
+      const PackedQuantB::Impl& im = *st.p.im;
+      const gemm::Epilogue& ep = *st.p.ep;
+      float* y = st.p.y;
+      const int64_t n = st.p.w->n(), ldy = st.p.ldy, q0 = st.q0, q1 = st.q1, j0 = st.j0,
+                    cols = st.cols;
+      const bool fused_residual = ep.activation == nullptr;
+      const int64_t i0 = st.row_chunk * st.p.s.chunk_rows, i1 = std::min(m, i0 + st.p.s.chunk_rows);
       // With many rows, groups of 3 panels (one 8 x 48 micro-tile wide) meet every row panel of
       // the chunk in turn, so the group's weights stay in L1/L2 while activations stream; with
       // few rows the kernel takes the whole strip at once (its 1-2 row tiles span 8 panels).
@@ -370,30 +426,31 @@ void linear_int8(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
 }
 
 // A few rows: the GEMV kernel on x rows copied into zero-padded blocks.
-void linear_q4_gemv(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w,
-                    const PackedQuantB::Impl& im, float* y, int64_t ldy, const gemm::Epilogue& ep,
+void linear_q4_gemv(int64_t m, const float* x, int64_t ldx, std::vector<Product>& products,
                     bool parallel, bool q8) {
   const kernels::Q4Kernel& kern = q4_kernel();
-  const int64_t n = w.n(), k = w.k(), kpad = im.kblocks * kQ4Block;
+  const PackedQuantB& w = *products[0].w;
+  const PackedQuantB::Impl& im0 = *products[0].im;
+  const int64_t k = w.k(), kpad = im0.kblocks * kQ4Block;
   float* xpad = scratch(t_xpad, static_cast<size_t>(m * kpad));
-  float* xsum = scratch(t_xsum, static_cast<size_t>(std::max<int64_t>(1, m * im.kblocks)));
+  float* xsum = scratch(t_xsum, static_cast<size_t>(std::max<int64_t>(1, m * im0.kblocks)));
   for (int64_t i = 0; i < m; ++i) {
     float* row = xpad + i * kpad;
     std::memcpy(row, x + i * ldx, k * sizeof(float));
     std::fill(row + k, row + kpad, 0.0f);
     if (w.format() != Format::Q4_1) continue;  // only q4_1's minimums need the block sums
-    for (int64_t b = 0; b < im.kblocks; ++b) {
+    for (int64_t b = 0; b < im0.kblocks; ++b) {
       float sum = 0.0f;
       for (int64_t e = 0; e < kQ4Block; ++e) sum += row[b * kQ4Block + e];
-      xsum[i * im.kblocks + b] = sum;
+      xsum[i * im0.kblocks + b] = sum;
     }
   }
   int8_t* xq = nullptr;
   kernels::Q8Block* qb = nullptr;
   if (q8) {
     xq = scratch(t_xq8, static_cast<size_t>(m * kpad));
-    qb = scratch(t_q8blocks, static_cast<size_t>(m * im.kblocks));
-    kernels::avx512::quantize_q8_rows(xpad, kpad, m, im.kblocks, xq, kpad, qb);
+    qb = scratch(t_q8blocks, static_cast<size_t>(m * im0.kblocks));
+    kernels::avx512::quantize_q8_rows(xpad, kpad, m, im0.kblocks, xq, kpad, qb);
   }
   const int threads = parallel ? num_threads() : 1;
   // Strips of whole groups of the panels the few-row kernels read side by side (4 for one row,
@@ -401,22 +458,26 @@ void linear_q4_gemv(int64_t m, const float* x, int64_t ldx, const PackedQuantB& 
   // block, at a third of the speed per byte (perf, q4 BART step: the LM head's 3,142 panels in
   // strips of 6 spent 20% of the step in that one-panel path). Walking a strip panel by panel
   // with split accumulators, as the int8 one-row kernel does, measured 40% slower here.
-  const Split s = split_work(1, im.n_panels, threads, 1, 8, m == 1 ? 4 : m <= 4 ? 2 : 1);
-  const bool fused_residual = ep.activation == nullptr;
-  const int64_t stride = im.kblocks * kernels::q4_panel_block_bytes(w.format());
-  run_tasks(parallel, s.strips, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t q0 = t * s.strip_panels, q1 = std::min(im.n_panels, q0 + s.strip_panels);
-      const int64_t j0 = q0 * kPanelCols, cols = std::min(n, q1 * kPanelCols) - j0;
+  const int64_t tasks = number_tasks(products, [&](const PackedQuantB::Impl& im) {
+    return split_work(1, im.n_panels, threads, 1, 8, m == 1 ? 4 : m <= 4 ? 2 : 1);
+  });
+  const int64_t stride = im0.kblocks * kernels::q4_panel_block_bytes(w.format());
+  run_tasks(parallel, tasks, [&](int64_t t0, int64_t t1) {
+    for (int64_t task = t0; task < t1; ++task) {
+      const StripTask st = strip_task(products, task);
+      const gemm::Epilogue& ep = *st.p.ep;
+      float* y = st.p.y;
+      const int64_t ldy = st.p.ldy, q0 = st.q0, q1 = st.q1, j0 = st.j0, cols = st.cols;
+      const bool fused_residual = ep.activation == nullptr;
       const float* res = fused_residual && ep.residual != nullptr ? ep.residual + j0 : nullptr;
       const float* bias = ep.bias != nullptr ? ep.bias + j0 : nullptr;
       if (q8) {
-        kernels::avx512::q4_q8_tile()(w.format(), im.kblocks, xq, kpad, qb, xsum, m,
-                                      im.panels->p + q0 * stride, q1 - q0, bias, res, ep.ldr,
+        kernels::avx512::q4_q8_tile()(w.format(), im0.kblocks, xq, kpad, qb, xsum, m,
+                                      st.p.im->panels->p + q0 * stride, q1 - q0, bias, res, ep.ldr,
                                       y + j0, ldy, cols);
       } else {
-        kern.tile(w.format(), im.kblocks, xpad, kpad, xsum, m, im.panels->p + q0 * stride, q1 - q0,
-                  bias, res, ep.ldr, y + j0, ldy, cols);
+        kern.tile(w.format(), im0.kblocks, xpad, kpad, xsum, m, st.p.im->panels->p + q0 * stride,
+                  q1 - q0, bias, res, ep.ldr, y + j0, ldy, cols);
       }
       if (!fused_residual) finish_strip(y, ldy, 0, m, j0, cols, ep);
     }
@@ -507,32 +568,66 @@ void linear_q4_blocked(int64_t m, const float* x, int64_t ldx, const PackedQuant
 
 }  // namespace
 
+namespace {
+
+// The empty sum (k == 0): y = 0, then the epilogue (as the reference).
+void linear_quant_empty(int64_t m, int64_t n, float* y, int64_t ldy, const gemm::Epilogue& ep) {
+  for (int64_t i = 0; i < m; ++i) {
+    std::fill(y + i * ldy, y + i * ldy + n, 0.0f);
+    finish_row_reference(y + i * ldy, i, n, ep);
+  }
+}
+
+// Products of one format and one k on the same x, none empty.
+void run_products(int64_t m, const float* x, int64_t ldx, std::vector<Product>& products,
+                  Q4FewRows few_rows) {
+  const Format format = products[0].w->format();
+  if (format == Format::Int8) {
+    linear_int8(m, x, ldx, products);
+    return;
+  }
+  const bool parallel = worth_threads(m, products);
+  if (m <= kQ4GemvRows) {
+    linear_q4_gemv(m, x, ldx, products, parallel, few_rows == Q4FewRows::kQ8 && use_q4_q8());
+    return;
+  }
+  // Many rows: nothing to share (x is not quantized), one product after another.
+  for (const Product& p : products)
+    linear_q4_blocked(m, x, ldx, *p.w, *p.im, p.y, p.ldy, *p.ep, parallel);
+}
+
+}  // namespace
+
 void linear_quant(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w, float* y,
                   int64_t ldy, const gemm::Epilogue& epilogue, Q4FewRows few_rows) {
   check_shape("linear_quant", w.format(), m, w.n(), w.k());
   if (m == 0 || w.n() == 0) return;
-  const PackedQuantB::Impl& im = *w.impl_;
   if (w.k() == 0) {
-    // Empty sum: y = 0, then the epilogue (as the reference).
-    for (int64_t i = 0; i < m; ++i) {
-      std::fill(y + i * ldy, y + i * ldy + w.n(), 0.0f);
-      finish_row_reference(y + i * ldy, i, w.n(), epilogue);
+    linear_quant_empty(m, w.n(), y, ldy, epilogue);
+    return;
+  }
+  std::vector<Product> products{{&w, w.impl_.get(), y, ldy, &epilogue}};
+  run_products(m, x, ldx, products, few_rows);
+}
+
+void linear_quant_shared_input(int64_t m, const float* x, int64_t ldx,
+                               const std::vector<QuantLinearOut>& outs, Q4FewRows few_rows) {
+  KILN_CHECK(!outs.empty(), "linear_quant_shared_input: no weights given");
+  const PackedQuantB& w0 = *outs[0].w;
+  std::vector<Product> products;
+  for (const QuantLinearOut& o : outs) {
+    KILN_CHECK(o.w != nullptr && o.w->format() == w0.format() && o.w->k() == w0.k(),
+               "linear_quant_shared_input: every weight must have the first one's format (",
+               format_name(w0.format()), ") and input size (", w0.k(), ")");
+    check_shape("linear_quant_shared_input", o.w->format(), m, o.w->n(), o.w->k());
+    if (m == 0 || o.w->n() == 0) continue;
+    if (o.w->k() == 0) {
+      linear_quant_empty(m, o.w->n(), o.y, o.ldy, o.epilogue);
+      continue;
     }
-    return;
+    products.push_back({o.w, o.w->impl_.get(), o.y, o.ldy, &o.epilogue});
   }
-  if (w.format() == Format::Int8) {
-    linear_int8(m, x, ldx, w, im, y, ldy, epilogue);
-    return;
-  }
-  const bool parallel =
-      !in_parallel_region() &&
-      gemm::worth_threads_for_weight(2.0 * m * w.n() * w.k(), static_cast<double>(w.bytes()));
-  if (m <= kQ4GemvRows) {
-    linear_q4_gemv(m, x, ldx, w, im, y, ldy, epilogue, parallel,
-                   few_rows == Q4FewRows::kQ8 && use_q4_q8());
-  } else {
-    linear_q4_blocked(m, x, ldx, w, im, y, ldy, epilogue, parallel);
-  }
+  if (!products.empty()) run_products(m, x, ldx, products, few_rows);
 }
 
 void linear_quant_reference(Format format, int64_t m, int64_t n, int64_t k, const float* x,

@@ -33,6 +33,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/gemm.h"
 #include "core/quant_format.h"
@@ -44,6 +45,8 @@ namespace kiln::quant {
 // them in f32 (a convolution: its rows come in chunks whose size depends on the image size and
 // the engine, and f32 keeps every chunking within float rounding of the others).
 enum class Q4FewRows { kQ8, kF32 };
+
+struct QuantLinearOut;
 
 // A quantized weight prepared for the active kernel (repacked, per-row sums precomputed). `data`
 // is the canonical layout (n rows of row_bytes(format, k)); it is copied, so the source may be
@@ -69,12 +72,29 @@ class PackedQuantB {
   std::unique_ptr<Impl> impl_;
   friend void linear_quant(int64_t, const float*, int64_t, const PackedQuantB&, float*, int64_t,
                            const gemm::Epilogue&, Q4FewRows);
+  friend void linear_quant_shared_input(int64_t, const float*, int64_t,
+                                        const std::vector<QuantLinearOut>&, Q4FewRows);
 };
 
 // y [m, n] (row stride ldy) = x [m, k] (row stride ldx) W^T, then the epilogue.
 void linear_quant(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w, float* y,
                   int64_t ldy, const gemm::Epilogue& epilogue = {},
                   Q4FewRows few_rows = Q4FewRows::kQ8);
+// One of several weights applied to the same x: y [m, w->n()] (row stride ldy), its epilogue.
+struct QuantLinearOut {
+  const PackedQuantB* w = nullptr;
+  float* y = nullptr;
+  int64_t ldy = 0;
+  gemm::Epilogue epilogue;
+};
+// Several weights of one format and input size applied to the same x (a layer's query, key and
+// value projections): x is quantized once, and all products' column strips are the tasks of one
+// parallel region (one pool wake-up instead of one per weight). Each output has the bits
+// linear_quant gives it alone.
+void linear_quant_shared_input(int64_t m, const float* x, int64_t ldx,
+                               const std::vector<QuantLinearOut>& outs,
+                               Q4FewRows few_rows = Q4FewRows::kQ8);
+
 // The plain loop on the canonical rows.
 void linear_quant_reference(Format format, int64_t m, int64_t n, int64_t k, const float* x,
                             int64_t ldx, const uint8_t* w_rows, float* y, int64_t ldy,

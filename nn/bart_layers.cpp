@@ -62,19 +62,22 @@ Tensor BartAttention::split_heads(const Tensor& t) const {
 Tensor BartAttention::attend(const Tensor& x, const Tensor& memory, const Tensor& key_mask,
                              bool causal, const BartDropout& drop, AttentionCache* cache) const {
   const int64_t b = x.size(0), lq = x.size(1), d = x.size(2);
-  Tensor k, v;
+  Tensor k, v, q;
   if (memory.defined()) {
     // Cross-attention: the encoder output's keys and values do not change between steps.
     if (cache && cache->key.defined()) {
       k = cache->key;
       v = cache->value;
     } else {
-      k = split_heads(k_->forward(memory));
-      v = split_heads(v_->forward(memory));
+      const std::vector<Tensor> kv = forward_shared_input(memory, {k_.get(), v_.get()});
+      k = split_heads(kv[0]);
+      v = split_heads(kv[1]);
     }
   } else {
-    k = split_heads(k_->forward(x));
-    v = split_heads(v_->forward(x));
+    const std::vector<Tensor> kvq = forward_shared_input(x, {k_.get(), v_.get(), q_.get()});
+    k = split_heads(kvq[0]);
+    v = split_heads(kvq[1]);
+    q = kvq[2];
     if (cache) {  // self-attention: earlier tokens, then the new ones
       cache->append(k, v);
       k = cache->key;
@@ -95,7 +98,7 @@ Tensor BartAttention::attend(const Tensor& x, const Tensor& memory, const Tensor
     opt.dropout_p = drop.attention;
     opt.dropout_generator = drop.gen;
   }
-  Tensor q = q_->forward(x);
+  if (!q.defined()) q = q_->forward(x);
   // Fewer key rows than query rows: each memory row serves b / rows consecutive rows of x (the
   // beams of one input). Cross-attention has no causal mask, so their queries can go together as
   // one longer query sequence against the shared keys, which are then read once, not per beam.

@@ -217,8 +217,9 @@ class BertLayer : public Group {
       opt.dropout_p = attention_dropout_;
       opt.dropout_generator = gen;
     }
-    Tensor ctx = scaled_dot_product_attention(
-        split_heads(q_->forward(x)), split_heads(k_->forward(x)), split_heads(v_->forward(x)), opt);
+    const std::vector<Tensor> qkv = forward_shared_input(x, {q_.get(), k_.get(), v_.get()});
+    Tensor ctx = scaled_dot_product_attention(split_heads(qkv[0]), split_heads(qkv[1]),
+                                              split_heads(qkv[2]), opt);
     ctx = reshape(permute(ctx, {0, 2, 1, 3}), {b, l, hdim});
     if (!training) {
       // No dropout between the projections and the residual adds: bias, GELU and residual go

@@ -54,6 +54,23 @@ Tensor Linear::forward_fused(const Tensor& x, LinearActivation activation,
   return residual.defined() ? add(y, residual) : y;
 }
 
+std::vector<Tensor> forward_shared_input(const Tensor& x,
+                                         const std::vector<const Linear*>& layers) {
+  std::vector<QuantizedLinearRef> refs;
+  for (const Linear* l : layers) {
+    const quant::PackedQuantB* w = l->quantized();
+    if (w == nullptr || w->format() != layers[0]->quantized()->format() ||
+        w->k() != layers[0]->quantized()->k())
+      break;
+    refs.push_back({w, l->bias, l->quantized_name()});
+  }
+  if (refs.size() == layers.size() && refs.size() > 1)
+    return linears_quantized_shared_input(x, refs);
+  std::vector<Tensor> outs;
+  for (const Linear* l : layers) outs.push_back(l->forward(x));
+  return outs;
+}
+
 void Linear::set_quantized(std::shared_ptr<const quant::PackedQuantB> w, const std::string& name) {
   KILN_CHECK(w, "Linear::set_quantized: '", name, "': no weight given");
   KILN_CHECK(!weight.defined() ||

@@ -31,6 +31,7 @@ class Linear : public Module {
   // shape and any tie intact); named_parameters() refuses the layer.
   void set_quantized(std::shared_ptr<const quant::PackedQuantB> w, const std::string& name);
   const quant::PackedQuantB* quantized() const { return qweight_.get(); }
+  const std::string& quantized_name() const { return qname_; }
   // Back to the float weight `w` [out, in] (the quantization pass tries one layer at a time).
   void clear_quantized(Tensor w);
 
@@ -45,6 +46,12 @@ class Linear : public Module {
   std::shared_ptr<const gemm::PackedB> packed_;
   const void* packed_from_ = nullptr;  // weight data the pack was made from
 };
+
+// x W_i^T + b_i for layers that read the same x (attention's query, key and value projections).
+// Where they are all quantized in one format, x is quantized once and one parallel region runs
+// them all (nn/quantized_ops.h: each result has the bits of its own forward); otherwise each
+// layer's forward in turn.
+std::vector<Tensor> forward_shared_input(const Tensor& x, const std::vector<const Linear*>& layers);
 
 // Calibration (quant/gptq.h): while a ScopedWeightInputHook lives, every float Linear and Conv2d
 // forward first hands its layer and the rows its weight multiplies to the hook: a Linear's input

@@ -8,34 +8,55 @@
 
 namespace kiln::nn {
 
+namespace {
+
+// The checks every quantized Linear forward makes on its input.
+void check_input(const Tensor& x, const quant::PackedQuantB& w, const std::string& name) {
+  KILN_CHECK(!grad_enabled() || !x.requires_grad(), "'", name, "' is quantized (",
+             quant::format_name(w.format()), "): it cannot take part in autograd (input ",
+             x.describe(), " requires grad); quantized models run inference only");
+  KILN_CHECK(x.dim() >= 1 && x.size(-1) == w.k(), "'", name, "': input ", x.describe(),
+             " does not match the quantized weight [", w.n(), ", ", w.k(), "]");
+}
+
+// The bias as the epilogue reads it (f32, contiguous), kept alive in `holder`.
+void set_bias(gemm::Epilogue& ep, const Tensor& bias, int64_t outf, Tensor& holder,
+              const std::string& name) {
+  if (!bias.defined()) return;
+  KILN_CHECK(bias.dim() == 1 && bias.size(0) == outf, "'", name, "': bias ", bias.describe(),
+             " does not match ", outf, " outputs");
+  holder = contiguous(bias.to(DType::F32));
+  ep.bias = holder.data<float>();
+}
+
+// The output [..., outf] for the input's leading dims.
+Tensor output_like(const Tensor& xf, int64_t outf) {
+  Shape out_shape = xf.shape();
+  out_shape.back() = outf;
+  return Tensor::empty(out_shape, DType::F32);
+}
+
+}  // namespace
+
 Tensor linear_quantized(const Tensor& x, const quant::PackedQuantB& w, const Tensor& bias,
                         LinearActivation activation, const Tensor& residual,
                         const std::string& name) {
-  KILN_CHECK(!grad_enabled() || (!x.requires_grad() && !residual.requires_grad()), "'", name,
-             "' is quantized (", quant::format_name(w.format()),
-             "): it cannot take part in autograd (input ", x.describe(),
-             " requires grad); quantized models run inference only");
+  check_input(x, w, name);
+  KILN_CHECK(!grad_enabled() || !residual.requires_grad(), "'", name, "' is quantized (",
+             quant::format_name(w.format()), "): it cannot take part in autograd (residual ",
+             residual.describe(), " requires grad); quantized models run inference only");
   const int64_t in = w.k(), outf = w.n();
-  KILN_CHECK(x.dim() >= 1 && x.size(-1) == in, "'", name, "': input ", x.describe(),
-             " does not match the quantized weight [", outf, ", ", in, "]");
   NoGradGuard ng;
   const Tensor xf = x.dtype() == DType::F32 ? x : x.to(DType::F32);
-  Shape out_shape = xf.shape();
-  out_shape.back() = outf;
-  Tensor out = Tensor::empty(out_shape, DType::F32);
+  Tensor out = output_like(xf, outf);
   const Tensor x2 = reshape(contiguous(xf), {-1, in});
   const Tensor o2 = reshape(out, {-1, outf});
   gemm::Epilogue ep;
   Tensor bias_c, res2;
-  if (bias.defined()) {
-    KILN_CHECK(bias.dim() == 1 && bias.size(0) == outf, "'", name, "': bias ", bias.describe(),
-               " does not match ", outf, " outputs");
-    bias_c = contiguous(bias.to(DType::F32));
-    ep.bias = bias_c.data<float>();
-  }
+  set_bias(ep, bias, outf, bias_c, name);
   if (activation == LinearActivation::kGelu) ep.activation = kernels::gelu_f32;
   if (residual.defined()) {
-    KILN_CHECK(residual.shape() == out_shape, "'", name, "': residual ", residual.describe(),
+    KILN_CHECK(residual.shape() == out.shape(), "'", name, "': residual ", residual.describe(),
                " does not match the output ", out.describe());
     res2 = reshape(contiguous(residual.to(DType::F32)), {-1, outf});
     ep.residual = res2.data<float>();
@@ -46,6 +67,33 @@ Tensor linear_quantized(const Tensor& x, const quant::PackedQuantB& w, const Ten
                         std::max<int64_t>(outf, 1), ep);
   }
   return out;
+}
+
+std::vector<Tensor> linears_quantized_shared_input(const Tensor& x,
+                                                   const std::vector<QuantizedLinearRef>& layers) {
+  KILN_CHECK(!layers.empty(), "linears_quantized_shared_input: no layers given");
+  for (const QuantizedLinearRef& l : layers) check_input(x, *l.w, l.name);
+  const int64_t in = layers[0].w->k();
+  NoGradGuard ng;
+  const Tensor xf = x.dtype() == DType::F32 ? x : x.to(DType::F32);
+  const Tensor x2 = reshape(contiguous(xf), {-1, in});
+  std::vector<Tensor> outs, biases(layers.size());
+  std::vector<quant::QuantLinearOut> products;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const int64_t outf = layers[i].w->n();
+    outs.push_back(output_like(xf, outf));
+    quant::QuantLinearOut o;
+    o.w = layers[i].w;
+    o.y = outs.back().data<float>();
+    o.ldy = std::max<int64_t>(outf, 1);
+    set_bias(o.epilogue, layers[i].bias, outf, biases[i], layers[i].name);
+    products.push_back(o);
+  }
+  if (x2.size(0) > 0) {
+    quant::linear_quant_shared_input(x2.size(0), x2.data<float>(), std::max<int64_t>(in, 1),
+                                     products);
+  }
+  return outs;
 }
 
 Tensor embedding_quantized(quant::Format format, int64_t num, int64_t dim, const Tensor& rows,

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -197,7 +198,7 @@ TEST(QuantGemm, KernelsMatchReference) {
   // their remainders.
   const int64_t shapes[][3] = {{1, 37, 77},  {1, 70, 64},  {1, 300, 45}, {2, 300, 45},
                                {3, 17, 33},  {4, 300, 45}, {8, 50, 100}, {7, 300, 37},
-                               {13, 37, 77}, {21, 100, 5}, {2, 1, 1},  {1, 33, 21}};
+                               {13, 37, 77}, {21, 100, 5}, {2, 1, 1},    {1, 33, 21}};
   for (IsaLevel level : available_levels()) {
     kiln::set_isa_override(&level);
     for (Format f : kiln::quant::kAllFormats) {
@@ -370,6 +371,67 @@ TEST(QuantGemm, ThreadCountInvariant) {
       }
     }
   }
+}
+
+// Several weights on one x (attention's query, key and value): each output has the bits of
+// linear_quant on its own, for every format, with few rows (decoder steps), VNNI-sized and AMX-
+// sized row counts, on 2 threads (the products share one parallel region), with each its own
+// epilogue (bias, GELU, residual) and its own output stride; an empty weight (n = 0) is skipped.
+// Mixed formats or input sizes are refused.
+TEST(QuantGemm, SharedInputMatchesSeparateCalls) {
+  StateGuard guard;
+  kiln::set_num_threads(2);
+  for (Format f : kiln::quant::kAllFormats) {
+    for (int64_t m : {1, 3, 8, 40}) {
+      const int64_t k = 200;
+      const int64_t ns[] = {300, 37, 0, 520};
+      const Problem x = make_problem(f, m, 8, k, 41);
+      std::vector<Problem> ws;
+      std::vector<std::unique_ptr<kiln::quant::PackedQuantB>> packed;
+      std::vector<kiln::quant::QuantLinearOut> outs;
+      std::vector<std::vector<float>> ys;
+      for (int64_t i = 0; i < 4; ++i) {
+        ws.push_back(make_problem(f, m, ns[i], k, 50 + static_cast<uint32_t>(i)));
+        packed.push_back(
+            std::make_unique<kiln::quant::PackedQuantB>(f, ns[i], k, ws.back().q.data()));
+      }
+      for (int64_t i = 0; i < 4; ++i) {
+        ys.emplace_back(static_cast<size_t>(m * (ns[i] + 5)), -3.0f);
+        kiln::quant::QuantLinearOut o;
+        o.w = packed[i].get();
+        o.ldy = ns[i] + 5;
+        if (i != 1) o.epilogue.bias = ws[i].bias.data();
+        if (i == 0) o.epilogue.activation = kiln::kernels::gelu_f32;
+        if (i == 3) {
+          o.epilogue.residual = ws[i].residual.data();
+          o.epilogue.ldr = ns[i];
+        }
+        outs.push_back(o);
+      }
+      for (int64_t i = 0; i < 4; ++i) outs[i].y = ys[i].data();
+      kiln::quant::linear_quant_shared_input(m, x.x.data(), x.ldx, outs);
+      for (int64_t i = 0; i < 4; ++i) {
+        std::vector<float> alone(ys[i].size(), -3.0f);
+        kiln::quant::linear_quant(m, x.x.data(), x.ldx, *packed[i], alone.data(), outs[i].ldy,
+                                  outs[i].epilogue);
+        EXPECT_EQ(std::memcmp(alone.data(), ys[i].data(), alone.size() * 4), 0)
+            << kiln::quant::format_name(f) << " m=" << m << " weight " << i;
+      }
+    }
+  }
+  const Problem a = make_problem(Format::Int8, 2, 16, 64, 1),
+                b = make_problem(Format::Q4_0, 2, 16, 64, 2),
+                c = make_problem(Format::Int8, 2, 16, 96, 3);
+  const kiln::quant::PackedQuantB pa(Format::Int8, 16, 64, a.q.data()),
+      pb(Format::Q4_0, 16, 64, b.q.data()), pc(Format::Int8, 16, 96, c.q.data());
+  std::vector<float> y(64);
+  EXPECT_THROW(kiln::quant::linear_quant_shared_input(
+                   2, a.x.data(), a.ldx, {{&pa, y.data(), 16, {}}, {&pb, y.data(), 16, {}}}),
+               kiln::Error);
+  EXPECT_THROW(kiln::quant::linear_quant_shared_input(
+                   2, a.x.data(), a.ldx, {{&pa, y.data(), 16, {}}, {&pc, y.data(), 16, {}}}),
+               kiln::Error);
+  EXPECT_THROW(kiln::quant::linear_quant_shared_input(2, a.x.data(), a.ldx, {}), kiln::Error);
 }
 
 // All-zero activation rows and all-zero weight rows give exact zeros (plus bias).
