@@ -58,7 +58,7 @@ mkdir -p "$W"
 
 [[ -d "$BUILD" ]] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DKILN_BUILD_BENCH=ON >/dev/null
-if ! log="$(ninja -C "$BUILD" kiln bench_bert_bench bench_bart_bench bench_qgemm_bench 2>&1)"; then
+if ! log="$(ninja -C "$BUILD" kiln bench_bert_bench bench_bart_bench bench_qgemm_bench bench_membw_bench 2>&1)"; then
   echo "$log" | tail -30 >&2
   exit 1
 fi
@@ -133,9 +133,20 @@ if has bart; then
   CONFIGS+=("torch-f32/greedy|$PY $ROOT/bench/bart/torch_bart.py $gen")
   CONFIGS+=("torch-int8-x86/greedy|$PY $ROOT/bench/bart/torch_bart.py $gen --int8 --qengine x86")
 fi
+# A decoder step reads every decoder weight and the LM head once: BART-base has 6 layers of
+# 6 x 768^2 (self-attention q k v o, cross-attention q o; cross k v are computed once per input)
+# + 2 x 768 x 3072 weights, and a 50,265 x 768 head, 88.1 M weights in all: 336 MiB in f32,
+# 84 MiB in int8, 47 MiB in q4_0 (18 bytes per 32), and with the head in f32 (int8, q4_0
+# without -head) 195 / 174 MiB. bench_membw_bench reads buffers of those sizes with the same
+# threads each round (this VM's L3 serves part of a working set read again and again, so the
+# bandwidth depends on the size); summarize.py divides to give each configuration's floor.
+MEMBW_MB="336 84 47 195 174"
 n=${#CONFIGS[@]}
 for ((r = 0; r < ROUNDS; ++r)); do
   note "# round $((r + 1)) of $ROUNDS, $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  if has bart; then
+    "$BUILD/bench/bench_membw_bench" --threads 2 --mb "$MEMBW_MB" 2>/dev/null | tee -a "$OUT"
+  fi
   for ((i = 0; i < n; ++i)); do
     c="${CONFIGS[$(((i + r * 7) % n))]}"
     # shellcheck disable=SC2086  # the command is meant to split

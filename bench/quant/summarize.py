@@ -35,6 +35,23 @@ def file_of(label, figure):
     return ("torch", "bert", "f32" if who == "torch-f32" else "int8-dynamic")
 
 
+# MiB one BART-base decoder step reads in weights (bench/quant/run.sh's MEMBW_MB), per kiln
+# configuration.
+STEP_MIB = {"kiln-f32": 336.3, "kiln-int8-head": 84.1, "kiln-q4_0-head": 47.3,
+            "kiln-int8": 194.5, "kiln-q4_0": 173.8}
+
+
+def floor_ms(who, bandwidth):
+    """The configuration's floor: its step's weight bytes at the read bandwidth measured for a
+    buffer of that size (median over the rounds), or None."""
+    if who not in STEP_MIB or not bandwidth:
+        return None
+    size = min(bandwidth, key=lambda mb: abs(mb - STEP_MIB[who]))
+    if abs(size - STEP_MIB[who]) > 0.05 * STEP_MIB[who]:
+        return None
+    return STEP_MIB[who] * 1.048576 / statistics.median(bandwidth[size])
+
+
 def family(who):
     if who.startswith("kiln"):
         return who
@@ -45,6 +62,7 @@ def main(path):
     sizes, rounds = {}, defaultdict(list)  # rounds[label] = [(round, value, rss, load)]
     cpu = defaultdict(list)  # process CPU ms per forward (all threads), where the line has it
     gemm_lines, rnd = [], 0
+    bandwidth = defaultdict(list)  # buffer MB -> GB/s per round (bench_membw_bench)
     for line in open(path):
         line = line.rstrip("\n")
         if not line.strip():
@@ -56,6 +74,9 @@ def main(path):
         elif line.startswith("torch-size "):
             f = fields(line)
             sizes[("torch", f["model"], f["weights"])] = float(f["file_mb"])
+        elif line.startswith("PEAK read_bandwidth"):
+            f = fields(line)
+            bandwidth[float(f["mb"])].append(float(f["gbps_median"]))
         elif line.startswith(("PEAK", "| ", "RESULT", "# threads=", "# bench_qgemm")):
             gemm_lines.append(line)
         elif not line.startswith("#") and "/" in line.split()[0]:
@@ -96,6 +117,17 @@ def main(path):
                   f"{max(r for _, _, r, _ in rounds[lb]):.0f} | "
                   f"{'-' if size is None else f'{size:.1f}'} |")
         print("\n(* = the fastest configuration of that peer family, the one quoted.)")
+        if fig == "greedy" and bandwidth:
+            print("\nFloors: the step's weight bytes / the read bandwidth bench_membw_bench "
+                  "measured on a buffer of that size, median over the rounds:")
+            for lb in sorted(labels, key=lambda x: med[x]):
+                who = lb.split("/")[0]
+                fl = floor_ms(who, bandwidth)
+                if fl is not None:
+                    size = min(bandwidth, key=lambda mb: abs(mb - STEP_MIB[who]))
+                    print(f"- {who}: {STEP_MIB[who]:.1f} MiB at "
+                          f"{statistics.median(bandwidth[size]):.1f} GB/s = {fl:.2f} ms; "
+                          f"measured {med[lb]:.2f} ms ({fl / med[lb]:.0%} of the bandwidth)")
         if base not in rounds:
             continue
         print(f"\nPer-round ratios, configuration / {base.split('/')[0]} (same round, same load):")

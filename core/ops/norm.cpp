@@ -11,13 +11,15 @@
 // gradients are reduced over fixed 32-row blocks (per-block partial sums, then the partials are
 // added in block order), so their bits do not depend on the thread count. Row statistics and
 // parameter-gradient partials of f32 inputs are accumulated in f64; per-element maths is in the
-// input type. Forward saves only per-row mean/rstd besides the inputs.
+// input type. The f32 forward row is core/kernels/norm_row.h (16-lane sums, vectorised). Forward
+// saves only per-row mean/rstd besides the inputs.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
+#include "core/kernels/norm_row.h"
 #include "core/op_registry.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
@@ -73,6 +75,13 @@ void norm_forward(const T* x, const T* w, const T* b, T* y, T* mean_out, T* rstd
     for (int64_t r = rb; r < re; ++r) {
       const T* xr = x + r * d;
       T* yr = y + r * d;
+      if constexpr (std::is_same_v<T, float>) {
+        // The vectorised row (core/kernels/norm_row.h: the same formulas, sums in 16 lanes).
+        const kernels::NormRowStats st = kernels::norm_row_f32(xr, w, b, yr, d, eps, kRms);
+        if constexpr (!kRms) mean_out[r] = st.mean;
+        rstd_out[r] = st.rstd;
+        continue;
+      }
       T mu = 0;
       Acc<T> ss = 0;
       if constexpr (kRms) {

@@ -11,11 +11,13 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/cpu_features.h"
 #include "core/kernels/attention_rows.h"
 #include "core/kernels/elementwise_gelu.h"
+#include "core/kernels/norm_row.h"
 #include "core/kernels/philox_blocks.h"
 #include "core/kernels/softmax_row.h"
 #include "core/ops.h"
@@ -231,6 +233,68 @@ TEST(PerfPaths, AttentionFewRowsMatchFullPass) {
     const float* b = want.data<float>();
     for (int64_t i = 0; i < got.numel(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5f) << t << " " << i;
   }
+}
+
+// The normalisation row loop, both builds: mean and rstd within 1e-6 (relative) of a double
+// computation, y within a few f32 roundings of (x - mean) * rstd * w + b in double, for layer_norm
+// and rms_norm, with and without w and b, rows around the 16-lane blocking, an offset mean
+// (cancellation) and a constant row (var 0, rstd = 1 / sqrt(eps)).
+void check_norm_row(kernels::NormRowStats (*fn)(const float*, const float*, const float*, float*,
+                                                int64_t, double, bool)) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.f, 1.f);
+  for (int64_t d : {1, 15, 16, 17, 100, 768}) {
+    for (bool rms : {false, true}) {
+      for (int params = 0; params < 4; ++params) {
+        for (float offset : {0.0f, 100.0f}) {
+          std::vector<float> x(d), w(d), b(d), y(d + 1, -5.0f);
+          for (float& v : x) v = offset + dist(rng);
+          for (float& v : w) v = dist(rng);
+          for (float& v : b) v = dist(rng);
+          const float* wp = params & 1 ? w.data() : nullptr;
+          const float* bp = params & 2 ? b.data() : nullptr;
+          const double eps = 1e-5;
+          const kernels::NormRowStats st = fn(x.data(), wp, bp, y.data(), d, eps, rms);
+          double mean = 0, var = 0;
+          if (!rms) {
+            for (float v : x) mean += v;
+            mean /= d;
+          }
+          for (float v : x) var += (v - mean) * (v - mean);
+          var /= d;
+          const double rstd = 1.0 / std::sqrt(var + eps);
+          SCOPED_TRACE("d=" + std::to_string(d) + " rms=" + std::to_string(rms) +
+                       " params=" + std::to_string(params) + " offset=" + std::to_string(offset));
+          EXPECT_NEAR(st.mean, mean, std::fabs(mean) * 1e-6 + 1e-7);
+          // x - mean is rounded to f32 before squaring: relative error ~ |mean| 2^-24 / sigma.
+          EXPECT_NEAR(st.rstd, rstd, rstd * (1e-6 + std::fabs(mean) * 0x1p-22));
+          for (int64_t j = 0; j < d; ++j) {
+            const double xh = (x[j] - mean) * rstd;
+            const double want = xh * (wp ? w[j] : 1.0) + (bp ? b[j] : 0.0);
+            const double scale = std::fabs(xh * (wp ? w[j] : 1.0)) + (bp ? std::fabs(b[j]) : 0.0);
+            // mean rounded to f32 moves x - mean by up to |mean| 2^-24, times rstd and w.
+            const double shift = std::fabs(mean) * 0x1p-23 * rstd * (wp ? std::fabs(w[j]) : 1.0);
+            EXPECT_NEAR(y[j], want, scale * 4e-7 + shift + 1e-7) << j;
+          }
+          EXPECT_EQ(y[d], -5.0f) << "wrote past the row";
+        }
+      }
+    }
+  }
+  std::vector<float> flat(32, 3.0f), out(32);
+  const kernels::NormRowStats st = fn(flat.data(), nullptr, nullptr, out.data(), 32, 1e-5, false);
+  EXPECT_FLOAT_EQ(st.mean, 3.0f);
+  EXPECT_NEAR(st.rstd, 1.0 / std::sqrt(1e-5), 1e-2);
+  for (float v : out) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(PerfPaths, NormRowPlainMatchesDoubleReference) {
+  check_norm_row(kernels::norm_row_f32_plain);
+}
+
+TEST(PerfPaths, NormRowAvx512MatchesDoubleReference) {
+  if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  check_norm_row(kernels::norm_row_f32_avx512);
 }
 
 // The transposing path is still taken for inputs that are not contiguous, so a transposed copy
