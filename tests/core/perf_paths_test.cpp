@@ -163,8 +163,8 @@ std::pair<double, double> sum_and_magnitude(int64_t n, Term term) {
 void check_attention_rows(ScoresFn scores, WeightedFn weighted) {
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> dist(-2.f, 2.f);
-  for (int64_t d : {1, 15, 16, 17, 64, 80}) {
-    for (int64_t lk : {0, 1, 7, 128}) {
+  for (int64_t d : {1, 15, 16, 17, 32, 64, 80, 128}) {
+    for (int64_t lk : {0, 1, 7, 33, 128}) {
       for (int64_t lq : {1, 3}) {
         const int64_t ldq = d + 3, ldk = d + 5, ldv = d + 2;
         std::vector<float> q(static_cast<size_t>(lq * ldq)), k(static_cast<size_t>(lk * ldk + 1)),
