@@ -566,15 +566,19 @@ void linear_q4_blocked(int64_t m, const float* x, int64_t ldx, const PackedQuant
   });
 }
 
-}  // namespace
-
-namespace {
-
-// The empty sum (k == 0): y = 0, then the epilogue (as the reference).
-void linear_quant_empty(int64_t m, int64_t n, float* y, int64_t ldy, const gemm::Epilogue& ep) {
+// Checks one output of a call (`who` names the call); with nothing to multiply (k == 0) writes
+// the empty sum, y = 0, then the epilogue (as the reference); otherwise adds its product.
+void add_product(const char* who, int64_t m, const PackedQuantB& w, const PackedQuantB::Impl* im,
+                 float* y, int64_t ldy, const gemm::Epilogue& ep, std::vector<Product>& products) {
+  check_shape(who, w.format(), m, w.n(), w.k());
+  if (m == 0 || w.n() == 0) return;
+  if (w.k() > 0) {
+    products.push_back({&w, im, y, ldy, &ep});
+    return;
+  }
   for (int64_t i = 0; i < m; ++i) {
-    std::fill(y + i * ldy, y + i * ldy + n, 0.0f);
-    finish_row_reference(y + i * ldy, i, n, ep);
+    std::fill(y + i * ldy, y + i * ldy + w.n(), 0.0f);
+    finish_row_reference(y + i * ldy, i, w.n(), ep);
   }
 }
 
@@ -600,14 +604,9 @@ void run_products(int64_t m, const float* x, int64_t ldx, std::vector<Product>& 
 
 void linear_quant(int64_t m, const float* x, int64_t ldx, const PackedQuantB& w, float* y,
                   int64_t ldy, const gemm::Epilogue& epilogue, Q4FewRows few_rows) {
-  check_shape("linear_quant", w.format(), m, w.n(), w.k());
-  if (m == 0 || w.n() == 0) return;
-  if (w.k() == 0) {
-    linear_quant_empty(m, w.n(), y, ldy, epilogue);
-    return;
-  }
-  std::vector<Product> products{{&w, w.impl_.get(), y, ldy, &epilogue}};
-  run_products(m, x, ldx, products, few_rows);
+  std::vector<Product> products;
+  add_product("linear_quant", m, w, w.impl_.get(), y, ldy, epilogue, products);
+  if (!products.empty()) run_products(m, x, ldx, products, few_rows);
 }
 
 void linear_quant_shared_input(int64_t m, const float* x, int64_t ldx,
@@ -619,13 +618,8 @@ void linear_quant_shared_input(int64_t m, const float* x, int64_t ldx,
     KILN_CHECK(o.w != nullptr && o.w->format() == w0.format() && o.w->k() == w0.k(),
                "linear_quant_shared_input: every weight must have the first one's format (",
                format_name(w0.format()), ") and input size (", w0.k(), ")");
-    check_shape("linear_quant_shared_input", o.w->format(), m, o.w->n(), o.w->k());
-    if (m == 0 || o.w->n() == 0) continue;
-    if (o.w->k() == 0) {
-      linear_quant_empty(m, o.w->n(), o.y, o.ldy, o.epilogue);
-      continue;
-    }
-    products.push_back({o.w, o.w->impl_.get(), o.y, o.ldy, &o.epilogue});
+    add_product("linear_quant_shared_input", m, *o.w, o.w->impl_.get(), o.y, o.ldy, o.epilogue,
+                products);
   }
   if (!products.empty()) run_products(m, x, ldx, products, few_rows);
 }

@@ -41,15 +41,16 @@ STEP_MIB = {"kiln-f32": 336.3, "kiln-int8-head": 84.1, "kiln-q4_0-head": 47.3,
             "kiln-int8": 194.5, "kiln-q4_0": 173.8}
 
 
-def floor_ms(who, bandwidth):
-    """The configuration's floor: its step's weight bytes at the read bandwidth measured for a
-    buffer of that size (median over the rounds), or None."""
+def floor(who, bandwidth):
+    """The configuration's floor: (buffer MiB measured, its median GB/s over the rounds, the
+    step's weight bytes at that bandwidth in ms), or None without a buffer within 5% of its size."""
     if who not in STEP_MIB or not bandwidth:
         return None
     size = min(bandwidth, key=lambda mb: abs(mb - STEP_MIB[who]))
     if abs(size - STEP_MIB[who]) > 0.05 * STEP_MIB[who]:
         return None
-    return STEP_MIB[who] * 1.048576 / statistics.median(bandwidth[size])
+    gbps = statistics.median(bandwidth[size])
+    return size, gbps, STEP_MIB[who] * 1.048576 / gbps
 
 
 def family(who):
@@ -122,12 +123,11 @@ def main(path):
                   "measured on a buffer of that size, median over the rounds:")
             for lb in sorted(labels, key=lambda x: med[x]):
                 who = lb.split("/")[0]
-                fl = floor_ms(who, bandwidth)
+                fl = floor(who, bandwidth)
                 if fl is not None:
-                    size = min(bandwidth, key=lambda mb: abs(mb - STEP_MIB[who]))
-                    print(f"- {who}: {STEP_MIB[who]:.1f} MiB at "
-                          f"{statistics.median(bandwidth[size]):.1f} GB/s = {fl:.2f} ms; "
-                          f"measured {med[lb]:.2f} ms ({fl / med[lb]:.0%} of the bandwidth)")
+                    _, gbps, ms = fl
+                    print(f"- {who}: {STEP_MIB[who]:.1f} MiB at {gbps:.1f} GB/s = {ms:.2f} ms; "
+                          f"measured {med[lb]:.2f} ms ({ms / med[lb]:.0%} of the bandwidth)")
         if base not in rounds:
             continue
         print(f"\nPer-round ratios, configuration / {base.split('/')[0]} (same round, same load):")

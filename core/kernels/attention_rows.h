@@ -8,8 +8,9 @@
 //   scores:   p[i * lk + j] = scale * sum_t q_i[t] k_j[t], the sum over t in 16 lanes (lane l
 //             takes t with t % 16 == l) combined pairwise in a fixed order, then the tail;
 //   weighted: o[i * dv + c] = sum_j p[i * lk + j] v_j[c], summed over j in order.
-// The AVX-512 build lets GCC contract multiply-adds into FMAs, so the two paths may differ in the
-// last bit; tests/core/attention_rows_test.cpp checks both against a double reference.
+// The AVX-512 build uses FMAs (and, for head sizes of whole 16-lane vectors, intrinsics that do the
+// same additions per key), so the two paths may differ in the last bit;
+// tests/core/perf_paths_test.cpp checks both against a double reference.
 #pragma once
 
 #include <cstdint>
