@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/conv_ops.h"
 #include "core/kernels/bn_relu_rows.h"
+#include "core/kernels/winograd_f2x3.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
 #include "nn/densenet.h"
@@ -18,8 +19,8 @@ struct DenseNetInference::Layer {
   Affine norm1;
   std::unique_ptr<gemm::PackedB> w1;  // [cin, inner]: conv1 with norm2 folded in
   std::vector<float> b1;              // its bias (from norm2)
-  // conv2 per kernel row i: [inner, 3 * growth], column j * growth + o = tap (i, j), output o.
-  std::vector<std::unique_ptr<gemm::PackedB>> w2;
+  // conv2 as Winograd F(2x2, 3x3) transformed weights [16][inner][growth].
+  std::vector<float> u2;
   // Quantized instead (w1 / w2 then empty): conv1's [inner, cin] GEMM followed by norm2 + relu,
   // conv2's [growth, inner * 9] GEMM on gathered rows: int8 with each row's k reordered to
   // (i, j, c) (q2_tap_major), q4 in the file's (c, i, j).
@@ -91,7 +92,7 @@ Tensor quantized_stem(const Tensor& x, const quant::PackedQuantB& q, const Shape
 }
 
 // The 3x3 conv's rows for output pixels (y0 + y, x), y < nb, x < w, of one image from its
-// zero-bordered channels-last buffer (image rows hp, width wp = w + 2; `img` points at the
+// zero-bordered channels-last buffer (image rows hp, width wp >= w + 2; `img` points at the
 // image's first padded row): each row the 3x3 x inner receptive field, in the quantized weight's
 // (c, i, j) order, or tap-major (i, j, c): nine contiguous copies of a pixel's channels.
 void gather_3x3_rows(const float* img, int64_t wp, int64_t inner, int64_t y0, int64_t nb, int64_t w,
@@ -137,6 +138,13 @@ int64_t row_chunk(int64_t rows, int64_t width) {
   int64_t c = std::clamp<int64_t>(65536 / std::max<int64_t>(width, 1), 16, 512);
   c = std::min(c, std::max<int64_t>(16, rows / 8));
   return (c + 7) / 8 * 8;
+}
+
+// Tiles per Winograd task: at most 32 (the transformed inputs, 32 x 16 x 128 floats, stay in L2),
+// a multiple of 8 (the products' register tile), and small enough that the tiles of the whole
+// batch make at least ~8 tasks for the two cores to share.
+int64_t winograd_chunk(int64_t tiles) {
+  return std::clamp<int64_t>((tiles / 8 + 7) / 8 * 8, 8, 32);
 }
 
 // relu0 + pool0 (3x3, stride 2, padding 1) of the stem conv's NCHW output [n, c, h1, w1], written
@@ -236,17 +244,7 @@ DenseNetInference::DenseNetInference(const DenseNet& net)
         blocks_.back().push_back(std::move(L));
         continue;
       }
-      // conv2 [growth, inner, 3, 3] -> per kernel row i a dense [inner, 3 * growth] operand.
-      const std::vector<float> w2 = floats(l->conv2->weight);
-      const int64_t g3 = 3 * growth_;
-      std::vector<float> row(static_cast<size_t>(inner_ * g3));
-      for (int64_t i = 0; i < 3; ++i) {
-        for (int64_t c = 0; c < inner_; ++c)
-          for (int64_t j = 0; j < 3; ++j)
-            for (int64_t o = 0; o < growth_; ++o)
-              row[c * g3 + j * growth_ + o] = w2[(o * inner_ + c) * 9 + i * 3 + j];
-        L.w2.push_back(std::make_unique<gemm::PackedB>(false, inner_, g3, row.data(), g3));
-      }
+      L.u2 = kernels::winograd_f2x3_weights(floats(l->conv2->weight).data(), growth_, inner_);
       blocks_.back().push_back(std::move(L));
     }
   }
@@ -292,18 +290,20 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
   gemm::Epilogue relu_ep;
   relu_ep.activation = kernels::relu_f32;
   for (size_t b = 0; b < blocks_.size(); ++b) {
-    const int64_t rows = n * h * w, wp = w + 2, hp = h + 2;
-    // The bottleneck activations with a zero border of one pixel (zeroed here, never written;
-    // every layer overwrites the whole interior).
+    // The bottleneck activations with a zero border of one pixel, and one more zero row / column
+    // where h / w is odd, so that the 3x3 conv's 2x2 output tiles all read whole 4x4 patches
+    // (zeroed here, never written; every layer overwrites the whole interior).
+    const int64_t rows = n * h * w, th = (h + 1) / 2, tw = (w + 1) / 2;
+    const int64_t hp = 2 * th + 2, wp = 2 * tw + 2;
     Tensor ypad = Tensor::empty({n * hp * wp, inner});
     float* yp = ypad.data<float>();
     for (int64_t r = 0; r < n * hp; ++r) {
       float* row = yp + r * wp * inner;
-      if (r % hp == 0 || r % hp == hp - 1) {
+      if (r % hp == 0 || r % hp > h) {
         std::fill(row, row + wp * inner, 0.0f);
       } else {
         std::fill(row, row + inner, 0.0f);
-        std::fill(row + (wp - 1) * inner, row + wp * inner, 0.0f);
+        std::fill(row + (w + 1) * inner, row + wp * inner, 0.0f);
       }
     }
     float* bp = buf.data<float>();
@@ -339,40 +339,35 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
           }
         }
       });
-      // 3x3: output rows [y0, y0 + band) of an image over the padded width, grid point
-      // q = y * wp + x (x >= w dropped). Per kernel row i one GEMM of the padded rows at
-      // q + i * wp against that row's three taps side by side (N = 3 * growth: full micro-kernel
-      // tiles, where one tap's 32 columns would leave a third of each tile idle), accumulated
-      // over i; then out[q] = C[q][tap j = 0] + C[q + 1][j = 1] + C[q + 2][j = 2].
-      const int64_t g3 = 3 * g;
-      const int64_t band = std::clamp<int64_t>(192 / wp, 1, std::max<int64_t>(1, (n * h + 7) / 8));
-      const int64_t bands = (h + band - 1) / band;
-      parallel_for(0, n * bands, 1, [&](int64_t tb, int64_t te) {
-        for (int64_t t = tb; t < te; ++t) {
-          const int64_t img = t / bands, y0 = (t % bands) * band, nb = std::min(band, h - y0);
-          if (L.q2) {  // quantized: the band's pixels gathered as rows, into the block buffer
+      // 3x3: the quantized weights on gathered rows, per band of image rows; float weights by
+      // Winograd F(2x2, 3x3) per range of 2x2 output tiles (core/kernels/winograd_f2x3.h).
+      if (L.q2) {
+        const int64_t band =
+            std::clamp<int64_t>(192 / wp, 1, std::max<int64_t>(1, (n * h + 7) / 8));
+        const int64_t bands = (h + band - 1) / band;
+        parallel_for(0, n * bands, 1, [&](int64_t tb, int64_t te) {
+          for (int64_t t = tb; t < te; ++t) {
+            const int64_t img = t / bands, y0 = (t % bands) * band, nb = std::min(band, h - y0);
             float* a = scratch(t_rows, nb * w * inner * 9);
             gather_3x3_rows(yp + img * hp * wp * inner, wp, inner, y0, nb, w, L.q2_tap_major, a);
             quant::linear_quant(nb * w, a, inner * 9, *L.q2, bp + ((img * h + y0) * w) * ctot + cin,
                                 ctot, {}, quant::Q4FewRows::kF32);
-            continue;
           }
-          const int64_t m = nb * wp;  // rows q < nb * wp - 2 are outputs, + 2 for the j shift
-          float* o = scratch(t_out, m * g3);
-          for (int64_t i = 0; i < 3; ++i) {
-            const float* a = yp + ((img * hp + y0 + i) * wp) * inner;
-            gemm::sgemm_packed_b(false, m, 1.0f, a, inner, *L.w2[i], i == 0 ? 0.0f : 1.0f, o, g3);
+        });
+      } else {
+        const int64_t tiles = th * tw, chunk = winograd_chunk(n * tiles);
+        const int64_t per_img = (tiles + chunk - 1) / chunk;
+        parallel_for(0, n * per_img, 1, [&](int64_t tb, int64_t te) {
+          for (int64_t t = tb; t < te; ++t) {
+            const int64_t img = t / per_img, t0 = (t % per_img) * chunk;
+            const int64_t count = std::min(chunk, tiles - t0);
+            const kernels::WinogradImage im{yp + img * hp * wp * inner, wp, inner, h, w};
+            kernels::winograd_f2x3_tiles(
+                im, L.u2.data(), g, t0, count, bp + img * h * w * ctot + cin, ctot,
+                scratch(t_rows, kernels::winograd_f2x3_scratch_floats(count, inner, g)));
           }
-          for (int64_t y = 0; y < nb; ++y)
-            for (int64_t xx = 0; xx < w; ++xx) {
-              const float* c0 = o + (y * wp + xx) * g3;
-              const float* c1 = c0 + g3 + g;
-              const float* c2 = c0 + 2 * g3 + 2 * g;
-              float* dst = bp + ((img * h + y0 + y) * w + xx) * ctot + cin;
-              for (int64_t k = 0; k < g; ++k) dst[k] = (c0[k] + c1[k]) + c2[k];
-            }
-        }
-      });
+        });
+      }
       ch += g;
     }
     if (b == transitions_.size()) break;

@@ -1,0 +1,53 @@
+// Winograd F(2x2, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+// Networks", CVPR 2016) of zero-bordered channels-last images: 3x3 kernel, stride 1, padding 1,
+// no dilation or groups. Each 2x2 block of output pixels ("tile") is computed from the 4x4 input
+// patch around it as Y = A' [(G g G') . (B' d B)] A: 16 multiplications per channel pair where
+// the direct form needs 36, so the products (16 GEMMs of [tiles, cin] x [cin, cout], one per
+// position xi of the 4x4 transformed tile) do 2.25x less work; the transforms are additions only.
+// The constants are 0, +-1 and +-1/2, so the rounding stays at the level of a direct sum in
+// another order (measured in tests/core/winograd_f2x3_test.cpp against an f64 direct
+// convolution). DenseNet's inference path (nn/densenet_inference) runs its 3x3 convolutions so.
+//
+// Every output value goes through the same operations whatever the tile range of the call, so
+// results do not depend on how threads split the tiles. The plain and AVX-512 builds may differ in
+// the last bits (the AVX-512 products use FMA).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace kiln::kernels {
+
+// The transformed weights u[xi][c][o] (xi = 4 * row + column of the 4x4 tile) of a
+// [cout, cin, 3, 3] weight, G g G' evaluated in double and rounded once.
+std::vector<float> winograd_f2x3_weights(const float* w, int64_t cout, int64_t cin);
+
+// One input image, channels-last with a zero border: pixel (y, x) of the image is padded pixel
+// (y + 1, x + 1), at in + ((y + 1) * wp + x + 1) * cin. The padded buffer must reach padded row
+// 2 * ceil(h / 2) + 1 and column 2 * ceil(w / 2) + 1 (one more zero row / column than the border
+// when h / w is odd) and be zero everywhere outside the image.
+struct WinogradImage {
+  const float* in = nullptr;
+  int64_t wp = 0;   // padded width in pixels
+  int64_t cin = 0;  // channels per pixel, contiguous
+  int64_t h = 0, w = 0;
+};
+
+// Tiles [t0, t0 + count) of the image's ceil(h / 2) x ceil(w / 2) tiles (row-major): output pixel
+// (y, x) with y < h, x < w goes to out[(y * w + x) * ldo + o], o < cout. `scratch` holds
+// winograd_f2x3_scratch_floats(count, cin, cout) floats.
+void winograd_f2x3_tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
+                         int64_t count, float* out, int64_t ldo, float* scratch);
+int64_t winograd_f2x3_scratch_floats(int64_t count, int64_t cin, int64_t cout);
+
+// The individual paths, for tests (each with winograd_f2x3_tiles' signature).
+namespace plain {
+void winograd_f2x3_tiles(const WinogradImage&, const float*, int64_t, int64_t, int64_t, float*,
+                         int64_t, float*);
+}
+namespace avx512 {
+void winograd_f2x3_tiles(const WinogradImage&, const float*, int64_t, int64_t, int64_t, float*,
+                         int64_t, float*);
+}
+
+}  // namespace kiln::kernels

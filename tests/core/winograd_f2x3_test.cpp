@@ -1,0 +1,133 @@
+// The Winograd F(2x2, 3x3) convolution (core/kernels/winograd_f2x3.h), plain and AVX-512 builds,
+// against a direct 3x3 convolution in double on the same zero-bordered channels-last images: odd
+// and even sizes (partial tiles at the right and bottom edges), channel counts that are not whole
+// vectors, output columns wider than one 32-column register tile, tile ranges that start and end
+// anywhere (the result must not depend on them, bit for bit), and an output stride wider than
+// cout (the layer writes into a wider block buffer).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/kernels/winograd_f2x3.h"
+
+namespace kiln::kernels {
+namespace {
+
+using TilesFn = void (*)(const WinogradImage&, const float*, int64_t, int64_t, int64_t, float*,
+                         int64_t, float*);
+
+struct Problem {
+  int64_t h, w, cin, cout;
+  int64_t hp() const { return 2 * ((h + 1) / 2) + 2; }
+  int64_t wp() const { return 2 * ((w + 1) / 2) + 2; }
+  int64_t tiles() const { return ((h + 1) / 2) * ((w + 1) / 2); }
+};
+
+struct Data {
+  std::vector<float> padded, weight;  // padded [hp][wp][cin], weight [cout][cin][3][3]
+};
+
+Data make(const Problem& p, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> normal;
+  Data d;
+  d.padded.assign(static_cast<size_t>(p.hp() * p.wp() * p.cin), 0.0f);
+  for (int64_t y = 0; y < p.h; ++y)
+    for (int64_t x = 0; x < p.w; ++x)
+      for (int64_t c = 0; c < p.cin; ++c)
+        d.padded[((y + 1) * p.wp() + x + 1) * p.cin + c] = static_cast<float>(normal(gen));
+  d.weight.resize(static_cast<size_t>(p.cout * p.cin * 9));
+  for (float& v : d.weight) v = static_cast<float>(normal(gen) * 0.2);
+  return d;
+}
+
+// Direct correlation in double, padding 1: out[y][x][o].
+std::vector<double> direct(const Problem& p, const Data& d) {
+  std::vector<double> out(static_cast<size_t>(p.h * p.w * p.cout), 0.0);
+  for (int64_t y = 0; y < p.h; ++y)
+    for (int64_t x = 0; x < p.w; ++x)
+      for (int64_t o = 0; o < p.cout; ++o) {
+        double s = 0;
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 3; ++j)
+            for (int64_t c = 0; c < p.cin; ++c)
+              s += double(d.padded[((y + i) * p.wp() + x + j) * p.cin + c]) *
+                   d.weight[((o * p.cin + c) * 3 + i) * 3 + j];
+        out[(y * p.w + x) * p.cout + o] = s;
+      }
+  return out;
+}
+
+// The whole image through `fn` in tile ranges of `chunk`, output `pad` floats wider than cout.
+std::vector<float> run(TilesFn fn, const Problem& p, const Data& d, const std::vector<float>& u,
+                       int64_t chunk, int64_t pad) {
+  const int64_t ldo = p.cout + pad;
+  std::vector<float> out(static_cast<size_t>(p.h * p.w * ldo), -7.0f);
+  std::vector<float> scratch(
+      static_cast<size_t>(winograd_f2x3_scratch_floats(chunk, p.cin, p.cout)));
+  const WinogradImage im{d.padded.data(), p.wp(), p.cin, p.h, p.w};
+  for (int64_t t0 = 0; t0 < p.tiles(); t0 += chunk)
+    fn(im, u.data(), p.cout, t0, std::min(chunk, p.tiles() - t0), out.data(), ldo, scratch.data());
+  return out;
+}
+
+void check(TilesFn fn) {
+  const Problem problems[] = {{1, 1, 1, 1},    {2, 2, 3, 4},      {7, 7, 16, 32},
+                              {5, 9, 20, 12},  {14, 13, 128, 32}, {6, 11, 33, 40},
+                              {3, 8, 128, 48}, {12, 12, 64, 17}};
+  uint64_t seed = 11;
+  for (const Problem& p : problems) {
+    const Data d = make(p, seed++);
+    const std::vector<float> u = winograd_f2x3_weights(d.weight.data(), p.cout, p.cin);
+    const std::vector<double> ref = direct(p, d);
+    const int64_t pad = 5, ldo = p.cout + pad;
+    const std::vector<float> whole = run(fn, p, d, u, p.tiles(), pad);
+    double max_ref = 0, max_err = 0;
+    for (int64_t q = 0; q < p.h * p.w; ++q) {
+      for (int64_t o = 0; o < p.cout; ++o) {
+        const double r = ref[q * p.cout + o];
+        max_ref = std::max(max_ref, std::abs(r));
+        max_err = std::max(max_err, std::abs(whole[q * ldo + o] - r));
+      }
+      for (int64_t o = p.cout; o < ldo; ++o)
+        ASSERT_EQ(whole[q * ldo + o], -7.0f) << "wrote past cout at pixel " << q;
+    }
+    // A direct f32 sum of 9 * cin terms is off by about sqrt(9 cin) ulps of its terms; the
+    // transforms add a few roundings of the same size.
+    EXPECT_LT(max_err / std::max(max_ref, 1e-30), 2e-6)
+        << p.h << "x" << p.w << " cin " << p.cin << " cout " << p.cout;
+    for (int64_t chunk : {1, 3, 8, 9}) {
+      if (chunk >= p.tiles()) continue;
+      EXPECT_EQ(run(fn, p, d, u, chunk, pad), whole)
+          << "tile ranges of " << chunk << " change bits";
+    }
+  }
+}
+
+TEST(Winograd, PlainMatchesDirectDoubleConvolution) {
+  check(plain::winograd_f2x3_tiles);
+}
+
+TEST(Winograd, Avx512MatchesDirectDoubleConvolution) {
+  if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  check(avx512::winograd_f2x3_tiles);
+}
+
+TEST(Winograd, PathsAgree) {
+  if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  const Problem p{9, 10, 128, 32};
+  const Data d = make(p, 3);
+  const std::vector<float> u = winograd_f2x3_weights(d.weight.data(), p.cout, p.cin);
+  const std::vector<float> a = run(plain::winograd_f2x3_tiles, p, d, u, 8, 0);
+  const std::vector<float> b = run(avx512::winograd_f2x3_tiles, p, d, u, 8, 0);
+  double m = 0, e = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    m = std::max(m, double(std::abs(a[i]))), e = std::max(e, double(std::abs(a[i] - b[i])));
+  EXPECT_LT(e / m, 1e-6);  // FMA against separate roundings: a few ulps of the largest value
+}
+
+}  // namespace
+}  // namespace kiln::kernels
