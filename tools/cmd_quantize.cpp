@@ -1,5 +1,6 @@
 // kiln quantize -m MODEL -o OUT [--scheme int8|q4_0|q4_1|bf16|auto] [--skip NAMES]
-//               [--calibration FILE --max-drop X [--generation-num-beams N ...]]
+//               [--calibration FILE --max-drop X [--auto-formats int8] [--generation-num-beams N
+//               ...]]
 //               [--gptq --calibration FILE [--gptq-damp 0.01]]   (q4_0 / q4_1)
 //               [--never-slower | --no-speed-check]
 //               [--compress zstd]
@@ -133,6 +134,10 @@ int run_quantize(const std::vector<std::string>& args) {
               "auto: labelled task data (the format kiln eval takes) to measure sensitivity on; "
               "--gptq: the data whose layer inputs weigh the rounding")
       .option("max-drop", "auto: the largest drop of the task metric allowed, in points")
+      .option("auto-formats",
+              "auto: the formats it may choose per tensor, a comma list of q4_0, q4_1 and int8 "
+              "(int8 alone: int8 with the most sensitive tensors kept in float)",
+              "", "q4_0,q4_1,int8")
       .option("task", "auto, --gptq: the calibration data's task (default: the model's head)")
       .option(
           "metric",
@@ -197,7 +202,7 @@ int run_quantize(const std::vector<std::string>& args) {
   if (is_auto && (!p.given("calibration") || !p.given("max-drop")))
     throw UsageError("--scheme auto needs --calibration FILE and --max-drop X");
   if (!is_auto) {
-    for (const char* f : {"max-drop", "metric"})
+    for (const char* f : {"max-drop", "metric", "auto-formats"})
       if (p.given(f)) throw UsageError(std::string("--") + f + " applies to --scheme auto");
   }
   const bool calibrates = is_auto || gptq;
@@ -215,7 +220,13 @@ int run_quantize(const std::vector<std::string>& args) {
       throw UsageError("--gptq-damp must be a fraction from 0 to 1");
   }
   double max_drop = 0;
+  std::vector<std::string> auto_formats;
   if (is_auto) {
+    try {
+      auto_formats = quant::parse_auto_formats(p.get("auto-formats"), "--auto-formats");
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
     max_drop = p.get_double("max-drop");
     if (!(max_drop >= 0)) throw UsageError("--max-drop must be a number of points >= 0");
   }
@@ -322,16 +333,14 @@ int run_quantize(const std::vector<std::string>& args) {
     };
     auto_measure = measure;
     const quant::AutoResult r =
-        quant::choose_auto(*m.model, candidates, measure, max_drop, std::cerr);
+        quant::choose_auto(*m.model, candidates, measure, max_drop, std::cerr, auto_formats);
     decisions = r.decisions;
-    settings["calibration"] = {{"file", p.get("calibration")},
-                               {"examples", data->size()},
-                               {"task", task->name()},
-                               {"metric", metric},
-                               {"max_drop", max_drop},
-                               {"float_metric", r.float_metric},
-                               {"quantized_metric", r.final_metric},
-                               {"evaluations", r.evaluations}};
+    settings["calibration"] = {
+        {"file", p.get("calibration")},   {"examples", data->size()},
+        {"task", task->name()},           {"metric", metric},
+        {"max_drop", max_drop},           {"formats", auto_formats},
+        {"float_metric", r.float_metric}, {"quantized_metric", r.final_metric},
+        {"evaluations", r.evaluations}};
     if (task->generates()) {
       nlohmann::json given = nlohmann::json::object();
       for (const auto& name : generation_given) given[name] = p.get(name);

@@ -186,6 +186,43 @@ TEST_F(QuantizeBert, AutoKeepsTheMetricWithinTheBudgetAndSaysWhy) {
               cal["quantized_metric"].get<double>(), 1e-6);
 }
 
+// --auto-formats int8: each eligible tensor ends int8 or float (never 4-bit), only int8 is tried
+// (the reasons list no other format), the metadata records the candidates, and a budget of 0
+// keeps in float whatever raised the loss. Bad lists are usage errors naming the flag.
+TEST_F(QuantizeBert, AutoFormatsInt8ChoosesBetweenInt8AndFloat) {
+  const std::string q = path("auto-int8.kiln");
+  const auto r = run_kiln("quantize -m " + float_model() + " -o " + q +
+                          " --scheme auto --auto-formats int8 --calibration " + path("cal.jsonl") +
+                          " --max-drop 0 --metric loss --no-speed-check");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "auto: alone int8 ")) << r.output;
+  EXPECT_FALSE(contains(r.output, "q4_0 ")) << r.output;
+  const nn::ModelFile mf = nn::read_model_file(q);
+  const auto meta = nlohmann::json::parse(mf.extra_metadata.at("kiln.quantization"));
+  EXPECT_EQ(meta["calibration"]["formats"], nlohmann::json::array({"int8"}));
+  int int8 = 0, kept = 0;
+  for (const auto& [name, d] : mf.quantization) {
+    if (!contains(d.reason, "auto: alone")) continue;  // not eligible (pinned, head, ...)
+    EXPECT_TRUE(d.format == "int8" || d.format == "f32") << name << " " << d.format;
+    (d.format == "int8" ? int8 : kept)++;
+  }
+  EXPECT_GT(int8 + kept, 0);
+  EXPECT_LE(meta["calibration"]["float_metric"].get<double>() -
+                meta["calibration"]["quantized_metric"].get<double>(),
+            1e-9);
+  for (const std::string bad : {"int4", "int8,int8", "int8,"}) {
+    const auto e = run_kiln("quantize -m " + float_model() + " -o " + path("bad.kiln") +
+                            " --scheme auto --auto-formats '" + bad + "' --calibration " +
+                            path("cal.jsonl") + " --max-drop 0 --metric loss --no-speed-check");
+    EXPECT_NE(e.exit_code, 0) << bad;
+    EXPECT_TRUE(contains(e.output, "--auto-formats")) << e.output;
+  }
+  const auto e = run_kiln("quantize -m " + float_model() + " -o " + path("bad.kiln") +
+                          " --scheme int8 --auto-formats int8");
+  EXPECT_NE(e.exit_code, 0);
+  EXPECT_TRUE(contains(e.output, "--auto-formats applies to --scheme auto")) << e.output;
+}
+
 // --gptq: q4 rounding weighed by each Linear's inputs on the calibration data. The decisions say
 // so, the metadata records the data, the bytes differ from plain rounding's, the file runs, and
 // its logits on those very inputs stay within the 4-bit tolerance of the float model.
