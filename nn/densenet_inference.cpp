@@ -149,28 +149,35 @@ int64_t winograd_chunk(int64_t tiles) {
 
 // relu0 + pool0 (3x3, stride 2, padding 1) of the stem conv's NCHW output [n, c, h1, w1], written
 // as pixel rows (ldo apart) of the first block's buffer. relu(max(window)) = max(0, window's
-// valid values): every window holds at least one, so this is exactly max_pool2d(relu(x)). Per
-// output image row: a [c, ow] tile (horizontal then vertical maxima), then transposed.
+// valid values): every window holds at least one, so this is exactly max_pool2d(relu(x)), and a
+// zero stands in for the padding (it cannot change a maximum that includes 0). Per output image
+// row and channel: the vertical maximum of the window's rows into a zero-bordered row (a loop the
+// compiler vectorises), then the horizontal maxima at stride 2, into a [c, ow] tile that is
+// transposed into the buffer. (The same maxima as a window-by-window loop, so the same bits; the
+// scalar window loop was 2.6% of a 1 x 224^2 forward.)
 void stem_relu_maxpool(const float* s, int64_t n, int64_t c, int64_t h1, int64_t w1, float* out,
                        int64_t ldo) {
   const int64_t oh = (h1 - 1) / 2 + 1, ow = (w1 - 1) / 2 + 1;
   parallel_for(0, n * oh, 4, [&](int64_t rb, int64_t re) {
-    std::vector<float> hmax(static_cast<size_t>(3 * ow)), tile(static_cast<size_t>(c * ow));
+    // vmax[1 + x] = max(0, rows' x); vmax[0] and past w1: 0 (padding), 2 * ow + 1 entries.
+    std::vector<float> vmax(static_cast<size_t>(2 * ow + 2), 0.0f),
+        tile(static_cast<size_t>(c * ow));
     for (int64_t r = rb; r < re; ++r) {
       const int64_t img = r / oh, oy = r % oh;
+      const int64_t y0 = std::max<int64_t>(0, 2 * oy - 1), y1 = std::min(h1 - 1, 2 * oy + 1);
       for (int64_t k = 0; k < c; ++k) {
-        float* t = tile.data() + k * ow;
-        for (int64_t x = 0; x < ow; ++x) t[x] = 0.0f;
-        for (int64_t iy = std::max<int64_t>(0, 2 * oy - 1); iy <= std::min(h1 - 1, 2 * oy + 1);
-             ++iy) {
-          const float* row = s + ((img * c + k) * h1 + iy) * w1;
-          for (int64_t x = 0; x < ow; ++x) {
-            float m = t[x];
-            for (int64_t ix = std::max<int64_t>(0, 2 * x - 1); ix <= std::min(w1 - 1, 2 * x + 1);
-                 ++ix)
-              m = row[ix] > m ? row[ix] : m;
-            t[x] = m;
-          }
+        float* __restrict v = vmax.data() + 1;
+        for (int64_t x = 0; x < w1; ++x) v[x] = 0.0f;
+        for (int64_t iy = y0; iy <= y1; ++iy) {
+          const float* __restrict row = s + ((img * c + k) * h1 + iy) * w1;
+          for (int64_t x = 0; x < w1; ++x) v[x] = row[x] > v[x] ? row[x] : v[x];
+        }
+        const float* __restrict p = vmax.data();  // p[2x .. 2x + 2]: window of output x
+        float* __restrict t = tile.data() + k * ow;
+        for (int64_t x = 0; x < ow; ++x) {
+          const float a = p[2 * x], b = p[2 * x + 1], d = p[2 * x + 2];
+          const float m = a > b ? a : b;
+          t[x] = m > d ? m : d;
         }
       }
       for (int64_t x = 0; x < ow; ++x) {
