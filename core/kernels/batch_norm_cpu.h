@@ -28,4 +28,26 @@ void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t 
                          const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx, T* gw,
                          T* gb, const T* relu_out = nullptr);
 
+// The individual builds, for tests (bit-identical by construction; the AVX-512 one is f32 only).
+namespace plain {
+template <typename T>
+void batch_norm_stats(const T*, int64_t, int64_t, int64_t, T*, T*);
+template <typename T>
+void batch_norm_forward(const T*, int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*,
+                        T*, bool);
+template <typename T>
+void batch_norm_backward(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
+                         const T*, bool, T*, T*, T*, const T*);
+}  // namespace plain
+namespace avx512 {
+template <typename T>
+void batch_norm_stats(const T*, int64_t, int64_t, int64_t, T*, T*);
+template <typename T>
+void batch_norm_forward(const T*, int64_t, int64_t, int64_t, const T*, const T*, const T*, const T*,
+                        T*, bool);
+template <typename T>
+void batch_norm_backward(const T*, const T*, int64_t, int64_t, int64_t, const T*, const T*,
+                         const T*, bool, T*, T*, T*, const T*);
+}  // namespace avx512
+
 }  // namespace kiln::kernels
