@@ -8,6 +8,7 @@
 
 #include "core/kernels/conv2d_common.h"
 #include "core/kernels/conv2d_shifted.h"
+#include "core/kernels/conv2d_winograd.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 
@@ -204,6 +205,12 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 template <typename T>
 void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw,
                      T* gb) {
+  if constexpr (std::is_same_v<T, float>)
+    if (conv2d_winograd_applies(g) && gx) {
+      conv2d_backward_input_winograd(g, w, gy, gx);
+      if (gw || gb) conv2d_backward_shifted(g, x, w, gy, static_cast<T*>(nullptr), gw, gb);
+      return;
+    }
   if (use_shifted(g)) return conv2d_backward_shifted(g, x, w, gy, gx, gw, gb);
   const Batched<T> bt(g);
   const int64_t P = bt.P;

@@ -4,8 +4,9 @@
 //     GEMM (core/gemm.h) over the samples' columns side by side: a pointwise (1x1, stride 1, no
 //     padding) convolution's columns are the input rows themselves; a unit-stride one with at
 //     least 16 input channels per group goes through conv2d_shifted.h (one GEMM per kernel tap
-//     on a zero-bordered copy of the input, no im2col); any other shape goes through im2col
-//     (backward: col2im);
+//     on a zero-bordered copy of the input, no im2col), except the f32 input gradient of a
+//     3x3 / stride 1 / padding 1 one, which conv2d_winograd.h computes; any other shape goes
+//     through im2col (backward: col2im);
 //   - *_reference: plain loops with f64 (for f32) accumulation, kept for tests.
 // Both are bit-identical across thread counts: threads only split disjoint outputs (im2col rows,
 // col2im channels, output channels), sgemm is thread-count independent, and the weight gradient

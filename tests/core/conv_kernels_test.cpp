@@ -6,11 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "core/conv_ops.h"
 #include "core/kernels/conv2d_cpu.h"
 #include "core/kernels/conv2d_shifted.h"
+#include "core/kernels/conv2d_winograd.h"
 #include "core/ops.h"
 #include "core/rng.h"
 #include "tests/core/thread_count_restorer.h"
@@ -42,6 +44,10 @@ const std::vector<Shapes>& shapes() {
       {"shifted_valid_5x5", {3, 16, 9, 8}, {4, 16, 5, 5}, opts(1, 0)},
       {"shifted_padded_1x1", {1, 16, 5, 6}, {3, 16, 1, 1}, opts(1, 1)},
       {"few_channels_3x3_im2col", {2, 3, 9, 7}, {8, 3, 3, 3}, opts(1, 1)},
+      // 3x3 / stride 1 / padding 1 with >= 16 channels each side: the f32 input gradient by
+      // Winograd F(2x2, 3x3) (conv2d_winograd.h), odd sizes and channel counts included.
+      {"winograd_odd_3x3", {2, 24, 9, 7}, {16, 24, 3, 3}, opts(1, 1)},
+      {"winograd_even_3x3", {3, 32, 8, 10}, {40, 32, 3, 3}, opts(1, 1)},
   };
   return s;
 }
@@ -88,6 +94,16 @@ TEST(Conv2dKernels, FastPathMatchesReference) {
   }
 }
 
+TEST(Conv2dKernels, WinogradTakesOnlyItsShapes) {
+  int taken = 0;
+  for (const auto& s : shapes()) {
+    const bool w = kernels::conv2d_winograd_applies(geometry(s));
+    EXPECT_EQ(w, std::string(s.name).rfind("winograd", 0) == 0) << s.name;
+    taken += w;
+  }
+  EXPECT_EQ(taken, 2);
+}
+
 // The shifted-plane path on its own, with chunk limits that split the batch into one, two and
 // three-sample chunks, against the reference loops.
 TEST(Conv2dKernels, ShiftedPlanesMatchReferenceInEveryChunking) {
@@ -120,7 +136,7 @@ TEST(Conv2dKernels, ShiftedPlanesMatchReferenceInEveryChunking) {
     }
     ++checked;
   }
-  EXPECT_EQ(checked, 5);  // growth_3x3, the three shifted_* shapes and the 3-channel one
+  EXPECT_EQ(checked, 7);  // growth_3x3, the shifted_* and winograd_* shapes, the 3-channel one
 }
 
 // In f64 the shifted path must agree with the reference to rounding (~1e-15): an indexing slip
