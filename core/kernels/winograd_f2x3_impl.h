@@ -13,8 +13,9 @@ namespace kiln::kernels::KILN_WINOGRAD_NS {
 namespace {
 
 // Floats between the 16 positions' blocks of transformed inputs beyond their count x cin: with
-// blocks a multiple of 4 KiB apart (32 tiles x 128 channels = 16 KiB) the input transform's 16
-// store streams all fall into the same L1 sets, and the forward ran 2.3x slower (measured).
+// blocks exactly 16 KiB apart (32 tiles x 128 channels, DenseNet's shape) the input transform's
+// 16 store streams all fell into the same L1 sets and the forward ran 2.3x slower (measured); a
+// cache line more spreads them over 16 sets.
 constexpr int64_t kPositionPad = 16;
 
 // Defined by the including translation unit, the same arithmetic in both builds:
@@ -33,7 +34,7 @@ void output_tile(const float* m, int64_t cout, float* out, int64_t ldo, int64_t 
 // m[(r * 16 + xi) * cout + o] = sum over c ascending of v[xi * ldv + r * cin + c] *
 // u[(xi * cin + c) * cout + o], for r < count: defined by the including translation unit. Per xi
 // the rows of v are contiguous (a register tile's rows in consecutive cache lines), and ldv is
-// not a multiple of 4 KiB (see kPositionPad).
+// a cache line more than count x cin (see kPositionPad).
 void tile_products(const float* v, int64_t ldv, int64_t count, int64_t cin, const float* u,
                    int64_t cout, float* m);
 
