@@ -10,22 +10,14 @@
 namespace kiln::kernels {
 
 namespace plain {
-#define KILN_BN_INSTANTIATE(T)                                                                  \
-  template void batch_norm_stats<T>(const T*, int64_t, int64_t, int64_t, T*, T*);               \
-  template void batch_norm_forward<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*,  \
-                                      const T*, const T*, T*, bool);                            \
-  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*, \
-                                       const T*, const T*, bool, T*, T*, T*, const T*);
 KILN_BN_INSTANTIATE(float)
 KILN_BN_INSTANTIATE(double)
-#undef KILN_BN_INSTANTIATE
 }  // namespace plain
 
 namespace {
 
-template <typename T>
-bool use_avx512() {
-  return std::is_same_v<T, float> && active_isa() == IsaLevel::kAvx512;
+bool avx512_on() {
+  return active_isa() == IsaLevel::kAvx512;
 }
 
 }  // namespace
@@ -33,7 +25,7 @@ bool use_avx512() {
 template <typename T>
 void batch_norm_stats(const T* x, int64_t n, int64_t c, int64_t inner, T* mean, T* var) {
   if constexpr (std::is_same_v<T, float>)
-    if (use_avx512<T>()) return avx512::batch_norm_stats(x, n, c, inner, mean, var);
+    if (avx512_on()) return avx512::batch_norm_stats(x, n, c, inner, mean, var);
   plain::batch_norm_stats(x, n, c, inner, mean, var);
 }
 
@@ -41,8 +33,7 @@ template <typename T>
 void batch_norm_forward(const T* x, int64_t n, int64_t c, int64_t inner, const T* mean,
                         const T* invstd, const T* w, const T* b, T* y, bool relu) {
   if constexpr (std::is_same_v<T, float>)
-    if (use_avx512<T>())
-      return avx512::batch_norm_forward(x, n, c, inner, mean, invstd, w, b, y, relu);
+    if (avx512_on()) return avx512::batch_norm_forward(x, n, c, inner, mean, invstd, w, b, y, relu);
   plain::batch_norm_forward(x, n, c, inner, mean, invstd, w, b, y, relu);
 }
 
@@ -51,21 +42,14 @@ void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t 
                          const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx, T* gw,
                          T* gb, const T* relu_out) {
   if constexpr (std::is_same_v<T, float>)
-    if (use_avx512<T>())
+    if (avx512_on())
       return avx512::batch_norm_backward(gy, x, n, c, inner, mean, invstd, w, batch_stats, gx, gw,
                                          gb, relu_out);
   plain::batch_norm_backward(gy, x, n, c, inner, mean, invstd, w, batch_stats, gx, gw, gb,
                              relu_out);
 }
 
-#define KILN_BN_INSTANTIATE(T)                                                                  \
-  template void batch_norm_stats<T>(const T*, int64_t, int64_t, int64_t, T*, T*);               \
-  template void batch_norm_forward<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*,  \
-                                      const T*, const T*, T*, bool);                            \
-  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*, \
-                                       const T*, const T*, bool, T*, T*, T*, const T*);
 KILN_BN_INSTANTIATE(float)
 KILN_BN_INSTANTIATE(double)
-#undef KILN_BN_INSTANTIATE
 
 }  // namespace kiln::kernels

@@ -148,3 +148,12 @@ void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t 
 }
 
 }  // namespace kiln::kernels::KILN_BN_NS
+
+// Explicit instantiations of the three kernels for element type T in the enclosing namespace:
+// each build's (plain, avx512) and the dispatching ones in batch_norm_cpu.cpp.
+#define KILN_BN_INSTANTIATE(T)                                                                  \
+  template void batch_norm_stats<T>(const T*, int64_t, int64_t, int64_t, T*, T*);               \
+  template void batch_norm_forward<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*,  \
+                                      const T*, const T*, T*, bool);                            \
+  template void batch_norm_backward<T>(const T*, const T*, int64_t, int64_t, int64_t, const T*, \
+                                       const T*, const T*, bool, T*, T*, T*, const T*);

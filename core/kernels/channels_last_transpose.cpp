@@ -6,19 +6,26 @@
 namespace kiln::kernels {
 
 namespace plain {
+namespace {
+
+// dst[c * ldd + r] = src[r * lds + c] (+ add[c] where add is given) for r < rows, c < cols.
+void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, const float* add,
+               float* dst, int64_t ldd) {
+  for (int64_t c = 0; c < cols; ++c)
+    for (int64_t r = 0; r < rows; ++r)
+      dst[c * ldd + r] = add ? src[r * lds + c] + add[c] : src[r * lds + c];
+}
+
+}  // namespace
 
 void planes_to_pixels(const float* src, int64_t plane, int64_t channels, int64_t count, float* dst,
                       int64_t ldd) {
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t x = 0; x < count; ++x) dst[x * ldd + c] = src[c * plane + x];
+  transpose(src, plane, channels, count, nullptr, dst, ldd);
 }
 
 void pixels_to_planes(const float* src, int64_t lds, int64_t channels, int64_t count,
                       const float* bias, float* dst, int64_t plane) {
-  for (int64_t c = 0; c < channels; ++c) {
-    const float b = bias ? bias[c] : 0.0f;
-    for (int64_t x = 0; x < count; ++x) dst[c * plane + x] = src[x * lds + c] + b;
-  }
+  transpose(src, lds, count, channels, bias, dst, plane);
 }
 
 }  // namespace plain

@@ -7,10 +7,5 @@
 #include "core/kernels/batch_norm_cpu_impl.h"
 
 namespace kiln::kernels::avx512 {
-template void batch_norm_stats<float>(const float*, int64_t, int64_t, int64_t, float*, float*);
-template void batch_norm_forward<float>(const float*, int64_t, int64_t, int64_t, const float*,
-                                        const float*, const float*, const float*, float*, bool);
-template void batch_norm_backward<float>(const float*, const float*, int64_t, int64_t, int64_t,
-                                         const float*, const float*, const float*, bool, float*,
-                                         float*, float*, const float*);
+KILN_BN_INSTANTIATE(float)
 }  // namespace kiln::kernels::avx512

@@ -10,48 +10,40 @@
 namespace kiln::kernels::avx512 {
 namespace {
 
-__mmask16 lanes(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+using gemm::avx512::first_n;  // the first n of 16 lanes
+
+// dst[c * ldd + r] = src[r * lds + c] (+ add[c] where add is given) for r < rows, c < cols: 16 x 16
+// blocks, 16 source rows loaded (masked at the edges), transposed, 16 destination rows stored.
+void transpose(const float* src, int64_t lds, int64_t rows, int64_t cols, const float* add,
+               float* dst, int64_t ldd) {
+  for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+    const int64_t nc = std::min<int64_t>(16, cols - c0);
+    const __mmask16 kc = first_n(nc);
+    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+      const int64_t nr = std::min<int64_t>(16, rows - r0);
+      const __mmask16 kr = first_n(nr);
+      __m512 v[16];
+      for (int64_t i = 0; i < 16; ++i)  // v[i]: source row r0 + i, columns c0..c0 + 15
+        v[i] = i < nr ? _mm512_maskz_loadu_ps(kc, src + (r0 + i) * lds + c0) : _mm512_setzero_ps();
+      gemm::avx512::transpose16(v);  // v[j]: column c0 + j, rows r0..r0 + 15
+      for (int64_t j = 0; j < nc; ++j) {
+        const __m512 out = add ? _mm512_add_ps(v[j], _mm512_set1_ps(add[c0 + j])) : v[j];
+        _mm512_mask_storeu_ps(dst + (c0 + j) * ldd + r0, kr, out);
+      }
+    }
+  }
 }
 
 }  // namespace
 
 void planes_to_pixels(const float* src, int64_t plane, int64_t channels, int64_t count, float* dst,
                       int64_t ldd) {
-  for (int64_t c0 = 0; c0 < channels; c0 += 16) {
-    const int64_t nc = std::min<int64_t>(16, channels - c0);
-    const __mmask16 kc = lanes(nc);
-    for (int64_t x0 = 0; x0 < count; x0 += 16) {
-      const int64_t nx = std::min<int64_t>(16, count - x0);
-      const __mmask16 kx = lanes(nx);
-      __m512 r[16];
-      for (int64_t i = 0; i < 16; ++i)  // r[i]: channel c0 + i, pixels x0..x0 + 15
-        r[i] =
-            i < nc ? _mm512_maskz_loadu_ps(kx, src + (c0 + i) * plane + x0) : _mm512_setzero_ps();
-      gemm::avx512::transpose16(r);  // r[j]: pixel x0 + j, channels c0..c0 + 15
-      for (int64_t j = 0; j < nx; ++j) _mm512_mask_storeu_ps(dst + (x0 + j) * ldd + c0, kc, r[j]);
-    }
-  }
+  transpose(src, plane, channels, count, nullptr, dst, ldd);
 }
 
 void pixels_to_planes(const float* src, int64_t lds, int64_t channels, int64_t count,
                       const float* bias, float* dst, int64_t plane) {
-  for (int64_t c0 = 0; c0 < channels; c0 += 16) {
-    const int64_t nc = std::min<int64_t>(16, channels - c0);
-    const __mmask16 kc = lanes(nc);
-    for (int64_t x0 = 0; x0 < count; x0 += 16) {
-      const int64_t nx = std::min<int64_t>(16, count - x0);
-      const __mmask16 kx = lanes(nx);
-      __m512 r[16];
-      for (int64_t j = 0; j < 16; ++j)  // r[j]: pixel x0 + j, channels c0..c0 + 15
-        r[j] = j < nx ? _mm512_maskz_loadu_ps(kc, src + (x0 + j) * lds + c0) : _mm512_setzero_ps();
-      gemm::avx512::transpose16(r);  // r[i]: channel c0 + i, pixels x0..x0 + 15
-      for (int64_t i = 0; i < nc; ++i) {
-        const __m512 b = _mm512_set1_ps(bias ? bias[c0 + i] : 0.0f);
-        _mm512_mask_storeu_ps(dst + (c0 + i) * plane + x0, kx, _mm512_add_ps(r[i], b));
-      }
-    }
-  }
+  transpose(src, lds, count, channels, bias, dst, plane);
 }
 
 }  // namespace kiln::kernels::avx512

@@ -7,6 +7,8 @@
 // with FMA.
 #include <immintrin.h>
 
+#include "core/kernels/avx512/transpose_avx512.h"
+
 #include "core/kernels/winograd_f2x3.h"
 
 #define KILN_WINOGRAD_NS avx512
@@ -15,15 +17,13 @@
 namespace kiln::kernels::avx512 {
 namespace {
 
-constexpr int64_t kRows = 8;
+using gemm::avx512::first_n;  // the first n of 16 lanes
 
-__mmask16 lanes(int64_t n) {
-  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
-}
+constexpr int64_t kRows = 8;
 
 void input_tile(const float* p, int64_t row, int64_t cin, float* v, int64_t ldv) {
   for (int64_t c = 0; c < cin; c += 16) {
-    const __mmask16 k = lanes(cin - c);
+    const __mmask16 k = first_n(cin - c);
     __m512 r[4][4];
     for (int64_t j = 0; j < 4; ++j) {
       const float* q = p + j * cin + c;
@@ -48,7 +48,7 @@ void input_tile(const float* p, int64_t row, int64_t cin, float* v, int64_t ldv)
 void output_tile(const float* m, int64_t cout, float* out, int64_t ldo, int64_t row, int64_t ny,
                  int64_t nx) {
   for (int64_t o = 0; o < cout; o += 16) {
-    const __mmask16 k = lanes(cout - o);
+    const __mmask16 k = first_n(cout - o);
     __m512 q[2][4];
     for (int64_t j = 0; j < 4; ++j) {
       const float* s = m + j * cout + o;
@@ -73,7 +73,7 @@ void tile_products(const float* v, int64_t ldv, int64_t count, int64_t cin, cons
   for (int64_t xi = 0; xi < 16; ++xi) {
     const float* ux = u + xi * cin * cout;
     for (int64_t o0 = 0; o0 < cout; o0 += 32) {
-      const __mmask16 k0 = lanes(cout - o0), k1 = lanes(cout - o0 - 16);
+      const __mmask16 k0 = first_n(cout - o0), k1 = first_n(cout - o0 - 16);
       for (int64_t r0 = 0; r0 < count; r0 += kRows) {
         const int64_t rows = std::min(kRows, count - r0);
         const float* a[kRows];  // absent rows re-read the last one and are not stored
