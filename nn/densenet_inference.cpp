@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "core/autograd.h"
 #include "core/conv_ops.h"
@@ -11,6 +12,7 @@
 #include "core/ops.h"
 #include "core/thread_pool.h"
 #include "nn/densenet.h"
+#include "nn/densenet_stem.h"
 #include "nn/quantized_conv.h"
 
 namespace kiln::nn {
@@ -19,7 +21,7 @@ struct DenseNetInference::Layer {
   Affine norm1;
   std::unique_ptr<gemm::PackedB> w1;  // [cin, inner]: conv1 with norm2 folded in
   std::vector<float> b1;              // its bias (from norm2)
-  // conv2 as Winograd F(2x2, 3x3) transformed weights [16][inner][growth].
+  // conv2 as Winograd F(4x4, 3x3) transformed weights [36][inner][growth].
   std::vector<float> u2;
   // Quantized instead (w1 / w2 then empty): conv1's [inner, cin] GEMM followed by norm2 + relu,
   // conv2's [growth, inner * 9] GEMM on gathered rows: int8 with each row's k reordered to
@@ -221,7 +223,7 @@ DenseNetInference::DenseNetInference(const DenseNet& net)
     const FoldedConv stem = fold_batch_norm_into_conv(
         net.conv0->weight, net.conv0->bias, net.norm0->weight, net.norm0->bias,
         net.norm0->running_mean, net.norm0->running_var, net.norm0->eps);
-    stem_weight_ = stem.weight, stem_bias_ = stem.bias;
+    stem_ = std::make_unique<PackedStem>(stem.weight, stem.bias, /*stride=*/2, /*padding=*/3);
   }
   for (const auto& block : net.blocks) {
     blocks_.emplace_back();
@@ -251,7 +253,7 @@ DenseNetInference::DenseNetInference(const DenseNet& net)
         blocks_.back().push_back(std::move(L));
         continue;
       }
-      L.u2 = kernels::winograd_f2x3_weights(floats(l->conv2->weight).data(), growth_, inner_);
+      L.u2 = kernels::winograd_f4x3_weights(floats(l->conv2->weight).data(), growth_, inner_);
       blocks_.back().push_back(std::move(L));
     }
   }
@@ -276,32 +278,43 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
              "densenet: pixel_values must be f32 [N, 3, H, W], got ", x.describe());
   // Stem through the conv op (NCHW), then into the first block's buffer: imagenet = conv0 7x7/2
   // (norm0 folded) + relu + max pool; small = conv0 3x3/1 alone.
-  Conv2dOptions c0;
-  if (small_stem_)
-    c0.padding = {1, 1};
-  else
-    c0.stride = {2, 2}, c0.padding = {3, 3};
-  const Tensor conv = stem_q_ ? quantized_stem(x, *stem_q_, stem_shape_, stem_norm_, c0)
-                              : conv2d(x, stem_weight_, stem_bias_, c0);
-  const int64_t n = conv.size(0), h1 = conv.size(2), w1 = conv.size(3);
-  int64_t ch = conv.size(1), h = h1, w = w1;
-  if (!small_stem_) h = (h1 - 1) / 2 + 1, w = (w1 - 1) / 2 + 1;  // 3x3 / 2, padding 1
-  int64_t ctot = ch + static_cast<int64_t>(blocks_[0].size()) * growth_;
-  Tensor buf = Tensor::empty({n * h * w, ctot});
-  if (small_stem_)
-    stem_to_rows(conv.data<float>(), n, ch, h, w, buf.data<float>(), ctot);
-  else
-    stem_relu_maxpool(conv.data<float>(), n, ch, h1, w1, buf.data<float>(), ctot);
+  int64_t ch, h, w, ctot;
+  Tensor buf;
+  if (stem_) {  // imagenet float stem: straight into the first block's rows (nn/densenet_stem.h)
+    const int64_t n = x.size(0);
+    std::tie(h, w) = stem_->output_size(x.size(2), x.size(3));
+    ch = stem_->cout(), ctot = ch + static_cast<int64_t>(blocks_[0].size()) * growth_;
+    buf = Tensor::empty({n * h * w, ctot});
+    stem_->forward(x, buf.data<float>(), ctot);
+  } else {
+    Conv2dOptions c0;
+    if (small_stem_)
+      c0.padding = {1, 1};
+    else
+      c0.stride = {2, 2}, c0.padding = {3, 3};
+    const Tensor conv = stem_q_ ? quantized_stem(x, *stem_q_, stem_shape_, stem_norm_, c0)
+                                : conv2d(x, stem_weight_, Tensor(), c0);
+    const int64_t n = conv.size(0), h1 = conv.size(2), w1 = conv.size(3);
+    ch = conv.size(1), h = h1, w = w1;
+    if (!small_stem_) h = (h1 - 1) / 2 + 1, w = (w1 - 1) / 2 + 1;  // 3x3 / 2, padding 1
+    ctot = ch + static_cast<int64_t>(blocks_[0].size()) * growth_;
+    buf = Tensor::empty({n * h * w, ctot});
+    if (small_stem_)
+      stem_to_rows(conv.data<float>(), n, ch, h, w, buf.data<float>(), ctot);
+    else
+      stem_relu_maxpool(conv.data<float>(), n, ch, h1, w1, buf.data<float>(), ctot);
+  }
+  const int64_t n = x.size(0);
 
   const int64_t inner = inner_, g = growth_;
   gemm::Epilogue relu_ep;
   relu_ep.activation = kernels::relu_f32;
   for (size_t b = 0; b < blocks_.size(); ++b) {
-    // The bottleneck activations with a zero border of one pixel, and one more zero row / column
-    // where h / w is odd, so that the 3x3 conv's 2x2 output tiles all read whole 4x4 patches
-    // (zeroed here, never written; every layer overwrites the whole interior).
-    const int64_t rows = n * h * w, th = (h + 1) / 2, tw = (w + 1) / 2;
-    const int64_t hp = 2 * th + 2, wp = 2 * tw + 2;
+    // The bottleneck activations with a zero border of one pixel, and up to 3 more zero rows /
+    // columns where h / w is not a multiple of 4, so that the 3x3 conv's 4x4 output tiles all
+    // read whole 6x6 patches (zeroed here, never written; every layer overwrites the interior).
+    const int64_t rows = n * h * w, th = (h + 3) / 4, tw = (w + 3) / 4;
+    const int64_t hp = 4 * th + 2, wp = 4 * tw + 2;
     Tensor ypad = Tensor::empty({n * hp * wp, inner});
     float* yp = ypad.data<float>();
     for (int64_t r = 0; r < n * hp; ++r) {
@@ -347,7 +360,7 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
         }
       });
       // 3x3: the quantized weights on gathered rows, per band of image rows; float weights by
-      // Winograd F(2x2, 3x3) per range of 2x2 output tiles (core/kernels/winograd_f2x3.h).
+      // Winograd F(4x4, 3x3) per range of 4x4 output tiles (core/kernels/winograd_f2x3.h).
       if (L.q2) {
         const int64_t band =
             std::clamp<int64_t>(192 / wp, 1, std::max<int64_t>(1, (n * h + 7) / 8));
@@ -369,9 +382,9 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
             const int64_t img = t / per_img, t0 = (t % per_img) * chunk;
             const int64_t count = std::min(chunk, tiles - t0);
             const kernels::WinogradImage im{yp + img * hp * wp * inner, wp, inner, h, w};
-            kernels::winograd_f2x3_tiles(
+            kernels::winograd_f4x3_tiles(
                 im, L.u2.data(), g, t0, count, bp + img * h * w * ctot + cin, ctot,
-                scratch(t_rows, kernels::winograd_f2x3_scratch_floats(count, inner, g)));
+                scratch(t_rows, kernels::winograd_f4x3_scratch_floats(count, inner, g)));
           }
         });
       }

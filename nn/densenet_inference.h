@@ -38,6 +38,7 @@
 namespace kiln::nn {
 
 class DenseNet;
+class PackedStem;
 
 class DenseNetInference {
  public:
@@ -58,7 +59,9 @@ class DenseNetInference {
   struct Transition;
 
  private:
-  Tensor stem_weight_, stem_bias_;  // conv0 with norm0 folded in (small stem: conv0, no bias)
+  // The imagenet stem in float: conv0 with norm0 folded in, relu0 and pool0 (nn/densenet_stem.h).
+  std::unique_ptr<PackedStem> stem_;
+  Tensor stem_weight_;  // the small stem's conv0 (no norm0, no bias), run by the conv op
   // conv0 quantized (kiln quantize --include-head): its GEMM, then norm0 (when there is one) as
   // an affine map, since a quantized weight cannot take the fold.
   std::shared_ptr<const quant::PackedQuantB> stem_q_;

@@ -1,7 +1,9 @@
-// Driver of core/kernels/winograd_f2x3.h, included by the plain and the AVX-512 translation units,
-// each inside its own namespace (KILN_WINOGRAD_NS). Each includer defines the transforms and
-// tile_products (the 16 GEMMs) after including this file. The transforms are additions and
-// subtractions in one fixed order in both builds, so the builds differ only in the products.
+// Driver of core/kernels/winograd_f2x3.h (F(2x2, 3x3) and F(4x4, 3x3)), included by the plain and
+// the AVX-512 translation units, each inside its own namespace (KILN_WINOGRAD_NS). Each includer
+// defines the transforms and tile_products (the GEMMs, one per position of the transformed tile)
+// after including this file. The transforms are the same operations in the same order in both
+// builds (core/kernels/winograd_transforms.h), so the builds differ only where the AVX-512 one
+// fuses a multiplication and an addition (FMA).
 #pragma once
 
 #include <algorithm>
@@ -12,52 +14,64 @@
 namespace kiln::kernels::KILN_WINOGRAD_NS {
 namespace {
 
-// Floats between the 16 positions' blocks of transformed inputs beyond their count x cin: with
+// Floats between the positions' blocks of transformed inputs beyond their count x cin: with
 // blocks exactly 16 KiB apart (32 tiles x 128 channels, DenseNet's shape) the input transform's
 // 16 store streams all fell into the same L1 sets and the forward ran 2.3x slower (measured); a
 // cache line more spreads them over 16 sets.
 constexpr int64_t kPositionPad = 16;
 
-// Defined by the including translation unit, the same arithmetic in both builds:
-// input_tile: B' d B of one tile's 4x4 input patch (`p` at its top-left pixel, rows `row` floats
-// apart, pixels `cin` apart) into v[xi * ldv + c], B' = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
-// as (per column j) r0 = d0 - d2, r1 = d1 + d2, r2 = d2 - d1, r3 = d1 - d3, then the same
-// combinations of r's columns.
+// Defined by the including translation unit, per output tile side M (2 or 4; the input patch is
+// M + 2 pixels square, P = (M + 2)^2 positions):
+// input_tile<M>: B' d B of one tile's input patch (`p` at its top-left pixel, rows `row` floats
+// apart, pixels `cin` apart) into v[xi * ldv + c], xi = (M + 2) * row + column.
+template <int M>
 void input_tile(const float* p, int64_t row, int64_t cin, float* v, int64_t ldv);
-// output_tile: A' m A of one tile's 16 products m[xi * cout + o] into its 2x2 output pixels
+// output_tile<M>: A' m A of one tile's P products m[xi * cout + o] into its M x M output pixels
 // (`out` at the top-left one, pixels `ldo` apart, image rows `row` floats apart), of which the
-// first ny rows and nx columns exist; A' = [1 1 1 0; 0 1 -1 -1], as (per column j)
-// q0 = (s0 + s1) + s2, q1 = (s1 - s2) - s3, then the same combinations of q's columns.
+// first ny rows and nx columns exist.
+template <int M>
 void output_tile(const float* m, int64_t cout, float* out, int64_t ldo, int64_t row, int64_t ny,
                  int64_t nx);
 
-// m[(r * 16 + xi) * cout + o] = sum over c ascending of v[xi * ldv + r * cin + c] *
+// m[(r * positions + xi) * cout + o] = sum over c ascending of v[xi * ldv + r * cin + c] *
 // u[(xi * cin + c) * cout + o], for r < count: defined by the including translation unit. Per xi
 // the rows of v are contiguous (a register tile's rows in consecutive cache lines), and ldv is
 // a cache line more than count x cin (see kPositionPad).
 void tile_products(const float* v, int64_t ldv, int64_t count, int64_t cin, const float* u,
-                   int64_t cout, float* m);
+                   int64_t cout, int64_t positions, float* m);
+
+template <int M>
+void tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0, int64_t count,
+           float* out, int64_t ldo, float* scratch) {
+  if (count <= 0) return;
+  constexpr int64_t kP = (M + 2) * (M + 2);
+  const int64_t cin = image.cin, tw = (image.w + M - 1) / M;
+  const int64_t ldv = count * cin + kPositionPad;
+  float* v = scratch;             // [P][count][cin], positions ldv apart
+  float* m = scratch + kP * ldv;  // [count][P][cout]
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t t = t0 + r, ty = t / tw, tx = t % tw;
+    input_tile<M>(image.in + ((M * ty) * image.wp + M * tx) * cin, image.wp * cin, cin, v + r * cin,
+                  ldv);
+  }
+  tile_products(v, ldv, count, cin, u, cout, kP, m);
+  for (int64_t r = 0; r < count; ++r) {
+    const int64_t t = t0 + r, y = M * (t / tw), x = M * (t % tw);
+    output_tile<M>(m + r * kP * cout, cout, out + (y * image.w + x) * ldo, ldo, image.w * ldo,
+                   std::min<int64_t>(M, image.h - y), std::min<int64_t>(M, image.w - x));
+  }
+}
 
 }  // namespace
 
 void winograd_f2x3_tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
                          int64_t count, float* out, int64_t ldo, float* scratch) {
-  if (count <= 0) return;
-  const int64_t cin = image.cin, tw = (image.w + 1) / 2;
-  const int64_t ldv = count * cin + kPositionPad;
-  float* v = scratch;             // [16][count][cin], positions ldv apart
-  float* m = scratch + 16 * ldv;  // [count][16][cout]
-  for (int64_t r = 0; r < count; ++r) {
-    const int64_t t = t0 + r, ty = t / tw, tx = t % tw;
-    input_tile(image.in + ((2 * ty) * image.wp + 2 * tx) * cin, image.wp * cin, cin, v + r * cin,
-               ldv);
-  }
-  tile_products(v, ldv, count, cin, u, cout, m);
-  for (int64_t r = 0; r < count; ++r) {
-    const int64_t t = t0 + r, y = 2 * (t / tw), x = 2 * (t % tw);
-    output_tile(m + r * 16 * cout, cout, out + (y * image.w + x) * ldo, ldo, image.w * ldo,
-                std::min<int64_t>(2, image.h - y), std::min<int64_t>(2, image.w - x));
-  }
+  tiles<2>(image, u, cout, t0, count, out, ldo, scratch);
+}
+
+void winograd_f4x3_tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
+                         int64_t count, float* out, int64_t ldo, float* scratch) {
+  tiles<4>(image, u, cout, t0, count, out, ldo, scratch);
 }
 
 }  // namespace kiln::kernels::KILN_WINOGRAD_NS

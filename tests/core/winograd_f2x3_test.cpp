@@ -1,4 +1,5 @@
-// The Winograd F(2x2, 3x3) convolution (core/kernels/winograd_f2x3.h), plain and AVX-512 builds,
+// The Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions (core/kernels/winograd_f2x3.h), plain and
+// AVX-512 builds,
 // against a direct 3x3 convolution in double on the same zero-bordered channels-last images: odd
 // and even sizes (partial tiles at the right and bottom edges), channel counts that are not whole
 // vectors, output columns wider than one 32-column register tile, tile ranges that start and end
@@ -19,11 +20,24 @@ namespace {
 using TilesFn = void (*)(const WinogradImage&, const float*, int64_t, int64_t, int64_t, float*,
                          int64_t, float*);
 
+using WeightsFn = std::vector<float> (*)(const float*, int64_t, int64_t);
+using ScratchFn = int64_t (*)(int64_t, int64_t, int64_t);
+
+// One variant: output tile side m, its weight transform and scratch size.
+struct Variant {
+  int64_t m;
+  WeightsFn weights;
+  ScratchFn scratch;
+};
+const Variant kF2{2, winograd_f2x3_weights, winograd_f2x3_scratch_floats};
+const Variant kF4{4, winograd_f4x3_weights, winograd_f4x3_scratch_floats};
+
 struct Problem {
   int64_t h, w, cin, cout;
-  int64_t hp() const { return 2 * ((h + 1) / 2) + 2; }
-  int64_t wp() const { return 2 * ((w + 1) / 2) + 2; }
-  int64_t tiles() const { return ((h + 1) / 2) * ((w + 1) / 2); }
+  int64_t m = 2;  // output tile side: the padded extent and tile grid follow it
+  int64_t hp() const { return m * ((h + m - 1) / m) + 2; }
+  int64_t wp() const { return m * ((w + m - 1) / m) + 2; }
+  int64_t tiles() const { return ((h + m - 1) / m) * ((w + m - 1) / m); }
 };
 
 struct Data {
@@ -62,29 +76,30 @@ std::vector<double> direct(const Problem& p, const Data& d) {
 }
 
 // The whole image through `fn` in tile ranges of `chunk`, output `pad` floats wider than cout.
-std::vector<float> run(TilesFn fn, const Problem& p, const Data& d, const std::vector<float>& u,
-                       int64_t chunk, int64_t pad) {
+std::vector<float> run(TilesFn fn, const Variant& v, const Problem& p, const Data& d,
+                       const std::vector<float>& u, int64_t chunk, int64_t pad) {
   const int64_t ldo = p.cout + pad;
   std::vector<float> out(static_cast<size_t>(p.h * p.w * ldo), -7.0f);
-  std::vector<float> scratch(
-      static_cast<size_t>(winograd_f2x3_scratch_floats(chunk, p.cin, p.cout)));
+  std::vector<float> scratch(static_cast<size_t>(v.scratch(chunk, p.cin, p.cout)));
   const WinogradImage im{d.padded.data(), p.wp(), p.cin, p.h, p.w};
   for (int64_t t0 = 0; t0 < p.tiles(); t0 += chunk)
     fn(im, u.data(), p.cout, t0, std::min(chunk, p.tiles() - t0), out.data(), ldo, scratch.data());
   return out;
 }
 
-void check(TilesFn fn) {
+// `bound`: the largest error against the double convolution, relative to its largest value.
+void check(TilesFn fn, const Variant& v, double bound) {
   const Problem problems[] = {{1, 1, 1, 1},    {2, 2, 3, 4},      {7, 7, 16, 32},
                               {5, 9, 20, 12},  {14, 13, 128, 32}, {6, 11, 33, 40},
-                              {3, 8, 128, 48}, {12, 12, 64, 17}};
+                              {3, 8, 128, 48}, {12, 12, 64, 17},  {28, 28, 128, 32}};
   uint64_t seed = 11;
-  for (const Problem& p : problems) {
+  for (Problem p : problems) {
+    p.m = v.m;
     const Data d = make(p, seed++);
-    const std::vector<float> u = winograd_f2x3_weights(d.weight.data(), p.cout, p.cin);
+    const std::vector<float> u = v.weights(d.weight.data(), p.cout, p.cin);
     const std::vector<double> ref = direct(p, d);
     const int64_t pad = 5, ldo = p.cout + pad;
-    const std::vector<float> whole = run(fn, p, d, u, p.tiles(), pad);
+    const std::vector<float> whole = run(fn, v, p, d, u, p.tiles(), pad);
     double max_ref = 0, max_err = 0;
     for (int64_t q = 0; q < p.h * p.w; ++q) {
       for (int64_t o = 0; o < p.cout; ++o) {
@@ -95,38 +110,57 @@ void check(TilesFn fn) {
       for (int64_t o = p.cout; o < ldo; ++o)
         ASSERT_EQ(whole[q * ldo + o], -7.0f) << "wrote past cout at pixel " << q;
     }
-    // A direct f32 sum of 9 * cin terms is off by about sqrt(9 cin) ulps of its terms; the
-    // transforms add a few roundings of the same size.
-    EXPECT_LT(max_err / std::max(max_ref, 1e-30), 2e-6)
-        << p.h << "x" << p.w << " cin " << p.cin << " cout " << p.cout;
+    EXPECT_LT(max_err / std::max(max_ref, 1e-30), bound)
+        << "F(" << v.m << "x" << v.m << ", 3x3) " << p.h << "x" << p.w << " cin " << p.cin
+        << " cout " << p.cout;
     for (int64_t chunk : {1, 3, 8, 9}) {
       if (chunk >= p.tiles()) continue;
-      EXPECT_EQ(run(fn, p, d, u, chunk, pad), whole)
+      EXPECT_EQ(run(fn, v, p, d, u, chunk, pad), whole)
           << "tile ranges of " << chunk << " change bits";
     }
   }
 }
 
+// F(2x2, 3x3): a direct f32 sum of 9 * cin terms is off by about sqrt(9 cin) ulps of its terms;
+// the transforms (constants 0, +-1, +-1/2) add a few roundings of the same size.
 TEST(Winograd, PlainMatchesDirectDoubleConvolution) {
-  check(plain::winograd_f2x3_tiles);
+  check(plain::winograd_f2x3_tiles, kF2, 2e-6);
 }
 
 TEST(Winograd, Avx512MatchesDirectDoubleConvolution) {
   if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
-  check(avx512::winograd_f2x3_tiles);
+  check(avx512::winograd_f2x3_tiles, kF2, 2e-6);
 }
 
+// F(4x4, 3x3): its constants (up to 8 in A', 5 in B', 1/24 in G) amplify the roundings;
+// measured up to 1.03e-5 here (F(2x2, 3x3): 5.6e-7), at 28 x 28 x 128 channels.
+TEST(Winograd, F4PlainMatchesDirectDoubleConvolution) {
+  check(plain::winograd_f4x3_tiles, kF4, 1.5e-5);
+}
+
+TEST(Winograd, F4Avx512MatchesDirectDoubleConvolution) {
+  if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  check(avx512::winograd_f4x3_tiles, kF4, 1.5e-5);
+}
+
+// The builds differ only by FMA against separate roundings: a few ulps of the largest value.
 TEST(Winograd, PathsAgree) {
   if (hardware_isa() != IsaLevel::kAvx512) GTEST_SKIP() << "no AVX-512 on this CPU";
-  const Problem p{9, 10, 128, 32};
-  const Data d = make(p, 3);
-  const std::vector<float> u = winograd_f2x3_weights(d.weight.data(), p.cout, p.cin);
-  const std::vector<float> a = run(plain::winograd_f2x3_tiles, p, d, u, 8, 0);
-  const std::vector<float> b = run(avx512::winograd_f2x3_tiles, p, d, u, 8, 0);
-  double m = 0, e = 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    m = std::max(m, double(std::abs(a[i]))), e = std::max(e, double(std::abs(a[i] - b[i])));
-  EXPECT_LT(e / m, 1e-6);  // FMA against separate roundings: a few ulps of the largest value
+  const std::pair<Variant, std::pair<TilesFn, TilesFn>> variants[] = {
+      {kF2, {plain::winograd_f2x3_tiles, avx512::winograd_f2x3_tiles}},
+      {kF4, {plain::winograd_f4x3_tiles, avx512::winograd_f4x3_tiles}}};
+  for (const auto& [v, fns] : variants) {
+    Problem p{9, 10, 128, 32};
+    p.m = v.m;
+    const Data d = make(p, 3);
+    const std::vector<float> u = v.weights(d.weight.data(), p.cout, p.cin);
+    const std::vector<float> a = run(fns.first, v, p, d, u, 8, 0);
+    const std::vector<float> b = run(fns.second, v, p, d, u, 8, 0);
+    double m = 0, e = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+      m = std::max(m, double(std::abs(a[i]))), e = std::max(e, double(std::abs(a[i] - b[i])));
+    EXPECT_LT(e / m, v.m == 2 ? 1e-6 : 4e-6) << "F(" << v.m << "x" << v.m << ", 3x3)";
+  }
 }
 
 }  // namespace

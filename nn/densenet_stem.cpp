@@ -1,0 +1,121 @@
+#include "nn/densenet_stem.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/kernels/bn_relu_rows.h"
+#include "core/thread_pool.h"
+
+namespace kiln::nn {
+namespace {
+
+// A per-thread gather buffer, grown on demand and kept (a row's fields: ~66 KiB at 224^2).
+float* row_scratch(int64_t n) {
+  thread_local std::vector<float> v;
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+
+}  // namespace
+
+PackedStem::PackedStem(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding)
+    : cin_(weight.size(1)),
+      cout_(weight.size(0)),
+      k_(weight.size(2)),
+      stride_(stride),
+      pad_(padding) {
+  KILN_CHECK(weight.dim() == 4 && weight.size(3) == k_ && weight.dtype() == DType::F32,
+             "densenet stem: weight must be f32 [cout, cin, k, k], got ", weight.describe());
+  const Tensor w = weight.contiguous(), b = bias.contiguous();
+  const int64_t kk = k_ * k_ * cin_;
+  std::vector<float> rows(static_cast<size_t>(cout_ * kk));  // [cout][i][j][c]
+  const float* src = w.data<float>();
+  for (int64_t o = 0; o < cout_; ++o)
+    for (int64_t c = 0; c < cin_; ++c)
+      for (int64_t t = 0; t < k_ * k_; ++t)
+        rows[static_cast<size_t>(o * kk + t * cin_ + c)] = src[(o * cin_ + c) * k_ * k_ + t];
+  w_ = std::make_unique<gemm::PackedB>(/*trans_b=*/true, kk, cout_, rows.data(), kk);
+  bias_.assign(b.data<float>(), b.data<float>() + cout_);
+}
+
+std::pair<int64_t, int64_t> PackedStem::output_size(int64_t h, int64_t w) const {
+  const int64_t h1 = (h + 2 * pad_ - k_) / stride_ + 1, w1 = (w + 2 * pad_ - k_) / stride_ + 1;
+  return {(h1 - 1) / 2 + 1, (w1 - 1) / 2 + 1};
+}
+
+std::pair<int64_t, int64_t> PackedStem::forward(const Tensor& x, float* out, int64_t ldo) const {
+  KILN_CHECK(x.dim() == 4 && x.size(1) == cin_ && x.dtype() == DType::F32,
+             "densenet stem: pixel_values must be f32 [N, ", cin_, ", H, W], got ", x.describe());
+  const Tensor xc = x.contiguous();
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  KILN_CHECK(h + 2 * pad_ >= k_ && w + 2 * pad_ >= k_, "densenet stem: pixel_values ", x.describe(),
+             " are smaller than conv0's ", k_, "x", k_, " kernel");
+  const int64_t hp = h + 2 * pad_, wp = w + 2 * pad_;
+  const int64_t h1 = (hp - k_) / stride_ + 1, w1 = (wp - k_) / stride_ + 1;
+
+  // The image channels-last with a zero border of pad_ pixels.
+  Tensor padded = Tensor::empty({n * hp * wp * cin_});
+  float* pp = padded.data<float>();
+  const float* xp = xc.data<float>();
+  parallel_for(0, n * hp, 8, [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      const int64_t img = r / hp, y = r % hp - pad_;
+      float* dst = pp + r * wp * cin_;
+      if (y < 0 || y >= h) {
+        std::fill(dst, dst + wp * cin_, 0.0f);
+        continue;
+      }
+      std::fill(dst, dst + pad_ * cin_, 0.0f);
+      std::fill(dst + (pad_ + w) * cin_, dst + wp * cin_, 0.0f);
+      for (int64_t c = 0; c < cin_; ++c) {
+        const float* s = xp + ((img * cin_ + c) * h + y) * w;
+        float* d = dst + pad_ * cin_ + c;
+        for (int64_t xx = 0; xx < w; ++xx) d[xx * cin_] = s[xx];
+      }
+    }
+  });
+
+  // relu(conv0) channels-last, one GEMM per output image row on its gathered fields.
+  Tensor conv = Tensor::empty({n * h1 * w1, cout_});
+  float* cp = conv.data<float>();
+  const int64_t kk = k_ * k_ * cin_, run = k_ * cin_;
+  gemm::Epilogue ep;
+  ep.bias = bias_.data();
+  ep.activation = kernels::relu_f32;
+  parallel_for(0, n * h1, 1, [&](int64_t rb, int64_t re) {
+    float* a = row_scratch(w1 * kk);
+    for (int64_t r = rb; r < re; ++r) {
+      const int64_t img = r / h1, oy = r % h1;
+      const float* top = pp + (img * hp + oy * stride_) * wp * cin_;
+      for (int64_t ox = 0; ox < w1; ++ox)
+        for (int64_t i = 0; i < k_; ++i)
+          std::memcpy(a + ox * kk + i * run, top + (i * wp + ox * stride_) * cin_,
+                      static_cast<size_t>(run) * sizeof(float));
+      gemm::sgemm_packed_b(false, w1, 1.0f, a, kk, *w_, 0.0f, cp + r * w1 * cout_, cout_, ep);
+    }
+  });
+
+  // Max pool 3x3 / 2, padding 1, on the ReLU's output: every window holds at least one valid
+  // value and all are >= 0, so starting each maximum at 0 is max_pool2d's result exactly.
+  const int64_t oh = (h1 - 1) / 2 + 1, ow = (w1 - 1) / 2 + 1, c = cout_;
+  parallel_for(0, n * oh, 4, [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      const int64_t img = r / oh, oy = r % oh;
+      const int64_t y0 = std::max<int64_t>(0, 2 * oy - 1), y1 = std::min(h1 - 1, 2 * oy + 1);
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int64_t x0 = std::max<int64_t>(0, 2 * ox - 1), x1 = std::min(w1 - 1, 2 * ox + 1);
+        float* __restrict d = out + (r * ow + ox) * ldo;
+        for (int64_t k = 0; k < c; ++k) d[k] = 0.0f;
+        for (int64_t y = y0; y <= y1; ++y)
+          for (int64_t xx = x0; xx <= x1; ++xx) {
+            const float* __restrict s = cp + ((img * h1 + y) * w1 + xx) * c;
+            for (int64_t k = 0; k < c; ++k) d[k] = s[k] > d[k] ? s[k] : d[k];
+          }
+      }
+    }
+  });
+  return {oh, ow};
+}
+
+}  // namespace kiln::nn
