@@ -93,11 +93,11 @@ Tensor quantized_stem(const Tensor& x, const quant::PackedQuantB& q, const Shape
   return y;
 }
 
-// The 3x3 conv's rows for output pixels (y0 + y, x), y < nb, x < w, of one image from its
-// zero-bordered channels-last buffer (image rows hp, width wp >= w + 2; `img` points at the
-// image's first padded row): each row the 3x3 x inner receptive field, in the quantized weight's
-// (c, i, j) order, or tap-major (i, j, c): nine contiguous copies of a pixel's channels.
-void gather_3x3_rows(const float* img, int64_t wp, int64_t inner, int64_t y0, int64_t nb, int64_t w,
+// The 3x3 conv's rows for output pixels (y0 + y, x), y < nb, x < w, of one channels-last image
+// [h, w, inner] (zero padding 1: taps outside the image are zeros): each row the 3x3 x inner
+// receptive field, in the quantized weight's (c, i, j) order, or tap-major (i, j, c): nine
+// contiguous copies of a pixel's channels.
+void gather_3x3_rows(const float* img, int64_t h, int64_t w, int64_t inner, int64_t y0, int64_t nb,
                      bool tap_major, float* dst) {
   const int64_t k = inner * 9;
   for (int64_t y = 0; y < nb; ++y)
@@ -105,11 +105,18 @@ void gather_3x3_rows(const float* img, int64_t wp, int64_t inner, int64_t y0, in
       float* d = dst + (y * w + x) * k;
       for (int64_t i = 0; i < 3; ++i)
         for (int64_t j = 0; j < 3; ++j) {
-          const float* s = img + ((y0 + y + i) * wp + x + j) * inner;
-          if (tap_major)
-            std::memcpy(d + (i * 3 + j) * inner, s, static_cast<size_t>(inner) * sizeof(float));
-          else
-            for (int64_t c = 0; c < inner; ++c) d[c * 9 + i * 3 + j] = s[c];
+          const int64_t yy = y0 + y + i - 1, xx = x + j - 1;
+          const bool in = yy >= 0 && yy < h && xx >= 0 && xx < w;
+          const float* s = in ? img + (yy * w + xx) * inner : nullptr;
+          if (tap_major) {
+            float* t = d + (i * 3 + j) * inner;
+            if (in)
+              std::memcpy(t, s, static_cast<size_t>(inner) * sizeof(float));
+            else
+              std::fill(t, t + inner, 0.0f);
+          } else {
+            for (int64_t c = 0; c < inner; ++c) d[c * 9 + i * 3 + j] = in ? s[c] : 0.0f;
+          }
         }
     }
 }
@@ -310,52 +317,33 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
   gemm::Epilogue relu_ep;
   relu_ep.activation = kernels::relu_f32;
   for (size_t b = 0; b < blocks_.size(); ++b) {
-    // The bottleneck activations with a zero border of one pixel, and up to 3 more zero rows /
-    // columns where h / w is not a multiple of 4, so that the 3x3 conv's 4x4 output tiles all
-    // read whole 6x6 patches (zeroed here, never written; every layer overwrites the interior).
-    const int64_t rows = n * h * w, th = (h + 3) / 4, tw = (w + 3) / 4;
-    const int64_t hp = 4 * th + 2, wp = 4 * tw + 2;
-    Tensor ypad = Tensor::empty({n * hp * wp, inner});
-    float* yp = ypad.data<float>();
-    for (int64_t r = 0; r < n * hp; ++r) {
-      float* row = yp + r * wp * inner;
-      if (r % hp == 0 || r % hp > h) {
-        std::fill(row, row + wp * inner, 0.0f);
-      } else {
-        std::fill(row, row + inner, 0.0f);
-        std::fill(row + (w + 1) * inner, row + wp * inner, 0.0f);
-      }
-    }
+    // The bottleneck activations [n * h * w, inner], rows of pixels like the block buffer; the
+    // 3x3 conv's zero padding is the Winograd kernel's (edge tiles read zeros outside the image).
+    const int64_t rows = n * h * w;
+    Tensor ybuf = Tensor::empty({rows, inner});
+    float* yb = ybuf.data<float>();
     float* bp = buf.data<float>();
     for (const Layer& L : blocks_[b]) {
       const int64_t cin = ch;
-      // 1x1: relu(norm1(rows)) @ W1 + b1 -> relu, per chunk of whole image rows, each image row's
-      // GEMM writing straight into the padded buffer's interior.
-      const int64_t img_rows = n * h, rc = std::max<int64_t>(1, row_chunk(rows, cin) / w);
+      // 1x1: relu(norm1(rows)) @ W1 + b1 -> relu, one GEMM per chunk of rows (any rows: the
+      // buffers have no borders), chunk boundaries a function of the shapes only.
+      const int64_t rc = row_chunk(rows, cin);
       gemm::Epilogue ep = relu_ep;
       ep.bias = L.b1.data();
-      parallel_for(0, (img_rows + rc - 1) / rc, 1, [&](int64_t cb, int64_t ce) {
+      parallel_for(0, (rows + rc - 1) / rc, 1, [&](int64_t cb, int64_t ce) {
         for (int64_t ci = cb; ci < ce; ++ci) {
-          const int64_t y0 = ci * rc, ny = std::min(rc, img_rows - y0);
-          float* a = scratch(t_rows, ny * w * cin);
-          kernels::bn_relu_rows(bp + y0 * w * ctot, ctot, ny * w, cin, L.norm1.scale.data(),
+          const int64_t r0 = ci * rc, m = std::min(rc, rows - r0);
+          float* a = scratch(t_rows, m * cin);
+          kernels::bn_relu_rows(bp + r0 * ctot, ctot, m, cin, L.norm1.scale.data(),
                                 L.norm1.shift.data(), a, cin);
-          if (L.q1) {  // quantized: one GEMM for the chunk, then norm2 + relu per image row
-            float* o = scratch(t_out, ny * w * inner);
+          if (L.q1) {  // quantized: the GEMM, then norm2 + relu as an affine pass
             // Convolution rows: f32 activations whatever the chunk (core/qgemm.h, Q4FewRows).
-            quant::linear_quant(ny * w, a, cin, *L.q1, o, inner, {}, quant::Q4FewRows::kF32);
-            for (int64_t y = y0; y < y0 + ny; ++y) {
-              const int64_t img = y / h, yy = y % h;
-              kernels::bn_relu_rows(o + (y - y0) * w * inner, inner, w, inner, L.norm2.scale.data(),
-                                    L.norm2.shift.data(),
-                                    yp + ((img * hp + yy + 1) * wp + 1) * inner, inner);
-            }
-            continue;
-          }
-          for (int64_t y = y0; y < y0 + ny; ++y) {
-            const int64_t img = y / h, yy = y % h;
-            gemm::sgemm_packed_b(false, w, 1.0f, a + (y - y0) * w * cin, cin, *L.w1, 0.0f,
-                                 yp + ((img * hp + yy + 1) * wp + 1) * inner, inner, ep);
+            float* o = scratch(t_out, m * inner);
+            quant::linear_quant(m, a, cin, *L.q1, o, inner, {}, quant::Q4FewRows::kF32);
+            kernels::bn_relu_rows(o, inner, m, inner, L.norm2.scale.data(), L.norm2.shift.data(),
+                                  yb + r0 * inner, inner);
+          } else {
+            gemm::sgemm_packed_b(false, m, 1.0f, a, cin, *L.w1, 0.0f, yb + r0 * inner, inner, ep);
           }
         }
       });
@@ -363,25 +351,25 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
       // Winograd F(4x4, 3x3) per range of 4x4 output tiles (core/kernels/winograd_f2x3.h).
       if (L.q2) {
         const int64_t band =
-            std::clamp<int64_t>(192 / wp, 1, std::max<int64_t>(1, (n * h + 7) / 8));
+            std::clamp<int64_t>(192 / (w + 2), 1, std::max<int64_t>(1, (n * h + 7) / 8));
         const int64_t bands = (h + band - 1) / band;
         parallel_for(0, n * bands, 1, [&](int64_t tb, int64_t te) {
           for (int64_t t = tb; t < te; ++t) {
             const int64_t img = t / bands, y0 = (t % bands) * band, nb = std::min(band, h - y0);
             float* a = scratch(t_rows, nb * w * inner * 9);
-            gather_3x3_rows(yp + img * hp * wp * inner, wp, inner, y0, nb, w, L.q2_tap_major, a);
+            gather_3x3_rows(yb + img * h * w * inner, h, w, inner, y0, nb, L.q2_tap_major, a);
             quant::linear_quant(nb * w, a, inner * 9, *L.q2, bp + ((img * h + y0) * w) * ctot + cin,
                                 ctot, {}, quant::Q4FewRows::kF32);
           }
         });
       } else {
-        const int64_t tiles = th * tw, chunk = winograd_chunk(n * tiles);
+        const int64_t tiles = ((h + 3) / 4) * ((w + 3) / 4), chunk = winograd_chunk(n * tiles);
         const int64_t per_img = (tiles + chunk - 1) / chunk;
         parallel_for(0, n * per_img, 1, [&](int64_t tb, int64_t te) {
           for (int64_t t = tb; t < te; ++t) {
             const int64_t img = t / per_img, t0 = (t % per_img) * chunk;
             const int64_t count = std::min(chunk, tiles - t0);
-            const kernels::WinogradImage im{yp + img * hp * wp * inner, wp, inner, h, w};
+            const kernels::WinogradImage im{yb + img * h * w * inner, w, inner, h, w};
             kernels::winograd_f4x3_tiles(
                 im, L.u2.data(), g, t0, count, bp + img * h * w * ctot + cin, ctot,
                 scratch(t_rows, kernels::winograd_f4x3_scratch_floats(count, inner, g)));

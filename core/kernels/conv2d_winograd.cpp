@@ -1,7 +1,7 @@
 // See conv2d_winograd.h. Three passes per call, each split over threads by disjoint outputs:
-// NCHW input -> zero-bordered channels-last copy [n][hp][wp][c] (hp, wp even, so every 2x2 tile
-// reads a whole 4x4 patch), the tiles of every image -> channels-last output [n][h][w][cout],
-// then back to NCHW.
+// NCHW input -> channels-last copy [n][h][w][c] (the padding is the Winograd kernel's: edge tiles
+// read zeros outside the image), the tiles of every image -> channels-last output
+// [n][h][w][cout], then back to NCHW.
 #include "core/kernels/conv2d_winograd.h"
 
 #include <algorithm>
@@ -18,21 +18,12 @@ namespace {
 constexpr int64_t kMinChannels = 16;
 constexpr int64_t kTileChunk = 32;  // tiles per task (their transformed inputs stay in L2)
 
-// out[n][hp][wp][c] (hp = 2 ceil(h / 2) + 2, wp likewise) = in[n][c][y][x] at (y + 1, x + 1),
-// zero elsewhere.
-void to_padded_channels_last(const float* in, int64_t n, int64_t c, int64_t h, int64_t w,
-                             int64_t hp, int64_t wp, float* out) {
-  parallel_for(0, n * hp, 4, [&](int64_t rb, int64_t re) {
+// out[n][y][x][c] = in[n][c][y][x].
+void to_channels_last(const float* in, int64_t n, int64_t c, int64_t h, int64_t w, float* out) {
+  parallel_for(0, n * h, 4, [&](int64_t rb, int64_t re) {
     for (int64_t r = rb; r < re; ++r) {
-      const int64_t img = r / hp, py = r % hp;
-      float* dst = out + r * wp * c;
-      if (py == 0 || py > h) {
-        std::fill(dst, dst + wp * c, 0.0f);
-        continue;
-      }
-      std::fill(dst, dst + c, 0.0f);
-      std::fill(dst + (w + 1) * c, dst + wp * c, 0.0f);
-      planes_to_pixels(in + (img * c * h + (py - 1)) * w, h * w, c, w, dst + c, c);
+      const int64_t img = r / h, y = r % h;
+      planes_to_pixels(in + (img * c * h + y) * w, h * w, c, w, out + r * w * c, c);
     }
   });
 }
@@ -51,19 +42,19 @@ void from_channels_last(const float* in, int64_t n, int64_t c, int64_t h, int64_
 // weights u (winograd_f2x3_weights of a [cout, cin, 3, 3] kernel) into NCHW out.
 void run(const float* in, int64_t n, int64_t cin, int64_t h, int64_t w, const std::vector<float>& u,
          int64_t cout, float* out) {
-  const int64_t th = (h + 1) / 2, tw = (w + 1) / 2, hp = 2 * th + 2, wp = 2 * tw + 2;
-  const int64_t tiles = th * tw, per_img = (tiles + kTileChunk - 1) / kTileChunk;
-  Tensor padded = conv_detail::scratch<float>(n * hp * wp * cin);
+  const int64_t tiles = ((h + 1) / 2) * ((w + 1) / 2);
+  const int64_t per_img = (tiles + kTileChunk - 1) / kTileChunk;
+  Tensor xcl = conv_detail::scratch<float>(n * h * w * cin);
   Tensor cl = conv_detail::scratch<float>(n * h * w * cout);
-  to_padded_channels_last(in, n, cin, h, w, hp, wp, padded.data<float>());
-  const float* pp = padded.data<float>();
+  to_channels_last(in, n, cin, h, w, xcl.data<float>());
+  const float* xp = xcl.data<float>();
   float* op = cl.data<float>();
   parallel_for(0, n * per_img, 1, [&](int64_t tb, int64_t te) {
     std::vector<float> scratch(
         static_cast<size_t>(winograd_f2x3_scratch_floats(kTileChunk, cin, cout)));
     for (int64_t t = tb; t < te; ++t) {
       const int64_t img = t / per_img, t0 = (t % per_img) * kTileChunk;
-      const WinogradImage im{pp + img * hp * wp * cin, wp, cin, h, w};
+      const WinogradImage im{xp + img * h * w * cin, w, cin, h, w};
       winograd_f2x3_tiles(im, u.data(), cout, t0, std::min(kTileChunk, tiles - t0),
                           op + img * h * w * cout, cout, scratch.data());
     }

@@ -15,10 +15,17 @@ namespace {
 
 // Plain loops over the channels, one channel's patch at a time (see winograd_f2x3_impl.h).
 template <int M>
-void input_tile(const float* p, int64_t row, int64_t cin, float* v, int64_t ldv) {
+void input_tile(const WinogradImage& im, int64_t y0, int64_t x0, bool inside, float* v,
+                int64_t ldv) {
+  const int64_t cin = im.cin;
   for (int64_t c = 0; c < cin; ++c)
-    winograd::input_2d<M, float>([&](int i, int j) { return p[i * row + j * cin + c]; },
-                                 [&](int xi, float t) { v[xi * ldv + c] = t; });
+    winograd::input_2d<M, float>(
+        [&](int i, int j) {
+          const int64_t y = y0 + i, x = x0 + j;
+          if (!inside && (y < 0 || y >= im.h || x < 0 || x >= im.w)) return 0.0f;
+          return im.in[(y * im.stride + x) * cin + c];
+        },
+        [&](int xi, float t) { v[xi * ldv + c] = t; });
 }
 
 template <int M>

@@ -29,14 +29,13 @@ namespace kiln::kernels {
 // [cout, cin, 3, 3] weight, G g G' evaluated in double and rounded once.
 std::vector<float> winograd_f2x3_weights(const float* w, int64_t cout, int64_t cin);
 
-// One input image, channels-last with a zero border: pixel (y, x) of the image is padded pixel
-// (y + 1, x + 1), at in + ((y + 1) * wp + x + 1) * cin. The padded buffer must reach padded row
-// 2 * ceil(h / 2) + 1 and column 2 * ceil(w / 2) + 1 (one more zero row / column than the border
-// when h / w is odd) and be zero everywhere outside the image.
+// One input image, channels-last: pixel (y, x) at in + (y * stride + x) * cin, channels
+// contiguous. The convolution's zero padding is not stored: tiles at the image's edges read
+// pixels outside it as zeros (and never touch that memory).
 struct WinogradImage {
   const float* in = nullptr;
-  int64_t wp = 0;   // padded width in pixels
-  int64_t cin = 0;  // channels per pixel, contiguous
+  int64_t stride = 0;  // pixels between image rows (>= w)
+  int64_t cin = 0;     // channels per pixel, contiguous
   int64_t h = 0, w = 0;
 };
 
@@ -48,8 +47,7 @@ void winograd_f2x3_tiles(const WinogradImage& image, const float* u, int64_t cou
 int64_t winograd_f2x3_scratch_floats(int64_t count, int64_t cin, int64_t cout);
 
 // F(4x4, 3x3), the same contract with 4x4 tiles: u from winograd_f4x3_weights ([36][cin][cout]),
-// tiles numbered over the ceil(h / 4) x ceil(w / 4) grid, and the padded buffer reaching padded
-// row 4 * ceil(h / 4) + 1 and column 4 * ceil(w / 4) + 1, zero outside the image.
+// tiles numbered over the ceil(h / 4) x ceil(w / 4) grid.
 std::vector<float> winograd_f4x3_weights(const float* w, int64_t cout, int64_t cin);
 void winograd_f4x3_tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
                          int64_t count, float* out, int64_t ldo, float* scratch);

@@ -22,10 +22,12 @@ constexpr int64_t kPositionPad = 16;
 
 // Defined by the including translation unit, per output tile side M (2 or 4; the input patch is
 // M + 2 pixels square, P = (M + 2)^2 positions):
-// input_tile<M>: B' d B of one tile's input patch (`p` at its top-left pixel, rows `row` floats
-// apart, pixels `cin` apart) into v[xi * ldv + c], xi = (M + 2) * row + column.
+// input_tile<M>: B' d B of one tile's input patch into v[xi * ldv + c], xi = (M + 2) * row +
+// column. The patch's top-left pixel is (y0, x0) of `image` (-1 at the top and left edges);
+// `inside` says it lies wholly inside the image, else pixels outside read as zero.
 template <int M>
-void input_tile(const float* p, int64_t row, int64_t cin, float* v, int64_t ldv);
+void input_tile(const WinogradImage& image, int64_t y0, int64_t x0, bool inside, float* v,
+                int64_t ldv);
 // output_tile<M>: A' m A of one tile's P products m[xi * cout + o] into its M x M output pixels
 // (`out` at the top-left one, pixels `ldo` apart, image rows `row` floats apart), of which the
 // first ny rows and nx columns exist.
@@ -50,9 +52,9 @@ void tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
   float* v = scratch;             // [P][count][cin], positions ldv apart
   float* m = scratch + kP * ldv;  // [count][P][cout]
   for (int64_t r = 0; r < count; ++r) {
-    const int64_t t = t0 + r, ty = t / tw, tx = t % tw;
-    input_tile<M>(image.in + ((M * ty) * image.wp + M * tx) * cin, image.wp * cin, cin, v + r * cin,
-                  ldv);
+    const int64_t t = t0 + r, y0 = M * (t / tw) - 1, x0 = M * (t % tw) - 1;
+    const bool inside = y0 >= 0 && x0 >= 0 && y0 + M + 2 <= image.h && x0 + M + 2 <= image.w;
+    input_tile<M>(image, y0, x0, inside, v + r * cin, ldv);
   }
   tile_products(v, ldv, count, cin, u, cout, kP, m);
   for (int64_t r = 0; r < count; ++r) {

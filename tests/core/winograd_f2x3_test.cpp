@@ -1,7 +1,7 @@
 // The Winograd F(2x2, 3x3) and F(4x4, 3x3) convolutions (core/kernels/winograd_f2x3.h), plain and
-// AVX-512 builds,
-// against a direct 3x3 convolution in double on the same zero-bordered channels-last images: odd
-// and even sizes (partial tiles at the right and bottom edges), channel counts that are not whole
+// AVX-512 builds, against a direct 3x3 convolution in double on the same channels-last images
+// (zero padding 1, not stored): odd and even sizes (edge tiles on every side, partial tiles at
+// the right and bottom), images smaller than one tile, channel counts that are not whole
 // vectors, output columns wider than one 32-column register tile, tile ranges that start and end
 // anywhere (the result must not depend on them, bit for bit), and an output stride wider than
 // cout (the layer writes into a wider block buffer).
@@ -34,31 +34,28 @@ const Variant kF4{4, winograd_f4x3_weights, winograd_f4x3_scratch_floats};
 
 struct Problem {
   int64_t h, w, cin, cout;
-  int64_t m = 2;  // output tile side: the padded extent and tile grid follow it
-  int64_t hp() const { return m * ((h + m - 1) / m) + 2; }
-  int64_t wp() const { return m * ((w + m - 1) / m) + 2; }
+  int64_t m = 2;  // output tile side: the tile grid follows it
   int64_t tiles() const { return ((h + m - 1) / m) * ((w + m - 1) / m); }
 };
 
 struct Data {
-  std::vector<float> padded, weight;  // padded [hp][wp][cin], weight [cout][cin][3][3]
+  // image [h][w][cin] exactly (no padding, no slack: an edge tile that read outside the image
+  // would read past the allocation, which the sanitizer build reports), weight [cout][cin][3][3]
+  std::vector<float> image, weight;
 };
 
 Data make(const Problem& p, uint64_t seed) {
   std::mt19937_64 gen(seed);
   std::normal_distribution<double> normal;
   Data d;
-  d.padded.assign(static_cast<size_t>(p.hp() * p.wp() * p.cin), 0.0f);
-  for (int64_t y = 0; y < p.h; ++y)
-    for (int64_t x = 0; x < p.w; ++x)
-      for (int64_t c = 0; c < p.cin; ++c)
-        d.padded[((y + 1) * p.wp() + x + 1) * p.cin + c] = static_cast<float>(normal(gen));
+  d.image.resize(static_cast<size_t>(p.h * p.w * p.cin));
+  for (float& v : d.image) v = static_cast<float>(normal(gen));
   d.weight.resize(static_cast<size_t>(p.cout * p.cin * 9));
   for (float& v : d.weight) v = static_cast<float>(normal(gen) * 0.2);
   return d;
 }
 
-// Direct correlation in double, padding 1: out[y][x][o].
+// Direct correlation in double, zero padding 1: out[y][x][o].
 std::vector<double> direct(const Problem& p, const Data& d) {
   std::vector<double> out(static_cast<size_t>(p.h * p.w * p.cout), 0.0);
   for (int64_t y = 0; y < p.h; ++y)
@@ -66,10 +63,13 @@ std::vector<double> direct(const Problem& p, const Data& d) {
       for (int64_t o = 0; o < p.cout; ++o) {
         double s = 0;
         for (int64_t i = 0; i < 3; ++i)
-          for (int64_t j = 0; j < 3; ++j)
+          for (int64_t j = 0; j < 3; ++j) {
+            const int64_t yy = y + i - 1, xx = x + j - 1;
+            if (yy < 0 || yy >= p.h || xx < 0 || xx >= p.w) continue;
             for (int64_t c = 0; c < p.cin; ++c)
-              s += double(d.padded[((y + i) * p.wp() + x + j) * p.cin + c]) *
+              s += double(d.image[(yy * p.w + xx) * p.cin + c]) *
                    d.weight[((o * p.cin + c) * 3 + i) * 3 + j];
+          }
         out[(y * p.w + x) * p.cout + o] = s;
       }
   return out;
@@ -81,7 +81,7 @@ std::vector<float> run(TilesFn fn, const Variant& v, const Problem& p, const Dat
   const int64_t ldo = p.cout + pad;
   std::vector<float> out(static_cast<size_t>(p.h * p.w * ldo), -7.0f);
   std::vector<float> scratch(static_cast<size_t>(v.scratch(chunk, p.cin, p.cout)));
-  const WinogradImage im{d.padded.data(), p.wp(), p.cin, p.h, p.w};
+  const WinogradImage im{d.image.data(), p.w, p.cin, p.h, p.w};
   for (int64_t t0 = 0; t0 < p.tiles(); t0 += chunk)
     fn(im, u.data(), p.cout, t0, std::min(chunk, p.tiles() - t0), out.data(), ldo, scratch.data());
   return out;

@@ -24,11 +24,33 @@ using gemm::avx512::first_n;  // the first n of 16 lanes
 constexpr int64_t kRows = 8;
 
 template <int M>
-void input_tile(const float* p, int64_t row, int64_t cin, float* v, int64_t ldv) {
+void input_tile(const WinogradImage& im, int64_t y0, int64_t x0, bool inside, float* v,
+                int64_t ldv) {
+  const int64_t cin = im.cin, row = im.stride * cin;
+  if (inside) {
+    const float* p = im.in + (y0 * im.stride + x0) * cin;
+    for (int64_t c = 0; c < cin; c += 16) {
+      const __mmask16 k = first_n(cin - c);
+      winograd::input_2d<M, __m512>(
+          [&](int i, int j) { return _mm512_maskz_loadu_ps(k, p + i * row + j * cin + c); },
+          [&](int xi, __m512 t) { _mm512_mask_storeu_ps(v + xi * ldv + c, k, t); });
+    }
+    return;
+  }
+  // An edge tile: rows / columns of the patch outside the image read as zeros (bit i of
+  // `rows` / `cols`: patch row / column i is inside).
+  unsigned rows = 0, cols = 0;
+  for (int i = 0; i < M + 2; ++i) {
+    rows |= unsigned(y0 + i >= 0 && y0 + i < im.h) << i;
+    cols |= unsigned(x0 + i >= 0 && x0 + i < im.w) << i;
+  }
   for (int64_t c = 0; c < cin; c += 16) {
     const __mmask16 k = first_n(cin - c);
     winograd::input_2d<M, __m512>(
-        [&](int i, int j) { return _mm512_maskz_loadu_ps(k, p + i * row + j * cin + c); },
+        [&](int i, int j) {
+          if (!((rows >> i) & (cols >> j) & 1u)) return _mm512_setzero_ps();
+          return _mm512_maskz_loadu_ps(k, im.in + ((y0 + i) * im.stride + x0 + j) * cin + c);
+        },
         [&](int xi, __m512 t) { _mm512_mask_storeu_ps(v + xi * ldv + c, k, t); });
   }
 }
