@@ -37,6 +37,8 @@ const std::vector<Shapes>& shapes() {
       {"stem_7x7", {2, 3, 33, 31}, {16, 3, 7, 7}, opts(2, 3)},
       {"bottleneck_1x1", {3, 40, 9, 9}, {32, 40, 1, 1}, opts(1, 0)},
       {"wide_1x1_in_place", {2, 6, 33, 32}, {5, 6, 1, 1}, opts(1, 0)},  // one sample per GEMM
+      {"plane_196_1x1_in_place", {3, 12, 14, 14}, {20, 12, 1, 1}, opts(1, 0)},  // the threshold
+      {"grouped_1x1_one_sample", {2, 8, 15, 14}, {6, 4, 1, 1}, opts(1, 0, 2)},  // staged: groups
       {"growth_3x3", {2, 32, 9, 7}, {8, 32, 3, 3}, opts(1, 1)},
       {"grouped_dilated", {1, 8, 11, 10}, {6, 4, 3, 3}, opts(2, 2, 2, 2)},
       // Unit stride with >= 16 channels per group: the shifted-plane path (conv2d_shifted.h).
