@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -30,12 +31,28 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum = 0.1, double eps = 1e-5);
+// Per-channel batch statistics of x [N, C, ...]: the mean and the biased variance, exactly as a
+// training batch_norm computes them. A channel's figures depend on its own values only (in a
+// fixed order), so the statistics of tensors concatenated along C are theirs concatenated, bit
+// for bit: DenseNet computes each block feature's once instead of once per later layer.
+struct BatchStatistics {
+  Tensor mean, var;  // [C] each, x's dtype, no grad
+};
+BatchStatistics batch_statistics(const Tensor& x);
+BatchStatistics concat_statistics(const std::vector<BatchStatistics>& parts);
+
 // relu(batch_norm(...)) as one op: one pass forward, and a backward that masks the gradient with
 // the output inside batch norm's own passes. Keeps no normalised-but-not-rectified tensor for
 // backward, so a DenseNet layer holds one wide tensor less (as torch's in-place ReLU).
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        double momentum = 0.1, double eps = 1e-5);
+// batch_norm_relu in training with x's batch statistics already computed (batch_statistics of x
+// or of the parts x was concatenated from): the same bits as batch_norm_relu(..., true, ...). The
+// backward still treats them as functions of x (the batch-statistics gradient).
+Tensor batch_norm_relu_known(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& running_mean, const Tensor& running_var, double momentum,
+                             double eps, const BatchStatistics& known);
 
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel{1, 1};

@@ -32,8 +32,9 @@ DenseLayer::DenseLayer(int64_t in, const DenseNetConfig& c) : drop_rate(c.drop_r
       "conv2", std::make_shared<Conv2d>(inner, c.growth_rate, 3, conv_opts(1, 1), false));
 }
 
-Tensor DenseLayer::forward(const Tensor& x, Generator* dropout_gen) const {
-  Tensor h = norm1->forward_relu(x);
+Tensor DenseLayer::forward(const Tensor& x, Generator* dropout_gen,
+                           const BatchStatistics* known) const {
+  Tensor h = norm1->forward_relu(x, known);
   h = use_folded(folded_, *this) ? relu(folded_.forward(h))
                                  : norm2->forward_relu(conv1->forward(h));
   Tensor out = conv2->forward(h);
@@ -49,10 +50,10 @@ Transition::Transition(int64_t in, int64_t out, const DenseNetConfig& c) {
   conv = register_module("conv", std::make_shared<Conv2d>(in, out, 1, conv_opts(1, 0), false));
 }
 
-Tensor Transition::forward(const Tensor& x) const {
+Tensor Transition::forward(const Tensor& x, const BatchStatistics* known) const {
   Pool2dOptions p;
   p.kernel = {2, 2}, p.stride = {2, 2};
-  return avg_pool2d(conv->forward(norm->forward_relu(x)), p);
+  return avg_pool2d(conv->forward(norm->forward_relu(x, known)), p);
 }
 
 DenseNet::DenseNet(const DenseNetConfig& c) : config_(c) {
@@ -119,9 +120,22 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
   for (size_t b = 0; b < blocks.size(); ++b) {
     const std::string block = "features.denseblock" + std::to_string(b + 1);
     std::vector<Tensor> parts = {h};
+    // Training: each part's batch statistics, computed once (the layers' norm1 see them all).
+    const bool reuse = reuse_stats_ && !recompute && !blocks[b].empty() &&
+                       blocks[b][0]->norm1->training() &&
+                       (h.dtype() == DType::F32 || h.dtype() == DType::F64);
+    const bool to_transition = b < transitions.size();
+    std::vector<BatchStatistics> part_stats;
+    if (reuse) part_stats.push_back(batch_statistics(h));
     for (size_t l = 0; l < blocks[b].size(); ++l) {
       const std::shared_ptr<DenseLayer>& layer = blocks[b][l];
-      if (recompute) {
+      if (reuse) {
+        const BatchStatistics known =
+            part_stats.size() == 1 ? part_stats[0] : concat_statistics(part_stats);
+        parts.push_back(layer->forward(joined(parts), dropout_gen_, &known));
+        if (l + 1 < blocks[b].size() || to_transition)
+          part_stats.push_back(batch_statistics(parts.back()));
+      } else if (recompute) {
         // The concatenation goes inside: each layer's wide input is rebuilt, not kept.
         parts.push_back(checkpoint(
             [layer, joined, gen = dropout_gen_](const std::vector<Tensor>& in) {
@@ -138,11 +152,12 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
     keep(block, h);
     if (b < transitions.size()) {
       const std::shared_ptr<Transition>& t = transitions[b];
+      const BatchStatistics block_stats = reuse ? concat_statistics(part_stats) : BatchStatistics{};
       h = recompute
               ? checkpoint(
                     [t, joined](const std::vector<Tensor>& in) { return t->forward(joined(in)); },
                     parts, nullptr)
-              : t->forward(h);
+              : t->forward(h, reuse ? &block_stats : nullptr);
       keep("features.transition" + std::to_string(b + 1), h);
     }
   }

@@ -25,8 +25,10 @@ namespace kiln::nn {
 class DenseLayer : public Module {
  public:
   DenseLayer(int64_t in, const DenseNetConfig& c);
-  // x: the block's features so far, concatenated; returns growth_rate new channels.
-  Tensor forward(const Tensor& x, Generator* dropout_gen) const;
+  // x: the block's features so far, concatenated; returns growth_rate new channels. `known`:
+  // x's batch statistics when the caller has them (training; see BatchNorm2d::forward_relu).
+  Tensor forward(const Tensor& x, Generator* dropout_gen,
+                 const BatchStatistics* known = nullptr) const;
   std::shared_ptr<BatchNorm2d> norm1, norm2;
   std::shared_ptr<Conv2d> conv1, conv2;
   double drop_rate;
@@ -42,7 +44,8 @@ class DenseLayer : public Module {
 class Transition : public Module {
  public:
   Transition(int64_t in, int64_t out, const DenseNetConfig& c);
-  Tensor forward(const Tensor& x) const;  // avg_pool 2/2 of conv(relu(norm(x)))
+  // avg_pool 2/2 of conv(relu(norm(x))); `known` as DenseLayer::forward's.
+  Tensor forward(const Tensor& x, const BatchStatistics* known = nullptr) const;
   std::shared_ptr<BatchNorm2d> norm;
   std::shared_ptr<Conv2d> conv;
 };
@@ -70,6 +73,10 @@ class DenseNet : public Model {
   // Each dense layer (its input concatenation included) and each transition recomputed in
   // backward (core/checkpoint.h): a block then keeps only the growth_rate channels each layer adds.
   void set_gradient_checkpointing(bool on) override { checkpointing_ = on; }
+  // Training forwards compute each block feature's batch statistics once and hand every later
+  // dense layer's norm1 the concatenation (the same bits as recomputing them; on by default,
+  // off for the test that shows it).
+  void set_reuse_batch_statistics(bool on) { reuse_stats_ = on; }
 
   std::shared_ptr<Conv2d> conv0;
   std::shared_ptr<BatchNorm2d> norm0;  // null with the small stem
@@ -86,6 +93,7 @@ class DenseNet : public Model {
   DenseNetConfig config_;
   Generator* dropout_gen_ = nullptr;
   bool checkpointing_ = false;
+  bool reuse_stats_ = true;
   FoldedConvBn folded_stem_;  // conv0 + norm0
   // The channels-last inference path, made by pack_self for f32 models.
   std::shared_ptr<const DenseNetInference> fast_;

@@ -72,12 +72,19 @@ Tensor BatchNorm2d::forward(const Tensor& x) const {
   return normalise(x, false);
 }
 
-Tensor BatchNorm2d::forward_relu(const Tensor& x) const {
-  return normalise(x, true);
+Tensor BatchNorm2d::forward_relu(const Tensor& x, const BatchStatistics* known) const {
+  return normalise(x, true, known);
 }
 
-Tensor BatchNorm2d::normalise(const Tensor& x, bool relu) const {
-  const auto op = relu ? batch_norm_relu : batch_norm;
+Tensor BatchNorm2d::normalise(const Tensor& x, bool relu, const BatchStatistics* known) const {
+  if (!training()) known = nullptr;  // eval normalises with the running statistics
+  const auto op = [relu, known](const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm,
+                                const Tensor& rv, bool training, double momentum, double eps) {
+    if (known) return batch_norm_relu_known(x, w, b, rm, rv, momentum, eps, *known);
+    return relu ? batch_norm_relu(x, w, b, rm, rv, training, momentum, eps)
+                : batch_norm(x, w, b, rm, rv, training, momentum, eps);
+  };
+  KILN_CHECK(relu || !known, "BatchNorm2d: known batch statistics are for forward_relu");
   // A checkpointed forward re-run in backward: batch statistics again, the running ones left as
   // the forward updated them.
   if (training() && checkpoint_recomputing())

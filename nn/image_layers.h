@@ -42,7 +42,8 @@ class BatchNorm2d : public Module {
   explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1);
   Tensor forward(const Tensor& x) const;
   // relu(forward(x)) as one op (batch_norm_relu): less memory kept for backward, one pass less.
-  Tensor forward_relu(const Tensor& x) const;
+  // `known`: x's batch statistics when already computed (used in training, see batch_norm_relu).
+  Tensor forward_relu(const Tensor& x, const BatchStatistics* known = nullptr) const;
   void reset();  // weight 1, bias 0, running mean 0 / var 1, no batches tracked
   Tensor& weight;
   Tensor& bias;
@@ -52,7 +53,7 @@ class BatchNorm2d : public Module {
   double eps, momentum;
 
  private:
-  Tensor normalise(const Tensor& x, bool relu) const;
+  Tensor normalise(const Tensor& x, bool relu, const BatchStatistics* known = nullptr) const;
 };
 
 // A conv followed by an eval batch norm, folded into one conv for inference

@@ -2,6 +2,7 @@
 // arithmetic is in core/kernels/batch_norm_cpu.h. The backward reads private copies of the mean
 // and invstd it normalised with, so a later update of the running statistics (the next training
 // forward, an optimizer's in-place write) cannot change a pending gradient.
+#include <algorithm>
 #include <cmath>
 
 #include "core/autograd.h"
@@ -42,7 +43,8 @@ void update_running(const Tensor& running, const T* stat, double momentum, doubl
 // into batch norm's from the saved output (no normalised-but-not-rectified tensor is kept).
 Tensor batch_norm_impl(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in,
                        const Tensor& running_mean, const Tensor& running_var, bool training,
-                       double momentum, double eps, bool relu) {
+                       double momentum, double eps, bool relu,
+                       const BatchStatistics* known = nullptr) {
   KILN_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, ...], got ", x_in.describe());
   KILN_CHECK(x_in.dtype() == DType::F32 || x_in.dtype() == DType::F64,
              "batch_norm: expected an f32 or f64 input, got ", x_in.describe());
@@ -67,6 +69,13 @@ Tensor batch_norm_impl(const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
                "batch_norm: running statistics updated in training must be contiguous buffers "
                "without grad");
   }
+  if (known) {
+    KILN_CHECK(training, "batch_norm: known batch statistics are for training mode");
+    check_channel_tensor(known->mean, x_in, c, "known batch mean");
+    check_channel_tensor(known->var, x_in, c, "known batch variance");
+    KILN_CHECK(known->mean.defined() && known->var.defined(),
+               "batch_norm: known batch statistics need both the mean and the variance");
+  }
   const DType dt = x_in.dtype();
   Tensor x = detached_contiguous(x_in), w = detached_contiguous(w_in),
          b = detached_contiguous(b_in);
@@ -79,7 +88,13 @@ Tensor batch_norm_impl(const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
     if (training) {
       Tensor var = Tensor::empty({c}, dt);
       T* v = var.data<T>();
-      kernels::batch_norm_stats<T>(x.data<T>(), n, c, inner, mu, v);
+      if (known) {
+        const Tensor km = detached_contiguous(known->mean), kv = detached_contiguous(known->var);
+        std::copy(km.data<T>(), km.data<T>() + c, mu);
+        std::copy(kv.data<T>(), kv.data<T>() + c, v);
+      } else {
+        kernels::batch_norm_stats<T>(x.data<T>(), n, c, inner, mu, v);
+      }
       for (int64_t i = 0; i < c; ++i) is[i] = static_cast<T>(1.0 / std::sqrt(double(v[i]) + eps));
       NoGradGuard ng;
       if (running_mean.defined()) update_running<T>(running_mean, mu, momentum, 1.0);
@@ -135,6 +150,36 @@ Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        double momentum, double eps) {
   return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, true);
+}
+
+Tensor batch_norm_relu_known(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& running_mean, const Tensor& running_var, double momentum,
+                             double eps, const BatchStatistics& known) {
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, true, momentum, eps, true,
+                         &known);
+}
+
+BatchStatistics batch_statistics(const Tensor& x_in) {
+  KILN_CHECK(x_in.dim() >= 2, "batch_statistics: expected an input [N, C, ...], got ",
+             x_in.describe());
+  KILN_CHECK(x_in.dtype() == DType::F32 || x_in.dtype() == DType::F64,
+             "batch_statistics: expected an f32 or f64 input, got ", x_in.describe());
+  const int64_t n = x_in.shape()[0], c = x_in.shape()[1];
+  const int64_t inner = c == 0 || n == 0 ? 0 : x_in.numel() / (n * c);
+  const Tensor x = detached_contiguous(x_in);
+  BatchStatistics s{Tensor::empty({c}, x.dtype()), Tensor::empty({c}, x.dtype())};
+  dispatch_floating(x.dtype(), "batch_statistics", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::batch_norm_stats<T>(x.data<T>(), n, c, inner, s.mean.data<T>(), s.var.data<T>());
+  });
+  return s;
+}
+
+BatchStatistics concat_statistics(const std::vector<BatchStatistics>& parts) {
+  NoGradGuard ng;
+  std::vector<Tensor> means, vars;
+  for (const BatchStatistics& p : parts) means.push_back(p.mean), vars.push_back(p.var);
+  return {concat(means, 0), concat(vars, 0)};
 }
 
 FoldedConv fold_batch_norm_into_conv(const Tensor& conv_weight, const Tensor& conv_bias,
