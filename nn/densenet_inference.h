@@ -6,21 +6,25 @@
 //     is ever concatenated (the usual DenseNet forward copies the whole concatenation per layer);
 //   - norm1 + relu1 is applied while copying a chunk of rows into an L2-resident operand for the
 //     1x1 GEMM (core/kernels/bn_relu_rows.h); conv1 has norm2 folded into its weights and relu2 is
-//     the GEMM's epilogue; its output lands in a zero-bordered [N, H+2, W+2, bn_size*growth]
-//     buffer (one more zero row / column where H / W is odd), from which the 3x3 conv runs as
-//     Winograd F(2x2, 3x3) (core/kernels/winograd_f2x3.h): 2.25x fewer multiplications than the
-//     direct form, the transforms additions only. DenseNet121's forward at 1 x 224^2 took
-//     23-24 ms with the direct form (per kernel row one GEMM against the row's 3 taps side by
-//     side) and 19.5-20.5 ms with Winograd, 8 x 224^2 170 -> 154 ms (bench_densenet_bench, 2
-//     threads, interleaved, 2026-12-03); within 5e-7 of torchvision's logits either way;
+//     the GEMM's epilogue; its output lands in an [N*H*W, bn_size*growth] row buffer, from which
+//     the 3x3 conv runs as Winograd F(4x4, 3x3) (core/kernels/winograd_f2x3.h; edge tiles read
+//     zeros outside the image, so the buffer needs no border): 4x fewer multiplications than the
+//     direct form. DenseNet121's forward at 8 x 224^2 (bench_densenet_bench, 2 threads,
+//     interleaved): direct form (per kernel row one GEMM against the row's 3 taps side by side)
+//     170 ms, Winograd F(2x2, 3x3) 154 ms (2026-12-03), F(4x4, 3x3) ~120 ms (2026-12-04); within
+//     5e-7 of torchvision's logits each time;
+//   - the float ImageNet stem (conv0 with norm0 folded, relu0, pool0) runs channels-last too
+//     (nn/densenet_stem.h) and writes block 1's rows directly (a quantized or small stem goes
+//     through the conv op);
 //   - the transition's 2x2 average pool commutes with its 1x1 conv (both linear, the ReLU is
 //     before them), so it pools first and convolves a quarter of the pixels;
 //   - every weight is packed once (gemm::PackedB); pixel rows are the GEMM's M, so batch and
 //     image size make M large and the micro-kernel sees full tiles.
 // Quantized convolutions (kiln quantize; nn/quantized_conv.h) run as their GEMMs on the same
 // buffers: conv1 on the normalised rows through quant::linear_quant, then norm2 + relu as an
-// affine pass (the fold needs a float weight); conv2 on rows gathered from the padded buffer in
-// the weight's (c, i, j) order, written straight into the block buffer; a transition's conv on its
+// affine pass (the fold needs a float weight); conv2 on rows gathered from the bottleneck rows
+// (taps outside the image as zeros) in the weight's order, written straight into the block
+// buffer; a transition's conv on its
 // pooled rows. Float and quantized layers mix freely.
 // Results agree with the layer-by-layer forward to float rounding (the summation order differs),
 // and are bit-identical across thread counts: threads take whole row chunks whose boundaries
