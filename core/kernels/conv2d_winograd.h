@@ -4,7 +4,8 @@
 // axes swapped, again such a convolution. conv2d_backward takes it for f32 where it applies; the
 // weight gradient stays on the shifted-plane GEMMs (conv2d_shifted.h).
 // Why: the shifted path packs its B operand once per kernel tap (9 times); here the output
-// gradient is transposed once into a zero-bordered channels-last copy and transformed once, and
+// gradient is transposed once into a channels-last copy (no border: the Winograd kernel reads
+// zeros outside the image) and transformed once, and
 // the products do 16 multiplications per 2x2 tile and channel pair instead of 36. DenseNet121's
 // training step at 8 x 224^2: 1-3% faster (3 interleaved pairs).
 // Why not the forward too (it was measured: 7% with both): Winograd's rounding is relative to its

@@ -1,8 +1,8 @@
 // Winograd F(2x2, 3x3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
-// Networks", CVPR 2016) of zero-bordered channels-last images: 3x3 kernel, stride 1, padding 1,
-// no dilation or groups. Each 2x2 block of output pixels ("tile") is computed from the 4x4 input
-// patch around it as Y = A' [(G g G') . (B' d B)] A: 16 multiplications per channel pair where
-// the direct form needs 36, so the products (16 GEMMs of [tiles, cin] x [cin, cout], one per
+// Networks", CVPR 2016) of channels-last images with zero padding 1 (not stored): 3x3 kernel,
+// stride 1, no dilation or groups. Each 2x2 block of output pixels ("tile") is computed from the
+// 4x4 input patch around it as Y = A' [(G g G') . (B' d B)] A: 16 multiplications per channel pair
+// where the direct form needs 36, so the products (16 GEMMs of [tiles, cin] x [cin, cout], one per
 // position xi of the 4x4 transformed tile) do 2.25x less work; the transforms are additions only.
 // The constants are 0, +-1 and +-1/2, so the rounding stays at the level of a direct sum in
 // another order (measured in tests/core/winograd_f2x3_test.cpp against an f64 direct
