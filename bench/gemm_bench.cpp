@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/fma_peak.h"
 #include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/gemm.h"
@@ -27,67 +28,6 @@ extern "C" char* openblas_get_corename();
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// FMA throughput: 24 independent accumulators hide FMA latency on both ports; the fmadd chain
-// result is consumed so the compiler keeps it.
-__attribute__((target("avx512f,fma"))) double fma_loop_avx512(int64_t iters) {
-  __m512 acc[24];
-  for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(0.001f * i);
-  const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-4f);
-  for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 24
-    for (int i = 0; i < 24; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-  }
-  __m512 s = acc[0];
-  for (int i = 1; i < 24; ++i) s = _mm512_add_ps(s, acc[i]);
-  float out[16];
-  _mm512_storeu_ps(out, s);
-  return out[0];
-}
-
-__attribute__((target("avx2,fma"))) double fma_loop_avx2(int64_t iters) {
-  __m256 acc[12];
-  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(0.001f * i);
-  const __m256 x = _mm256_set1_ps(0.999f), y = _mm256_set1_ps(1e-4f);
-  for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
-  }
-  float out[8];
-  __m256 s = acc[0];
-  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, acc[i]);
-  _mm256_storeu_ps(out, s);
-  return out[0];
-}
-
-// Peak GFLOP/s with `threads` threads, each running the FMA loop. Short runs, best of 300, so that
-// a quiet moment is caught even when other processes share the cores.
-double measure_fma_peak(int threads) {
-  const bool z = kiln::cpu_features().avx512f;
-  const bool y = kiln::cpu_features().avx2 && kiln::cpu_features().fma;
-  if (!z && !y) return 0.0;
-  const int64_t iters = 200'000;  // ~0.7 ms per thread at peak
-  const double flops_per_iter = z ? 24.0 * 16 * 2 : 12.0 * 8 * 2;
-  double best = 0;
-  std::atomic<double> sink{0};
-  for (int rep = 0; rep < 300; ++rep) {
-    // Each task waits until all `threads` tasks have started, so every pool thread runs exactly
-    // one loop concurrently (otherwise the caller could run them back to back).
-    std::atomic<int> started{0};
-    const auto t0 = Clock::now();
-    kiln::parallel_for(0, threads, 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        started.fetch_add(1);
-        while (started.load() < threads) {
-        }
-        sink.store(sink.load() + (z ? fma_loop_avx512(iters) : fma_loop_avx2(iters)));
-      }
-    });
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    best = std::max(best, threads * iters * flops_per_iter / dt / 1e9);
-  }
-  return best;
-}
 
 struct Timing {
   double best_s = 1e30, median_s = 0;
@@ -150,7 +90,7 @@ int main(int argc, char** argv) {
               kiln::gemm::bf16gemm_backend(), coretype ? coretype : "(unset)",
               openblas_get_corename());
   std::printf("# cpu: %s\n", kiln::cpu_features_string().c_str());
-  const double peak = measure_fma_peak(threads);
+  const double peak = kiln::bench::measure_fma_peak(threads);
   std::printf("PEAK threads=%d gflops=%.1f\n", threads, peak);
 
   const int64_t shapes[][3] = {{128, 768, 768},   {128, 3072, 768},  {128, 768, 3072},

@@ -1,11 +1,9 @@
 // Winograd 3x3 convolution kernels (core/kernels/winograd_f2x3.h) on one thread at DenseNet's
 // bottleneck shape (128 -> 32 channels) for each block's image size, against this core's FMA
 // peak measured in the same process. For kernel tuning; the model figures are bench_densenet_bench.
-// Usage: bench_winograd_bench [--reps N]
-// Prints per variant and size: ms per image, the products' share, and the effective GF/s (the
+// Usage: [CHUNK=tiles per call, default 32] bench_winograd_bench [--reps N]
+// Prints per variant and size: ms per image (best of the repetitions) and the effective GF/s (the
 // direct convolution's 2 * 9 * cin * cout flops per output pixel over the time).
-#include <immintrin.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,30 +12,8 @@
 #include <random>
 #include <vector>
 
+#include "bench/fma_peak.h"
 #include "core/kernels/winograd_f2x3.h"
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-__attribute__((target("avx512f,fma"))) double fma_peak_gflops() {
-  __m512 acc[24];
-  for (int i = 0; i < 24; ++i) acc[i] = _mm512_set1_ps(0.001f * i);
-  const __m512 x = _mm512_set1_ps(0.999f), y = _mm512_set1_ps(1e-4f);
-  const int64_t iters = 20000000;
-  const auto t0 = Clock::now();
-  for (int64_t it = 0; it < iters; ++it) {
-#pragma GCC unroll 24
-    for (int i = 0; i < 24; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-  }
-  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
-  float sink = 0;
-  for (int i = 0; i < 24; ++i) sink += _mm512_reduce_add_ps(acc[i]);
-  if (sink == 12345.0f) std::puts("");
-  return 24.0 * 32.0 * static_cast<double>(iters) / s / 1e9;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   int reps = 20;
@@ -46,7 +22,7 @@ int main(int argc, char** argv) {
   using namespace kiln::kernels;
   const int64_t cin = 128, cout = 32;
   const int64_t chunk = std::getenv("CHUNK") ? std::atoi(std::getenv("CHUNK")) : 32;
-  const double peak = fma_peak_gflops();
+  const double peak = kiln::bench::measure_fma_peak(1);
   std::printf("fma_peak_1core=%.1f GF/s\n", peak);
   std::mt19937 gen(1);
   std::normal_distribution<float> normal;
@@ -71,14 +47,16 @@ int main(int argc, char** argv) {
       const int64_t images = std::max<int64_t>(1, 3136 * 8 / (size * size));
       double best = 1e30;
       for (int r = 0; r < reps; ++r) {
-        const auto t0 = Clock::now();
+        const auto t0 = std::chrono::steady_clock::now();
         for (int64_t img = 0; img < images; ++img)
           for (int64_t t0i = 0; t0i < tiles; t0i += chunk) {
             const int64_t count = std::min(chunk, tiles - t0i);
             (m == 2 ? winograd_f2x3_tiles : winograd_f4x3_tiles)(
                 im, u.data(), cout, t0i, count, out.data() + 128, ldo, scratch.data());
           }
-        best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count() / images);
+        best = std::min(
+            best,
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / images);
       }
       const double flops = 2.0 * 9 * cin * cout * size * size;
       std::printf("F(%dx%d,3x3) %2ldx%-2ld ms/image=%.4f effective=%.1f GF/s (%.0f%% of peak)\n", m,

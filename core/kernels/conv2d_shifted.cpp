@@ -185,15 +185,13 @@ void conv2d_backward_shifted(const ConvGeometry& g, const T* x, const T* w, cons
   });
   if (gw)
     for (int64_t gr = 0; gr < g.groups; ++gr)
-      for (int64_t t = 0; t < pl.taps; ++t)
+      for (int64_t t = 0; t < pl.taps; ++t) {
+        const T* tap = gwt.data() + (gr * pl.taps + t) * pl.coutg * pl.cing;
         for (int64_t co = 0; co < pl.coutg; ++co)
-          for (int64_t c = 0; c < pl.cing; ++c) {
-            const int64_t tap_base = (gr * pl.taps + t) * pl.coutg * pl.cing;
-            // f32 holds each tap transposed ([cing][coutg]), double as [coutg][cing].
-            const int64_t at = std::is_same_v<T, float> ? c * pl.coutg + co : co * pl.cing + c;
+          for (int64_t c = 0; c < pl.cing; ++c)  // f32 holds each tap as [cing][coutg]
             gw[((gr * pl.coutg + co) * pl.cing + c) * pl.taps + t] =
-                gwt[static_cast<size_t>(tap_base + at)];
-          }
+                std::is_same_v<T, float> ? tap[c * pl.coutg + co] : tap[co * pl.cing + c];
+      }
   if (gb) conv_detail::bias_gradient(g, gy, gb);
 }
 

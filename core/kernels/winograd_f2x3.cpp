@@ -97,12 +97,22 @@ std::vector<float> winograd_f4x3_weights(const float* w, int64_t cout, int64_t c
   return transform_weights(kG, w, cout, cin);
 }
 
+namespace {
+
+// The driver's scratch (winograd_f2x3_impl.h): per position, count tiles' transformed inputs
+// (cin) and products (cout), plus the padding between positions' blocks.
+int64_t scratch_floats(int64_t positions, int64_t count, int64_t cin, int64_t cout) {
+  return positions * (count * (cin + cout) + plain::kPositionPad);
+}
+
+}  // namespace
+
 int64_t winograd_f2x3_scratch_floats(int64_t count, int64_t cin, int64_t cout) {
-  return 16 * (count * (cin + cout) + 16);  // + the padding of winograd_f2x3_impl.h
+  return scratch_floats(16, count, cin, cout);
 }
 
 int64_t winograd_f4x3_scratch_floats(int64_t count, int64_t cin, int64_t cout) {
-  return 36 * (count * (cin + cout) + 16);
+  return scratch_floats(36, count, cin, cout);
 }
 
 void winograd_f2x3_tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,

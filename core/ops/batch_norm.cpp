@@ -29,6 +29,19 @@ void check_channel_tensor(const Tensor& t, const Tensor& x, int64_t c, const cha
              x.describe());
 }
 
+// x [N, C, ...] as batch norm sees it: n samples, c channels of `inner` values each. Checks the
+// rank and dtype, naming the op.
+struct ChannelLayout {
+  int64_t n, c, inner;
+};
+ChannelLayout channel_layout(const Tensor& x, const char* op) {
+  KILN_CHECK(x.dim() >= 2, op, ": expected an input [N, C, ...], got ", x.describe());
+  KILN_CHECK(x.dtype() == DType::F32 || x.dtype() == DType::F64, op,
+             ": expected an f32 or f64 input, got ", x.describe());
+  const int64_t n = x.shape()[0], c = x.shape()[1];
+  return {n, c, c == 0 || n == 0 ? 0 : x.numel() / (n * c)};
+}
+
 // running = (1 - momentum) * running + momentum * stat, in place, as one write.
 template <typename T>
 void update_running(const Tensor& running, const T* stat, double momentum, double factor) {
@@ -45,11 +58,7 @@ Tensor batch_norm_impl(const Tensor& x_in, const Tensor& w_in, const Tensor& b_i
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        double momentum, double eps, bool relu,
                        const BatchStatistics* known = nullptr) {
-  KILN_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, ...], got ", x_in.describe());
-  KILN_CHECK(x_in.dtype() == DType::F32 || x_in.dtype() == DType::F64,
-             "batch_norm: expected an f32 or f64 input, got ", x_in.describe());
-  const int64_t n = x_in.shape()[0], c = x_in.shape()[1];
-  const int64_t inner = c == 0 || n == 0 ? 0 : x_in.numel() / (n * c);
+  const auto [n, c, inner] = channel_layout(x_in, "batch_norm");
   check_channel_tensor(w_in, x_in, c, "weight");
   check_channel_tensor(b_in, x_in, c, "bias");
   check_channel_tensor(running_mean, x_in, c, "running_mean");
@@ -160,12 +169,7 @@ Tensor batch_norm_relu_known(const Tensor& x, const Tensor& weight, const Tensor
 }
 
 BatchStatistics batch_statistics(const Tensor& x_in) {
-  KILN_CHECK(x_in.dim() >= 2, "batch_statistics: expected an input [N, C, ...], got ",
-             x_in.describe());
-  KILN_CHECK(x_in.dtype() == DType::F32 || x_in.dtype() == DType::F64,
-             "batch_statistics: expected an f32 or f64 input, got ", x_in.describe());
-  const int64_t n = x_in.shape()[0], c = x_in.shape()[1];
-  const int64_t inner = c == 0 || n == 0 ? 0 : x_in.numel() / (n * c);
+  const auto [n, c, inner] = channel_layout(x_in, "batch_statistics");
   const Tensor x = detached_contiguous(x_in);
   BatchStatistics s{Tensor::empty({c}, x.dtype()), Tensor::empty({c}, x.dtype())};
   dispatch_floating(x.dtype(), "batch_statistics", [&](auto tag) {
