@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A summarizer kiln trains itself, end to end (issue 12):
 #   1. data: prepare_data.py (fixed, seeded held-out test splits) and the baselines;
-#   2. pre-training: BART's denoising objective (kiln data denoise) on the training splits' text,
-#      from random weights (config.json: 3+3 layers, d_model 192, bart-large-cnn's BPE vocabulary);
+#   2. pre-training on the training splits' text, from random weights (config.json: 3+3 layers,
+#      d_model 192, bart-large-cnn's BPE vocabulary): copying short pieces, then BART's
+#      denoising objective (kiln data denoise);
 #   3. fine-tuning on BBC News + CNN/DailyMail + FewSum training splits;
 #   4. evaluation on each test split with kiln summarize (beam search) and kiln rouge, beside the
 #      baselines on the same rows;
@@ -101,11 +102,45 @@ fi
 "$here/baselines.sh" "$data" "$OUT/baselines" >/dev/null
 GEN_NEWS=(--num-beams 4 --length-penalty 2.0 --no-repeat-ngram-size 3 --early-stopping true)
 
-# ---- 2. denoising pre-training ----
+# ---- 2. pre-training: copying, then denoising ----
 denoise_in=$OUT/denoise_in.jsonl
 take "$DENOISE_TEXTS" "$data/denoise_text.jsonl" "$denoise_in"
 inputs=$denoise_in
 [ "$DENOISE_EXTRA" = 1 ] && inputs="$inputs,$data/denoise_extra.jsonl"
+
+# 2a. Copy warm-up: pieces of at most 24 words whose target is the source itself. From random
+# weights the model learns to copy such 32-token pieces within a few hundred updates (loss 10.4
+# -> 0.4 by update 360), but not 120-word ones (160 tokens): on those it sat at loss 6.3 after a
+# whole epoch (583 updates). Denoising then starts from a model that copies: its dev
+# reconstruction ROUGE-1 went from 45.8 to 59.6, and the held-out BBC ROUGE-1 from 39.8 to 45.7.
+# Tried and dropped (2026-12-04): a second epoch copying 120-word pieces from the short copier
+# learns fast (dev copy ROUGE-1 97.7) but changes nothing after denoising (reconstruction 59.0,
+# fine-tuning dev ROUGE-1 28.7 after epoch 1 against 29.2), and fine-tuning straight from it,
+# without denoising, is worse (22.1, then 21.4 after epoch 2).
+# copy_stage NAME MAX_WORDS BATCH MAX_TOKENS INIT...: one epoch of copying pieces of the text.
+copy_stage() {
+  local name=$1 words=$2 batch=$3 tokens=$4
+  shift 4
+  if [ ! -f "$OUT/${name}_train.jsonl" ]; then
+    "$KILN" data denoise -i "$denoise_in" -o "$OUT/${name}_train.jsonl" --mask-ratio 0 \
+      --no-permute --max-words "$words" --min-words 4 --seed 1
+  fi
+  take 20 "$data/bbc_dev.jsonl" "$OUT/${name}_dev_text.jsonl"
+  "$KILN" data denoise -i "$OUT/${name}_dev_text.jsonl" -o "$OUT/${name}_dev_all.jsonl" \
+    --mask-ratio 0 --no-permute --max-words "$words" --min-words 4 --seed 2
+  take 16 "$OUT/${name}_dev_all.jsonl" "$OUT/${name}_dev.jsonl"
+  log "$name: $(wc -l <"$OUT/${name}_train.jsonl") pieces of at most $words words"
+  train "$OUT/$name" --task summarization "$@" \
+    --train "$OUT/${name}_train.jsonl" --eval "$OUT/${name}_dev.jsonl" \
+    --epochs 1 --learning-rate 1e-3 --warmup-ratio 0.05 --weight-decay 0.01 \
+    --per-device-batch-size "$batch" --max-source-length "$tokens" --max-target-length "$tokens" \
+    --save-steps "$SAVE_STEPS" --bf16 --seed 1 \
+    --generation-num-beams 1 --generation-max-length "$tokens" --generation-min-length 0 \
+    --generation-no-repeat-ngram-size 0 --generation-length-penalty 1.0
+}
+copy_stage copy 24 32 64 --config "$here/config.json" --tokenizer "$TOKENIZER"
+
+# 2b. Denoising (infilling) from the copying model.
 if [ ! -f "$OUT/denoise_train.jsonl" ]; then
   "$KILN" data denoise -i "$inputs" -o "$OUT/denoise_train.jsonl" --copies "$DENOISE_COPIES" --seed 1 \
     --no-permute
@@ -116,7 +151,7 @@ take 20 "$data/bbc_dev.jsonl" "$OUT/denoise_dev_text.jsonl"
   --no-permute
 take "$PRE_EVAL" "$OUT/denoise_dev_all.jsonl" "$OUT/denoise_dev.jsonl"
 log "pre-training: $(wc -l <"$OUT/denoise_train.jsonl") noised pieces"
-train "$OUT/pretrain" --task summarization --config "$here/config.json" --tokenizer "$TOKENIZER" \
+train "$OUT/pretrain" --task summarization --model "$OUT/copy/best.kiln" \
   --train "$OUT/denoise_train.jsonl" --eval "$OUT/denoise_dev.jsonl" \
   --epochs "$PRE_EPOCHS" --learning-rate 1e-3 --warmup-ratio 0.05 --weight-decay 0.01 \
   --per-device-batch-size 16 --max-source-length 256 --max-target-length 256 \
