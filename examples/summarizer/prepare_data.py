@@ -95,8 +95,9 @@ SENTENCE_END = re.compile(r"(?<=[.!?])(?=[A-Z\"'])|(?<=[.!?][\"'])(?=[A-Z])")
 
 def in_article_order(row):
     """The row with its summary's sentences in the order they appear in the article, joined by
-    spaces; unchanged when a sentence is not found verbatim in the article (about 10% of BBC's
-    training rows, where the cut above splits inside a sentence). A training target in article
+    spaces; unchanged when a sentence is not found verbatim in the article (170 of BBC's 1,755
+    training rows: the cut leaves a closing quote on the wrong side, or the summary's spacing
+    differs from the article's). A training target in article
     order asks the decoder to copy forward through the source, as it does in its copy warm-up
     and denoising pre-training, instead of jumping around it."""
     sentences = [p.strip() for p in SENTENCE_END.split(row["summary"]) if p.strip()]
