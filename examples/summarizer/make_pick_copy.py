@@ -30,21 +30,16 @@ MAX_SENTENCE_WORDS = 60  # longer "sentences" are tables or lists the splitter d
 def windows(sents, max_words):
     """Consecutive runs of sentences of at most max_words words, each with 3 or more sentences."""
     run, words = [], 0
-    for s in sents:
-        n = len(s.split())
-        if n > MAX_SENTENCE_WORDS:
+    for s in sents + [None]:  # None: the end, which closes the last run like an overlong sentence
+        n = len(s.split()) if s is not None else 0
+        overlong = s is None or n > MAX_SENTENCE_WORDS
+        if overlong or (words + n > max_words and run):
             if len(run) >= 3:
                 yield run
             run, words = [], 0
-            continue
-        if words + n > max_words and run:
-            if len(run) >= 3:
-                yield run
-            run, words = [], 0
-        run.append(s)
-        words += n
-    if len(run) >= 3:
-        yield run
+        if not overlong:
+            run.append(s)
+            words += n
 
 
 def texts_of(record):
