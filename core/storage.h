@@ -66,8 +66,9 @@ class Storage {
 };
 
 // The caching allocator behind Storage::allocate. Freed blocks are kept in size buckets and reused,
-// because first-touching fresh pages costs ~10 µs per 4 KiB here; blocks of 2 MiB and more ask for
-// transparent huge pages. Exposed for stats and tests.
+// because first-touching fresh pages costs ~10 µs per 4 KiB here; blocks of 256 KiB and more are
+// reused by best fit (the smallest cached block of at most twice the request), and blocks of
+// 2 MiB and more ask for transparent huge pages. Exposed for stats and tests.
 namespace allocator {
 struct Stats {
   size_t bytes_in_use = 0;  // handed out to live storages
