@@ -59,5 +59,28 @@ TEST_F(AllocatorReuse, SmallRequestsUseExactBuckets) {
   EXPECT_EQ(same->data(), block);
 }
 
+// Over the idle cap (the larger of 2 GiB and the peak in use), smaller idle blocks are freed first
+// so that the large one the next step needs stays. The blocks are never touched: address space
+// only.
+TEST_F(AllocatorReuse, OverTheCapSmallerIdleBlocksGoFirst) {
+  constexpr size_t MiB = 1024 * KiB;
+  if (allocator::stats().peak_bytes_in_use > 1024 * MiB)
+    GTEST_SKIP() << "an earlier test in this process already used over 1 GiB at once";
+  { auto small = Storage::allocate(1200 * MiB); }  // cached: 1.2 GiB (peak 1.2 GiB, cap 2 GiB)
+  void* large;
+  size_t large_cached;
+  {
+    auto big = Storage::allocate(2560 * MiB);  // too big for the cached block: a fresh one
+    large = big->data();
+    large_cached = allocator::stats().bytes_cached;
+    EXPECT_GE(large_cached, 1200 * MiB);
+  }
+  // 1.2 + 2.5 GiB idle is over the cap (the 2.5 GiB peak): the 1.2 GiB block was freed, not the
+  // 2.5 GiB one, which the next request of its size gets back.
+  EXPECT_LT(allocator::stats().bytes_cached, large_cached + 2560 * MiB);
+  EXPECT_GE(allocator::stats().bytes_cached, 2560 * MiB);
+  EXPECT_EQ(Storage::allocate(2560 * MiB)->data(), large);
+}
+
 }  // namespace
 }  // namespace kiln
