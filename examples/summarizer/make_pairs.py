@@ -3,7 +3,7 @@
 
     make_pairs.py lead3   DATA.jsonl  [--sep space|newline] [--count N]  # first N (3) sentences
     make_pairs.py longest DATA.jsonl                          # the longest of "reviews"
-    make_pairs.py summaries SUMMARIZE_OUT.jsonl               # kiln summarize's output lines
+    make_pairs.py summaries SUMMARIZE_OUT.jsonl [--sep ...]   # kiln summarize's output lines
 
 A record's reference is its "summary" ("input_summary" in kiln summarize's output, which keeps an
 input field named like its own that way); a list of gold summaries (FewSum) gives one pair per
@@ -14,7 +14,9 @@ Sentences (lead3): the text is cut at line breaks, then after '.', '!' or '?' (a
 quotes or brackets) followed by whitespace and an upper-case letter, a digit or an opening quote.
 This is a plain rule, not NLTK's punkt: "Mr. Smith" is cut after "Mr.", which is rare in the
 first three sentences of a news article. The sentences are joined with a space (one line, as
-kiln summarize scores generated text) unless --sep newline (rougeLsum then sees sentences).
+kiln summarize scores generated text) unless --sep newline (rougeLsum then sees sentences). The
+same cut applies to a generated summary with --sep newline, as Hugging Face's summarization
+examples put each predicted sentence on its own line before scoring rougeLsum.
 """
 import argparse
 import json
@@ -76,6 +78,8 @@ def main():
                 if "summary" not in r:
                     sys.exit(f"{where}: no 'summary' (is this kiln summarize's output?)")
                 pred = r["summary"]
+                if args.sep == "newline":
+                    pred = sep.join(sentences(pred))
             refs = references(r, where)
             for ref in refs[:1] if args.first_gold else refs:
                 print(json.dumps({"id": r.get("id"), "prediction": pred, "reference": ref},
