@@ -3,7 +3,7 @@
 # recipe's training stages (examples/summarizer/recipe.sh, issue 12): the same data, config,
 # batches, options and initial weights, the first STEPS updates of each stage, one system after
 # the other (kiln first), then the loss curves side by side with tokens/s, wall time and peak RSS.
-#   bench/summarizer/run.sh [pretrain|finetune|all|lockstep] [THREADS=2]
+#   bench/summarizer/run.sh [pretrain|finetune|pick|all|lockstep] [THREADS=2]
 # pretrain: the denoising pre-training (RUN/denoise_train.jsonl, config.json from random weights:
 #   AdamW 5e-4, warm-up 5%, decay 0.01, batch 16, sources/targets 256, --bf16, seed 1), the
 #   first STEPS updates of its one-epoch schedule (kiln train --stop-after-steps).
@@ -11,6 +11,10 @@
 #   smoothing 0.1, batch 8, sources 512, targets 256) for FT_STEPS updates, both systems starting
 #   from kiln's pre-trained weights after the pretrain stage's STEPS updates (exported by
 #   torch_recipe.py --export-hf, converted by kiln convert). Needs pretrain's output.
+# pick: a pick-and-copy stage (RUN/pick240_train.jsonl, the recipe's 240-word windows: lr 7e-4,
+#   warm-up 2%, batch 16, sources 352, targets 200), the first STEPS updates of its one-epoch
+#   schedule from config.json's random init (the recipe starts it from the 120-word stage's
+#   model; the training path is the same).
 # all: pretrain then finetune. lockstep: both stages' options on the first rows of their data with
 #   dropout 0, one log per update: loss and gradient norm must agree (checks that the two
 #   pipelines are the same: order, ids, batches, loss, AdamW, schedule, clipping); ~2 min.
@@ -57,6 +61,8 @@ PRE_OPTS=(--epochs 1 --learning-rate 5e-4 --warmup-ratio 0.05 --weight-decay 0.0
 FT_OPTS=(--epochs 5 --learning-rate 2e-4 --warmup-ratio 0.05 --weight-decay 0.01
   --label-smoothing 0.1 --per-device-batch-size 8 --max-source-length 512
   --max-target-length 256 --bf16 --seed 1)
+PICK_OPTS=(--epochs 1 --learning-rate 7e-4 --warmup-ratio 0.02 --weight-decay 0.01
+  --per-device-batch-size 16 --max-source-length 352 --max-target-length 200 --bf16 --seed 1)
 TENV=(env -u OPENBLAS_CORETYPE OMP_WAIT_POLICY="${TORCH_WAIT:-PASSIVE}" OMP_NUM_THREADS="$THREADS")
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -114,6 +120,13 @@ pretrain() {
     "$RUN/denoise_train.jsonl" "${PRE_OPTS[@]}"
 }
 
+pick() {
+  [[ -f "$RUN/pick240_train.jsonl" ]] ||
+    { echo "run.sh: no $RUN/pick240_train.jsonl (RUN=...)" >&2; exit 1; }
+  stage pick "$STEPS" 10 curves --config "$CONFIG" --tokenizer "$TOK" -- \
+    "$RUN/pick240_train.jsonl" "${PICK_OPTS[@]}"
+}
+
 finetune() {
   local ck="$SCRATCH/pretrain/kiln-run/checkpoint/checkpoint.safetensors" out="$SCRATCH/finetune"
   [[ -f "$ck" ]] || { echo "run.sh: run the pretrain stage first (no $ck)" >&2; exit 1; }
@@ -154,7 +167,8 @@ json.dump(c, open(sys.argv[2], "w"), indent=1)' "$CONFIG" "$out/config-nodropout
 case "$WHAT" in
   pretrain) pretrain ;;
   finetune) finetune ;;
+  pick) pick ;;
   all) pretrain && finetune ;;
   lockstep) lockstep ;;
-  *) echo "run.sh: unknown stage '$WHAT' (pretrain, finetune, all or lockstep)" >&2; exit 2 ;;
+  *) echo "run.sh: unknown stage '$WHAT' (pretrain, finetune, pick, all or lockstep)" >&2; exit 2 ;;
 esac
