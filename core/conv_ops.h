@@ -39,6 +39,12 @@ struct BatchStatistics {
   Tensor mean, var;  // [C] each, x's dtype, no grad
 };
 BatchStatistics batch_statistics(const Tensor& x);
+// A training batch_norm's running-statistics update from batch statistics computed elsewhere (a
+// fused training kernel, nn/densenet_block_train.h): running = (1 - momentum) * running +
+// momentum * stat, the variance made unbiased (count / (count - 1)), each as batch_norm writes
+// it. f32 buffers; mean and var hold running_mean.numel() values.
+void batch_norm_update_running(const Tensor& running_mean, const Tensor& running_var,
+                               const float* mean, const float* var, int64_t count, double momentum);
 BatchStatistics concat_statistics(const std::vector<BatchStatistics>& parts);
 
 // relu(batch_norm(...)) as one op: one pass forward, and a backward that masks the gradient with

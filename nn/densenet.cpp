@@ -3,6 +3,7 @@
 #include "core/autograd.h"
 #include "core/checkpoint.h"
 #include "core/ops.h"
+#include "nn/densenet_block_train.h"
 
 namespace kiln::nn {
 namespace {
@@ -119,6 +120,16 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
   };
   for (size_t b = 0; b < blocks.size(); ++b) {
     const std::string block = "features.denseblock" + std::to_string(b + 1);
+    // Training without per-layer outputs: the fused block (nn/densenet_block_train.h), which
+    // keeps O(L) tensors instead of O(L^2); with checkpointing it recomputes its bottlenecks.
+    if (fused_training_ && !acts && dense_block_train_applies(h, blocks[b])) {
+      h = dense_block_train(h, blocks[b], /*recompute_bottleneck=*/recompute);
+      if (b < transitions.size()) {
+        h = transitions[b]->forward(h);
+        keep("features.transition" + std::to_string(b + 1), h);
+      }
+      continue;
+    }
     std::vector<Tensor> parts = {h};
     // Training: each part's batch statistics, computed once (the layers' norm1 see them all).
     const bool reuse = reuse_stats_ && !recompute && !blocks[b].empty() &&

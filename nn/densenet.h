@@ -70,13 +70,18 @@ class DenseNet : public Model {
   // weight keeps nn.Linear's default).
   void init_weights(Generator& gen) override;
   void set_dropout_generator(Generator* gen) override { dropout_gen_ = gen; }
-  // Each dense layer (its input concatenation included) and each transition recomputed in
-  // backward (core/checkpoint.h): a block then keeps only the growth_rate channels each layer adds.
+  // On the fused training block (nn/densenet_block_train.h) each layer's bottleneck (conv1's
+  // output) is recomputed in backward; on the op path (per-layer outputs requested, dropout) each
+  // dense layer (its input concatenation included) and each transition is recomputed
+  // (core/checkpoint.h). Either way a block keeps only the growth_rate channels each layer adds.
   void set_gradient_checkpointing(bool on) override { checkpointing_ = on; }
   // Training forwards compute each block feature's batch statistics once and hand every later
   // dense layer's norm1 the concatenation (the same bits as recomputing them; on by default,
   // off for the test that shows it).
   void set_reuse_batch_statistics(bool on) { reuse_stats_ = on; }
+  // Training forwards with gradients run each dense block as one fused op
+  // (nn/densenet_block_train.h) where it applies; off: the op-by-op path (tests compare them).
+  void set_fused_block_training(bool on) { fused_training_ = on; }
 
   std::shared_ptr<Conv2d> conv0;
   std::shared_ptr<BatchNorm2d> norm0;  // null with the small stem
@@ -94,6 +99,7 @@ class DenseNet : public Model {
   Generator* dropout_gen_ = nullptr;
   bool checkpointing_ = false;
   bool reuse_stats_ = true;
+  bool fused_training_ = true;
   FoldedConvBn folded_stem_;  // conv0 + norm0
   // The channels-last inference path, made by pack_self for f32 models.
   std::shared_ptr<const DenseNetInference> fast_;

@@ -89,15 +89,22 @@ Tensor BatchNorm2d::normalise(const Tensor& x, bool relu, const BatchStatistics*
   // the forward updated them.
   if (training() && checkpoint_recomputing())
     return op(x, weight, bias, Tensor(), Tensor(), true, momentum, eps);
-  if (training()) {
-    NoGradGuard ng;
-    // Buffers read from a mapped model file are read-only: a training forward updates a copy.
-    for (Tensor* b : {&running_mean, &running_var, &num_batches_tracked})
-      if (!b->storage()->writable()) *b = b->clone();
-    begin_in_place_write(num_batches_tracked, "BatchNorm2d");
-    num_batches_tracked.data<int64_t>()[0] += 1;
-  }
+  if (training()) count_batch();
   return op(x, weight, bias, running_mean, running_var, training(), momentum, eps);
+}
+
+void BatchNorm2d::count_batch() const {
+  NoGradGuard ng;
+  // Buffers read from a mapped model file are read-only: a training forward updates a copy.
+  for (Tensor* b : {&running_mean, &running_var, &num_batches_tracked})
+    if (!b->storage()->writable()) *b = b->clone();
+  begin_in_place_write(num_batches_tracked, "BatchNorm2d");
+  num_batches_tracked.data<int64_t>()[0] += 1;
+}
+
+void BatchNorm2d::track_batch(const float* mean, const float* var, int64_t count) const {
+  count_batch();
+  batch_norm_update_running(running_mean, running_var, mean, var, count, momentum);
 }
 
 void BatchNorm2d::reset() {

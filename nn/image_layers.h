@@ -45,6 +45,9 @@ class BatchNorm2d : public Module {
   // `known`: x's batch statistics when already computed (used in training, see batch_norm_relu).
   Tensor forward_relu(const Tensor& x, const BatchStatistics* known = nullptr) const;
   void reset();  // weight 1, bias 0, running mean 0 / var 1, no batches tracked
+  // What a training forward does to the buffers, for batch statistics computed by a fused kernel
+  // (nn/densenet_block_train.h): one more batch tracked, the running statistics updated.
+  void track_batch(const float* mean, const float* var, int64_t count) const;
   Tensor& weight;
   Tensor& bias;
   Tensor& running_mean;
@@ -54,6 +57,7 @@ class BatchNorm2d : public Module {
 
  private:
   Tensor normalise(const Tensor& x, bool relu, const BatchStatistics* known = nullptr) const;
+  void count_batch() const;  // writable buffers, num_batches_tracked + 1
 };
 
 // A conv followed by an eval batch norm, folded into one conv for inference

@@ -216,4 +216,17 @@ FoldedConv fold_batch_norm_into_conv(const Tensor& conv_weight, const Tensor& co
   return {Tensor::from_vector(w, conv_weight.shape(), dt), Tensor::from_vector(bias, {cout}, dt)};
 }
 
+void batch_norm_update_running(const Tensor& running_mean, const Tensor& running_var,
+                               const float* mean, const float* var, int64_t count,
+                               double momentum) {
+  KILN_CHECK(running_mean.dtype() == DType::F32 && running_var.dtype() == DType::F32 &&
+                 running_mean.is_contiguous() && running_var.is_contiguous() &&
+                 running_mean.numel() == running_var.numel(),
+             "batch_norm: running statistics must be contiguous f32 vectors of one length");
+  KILN_CHECK(count > 1, "batch_norm: the unbiased variance needs more than one value per channel");
+  NoGradGuard ng;
+  update_running<float>(running_mean, mean, momentum, 1.0);
+  update_running<float>(running_var, var, momentum, static_cast<double>(count) / (count - 1));
+}
+
 }  // namespace kiln

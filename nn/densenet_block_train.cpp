@@ -1,0 +1,487 @@
+#include "nn/densenet_block_train.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/autograd.h"
+#include "core/conv_ops.h"
+#include "core/gemm.h"
+#include "core/kernels/bn_relu_rows.h"
+#include "core/kernels/bn_rows_train.h"
+#include "core/kernels/channels_last_transpose.h"
+#include "core/kernels/winograd_f2x3.h"
+#include "core/op_registry.h"
+#include "core/thread_pool.h"
+#include "nn/densenet.h"
+
+namespace kiln::nn {
+namespace {
+
+// Not in the op registry (KILN_OP), whose every entry the core op harness checks against f64
+// references: this node composes registered ops (batch_norm_relu, conv2d, concat) for f32 only,
+// and tests/nn/densenet_block_train_test.cpp checks it against exactly that composition.
+const OpInfo kDenseBlockTrainOp{"densenet_block_train", true};
+
+// Rows per range of the per-channel sums: each range's sums are taken apart (in parallel) and the
+// ranges' added in order, so the sums depend on the shapes only, not on the thread count.
+constexpr int64_t kSumRows = 256;
+
+const float* cf(const Tensor& t) {
+  return t.data<float>();
+}
+
+std::vector<float> floats(const Tensor& t) {
+  const Tensor c = t.contiguous();
+  return std::vector<float>(c.data<float>(), c.data<float>() + c.numel());
+}
+
+// A per-thread scratch array, grown on demand and kept.
+float* scratch(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+  return v.data();
+}
+thread_local std::vector<float> t_scratch;
+
+// Two per-channel sums a[c], b[c] over `units` units (rows, or image rows of a grid) taken per
+// range of `per_range` units: fn(u0, count, pa, pb) adds the range's sums into pa and pb (zeroed).
+template <class Fn>
+void range_sums(int64_t units, int64_t per_range, int64_t channels, Fn fn, double* a, double* b) {
+  const int64_t ranges = (units + per_range - 1) / per_range;
+  std::vector<double> part(static_cast<size_t>(ranges * 2 * channels), 0.0);
+  parallel_for(0, ranges, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      double* pa = part.data() + i * 2 * channels;
+      fn(i * per_range, std::min(per_range, units - i * per_range), pa, pa + channels);
+    }
+  });
+  std::fill(a, a + channels, 0.0);
+  std::fill(b, b + channels, 0.0);
+  for (int64_t i = 0; i < ranges; ++i) {
+    const double* pa = part.data() + i * 2 * channels;
+    for (int64_t c = 0; c < channels; ++c) a[c] += pa[c], b[c] += pa[channels + c];
+  }
+}
+
+// fn(r0, count) over row chunks of about 64K floats of `width` channels, in parallel.
+template <class Fn>
+void over_rows(int64_t rows, int64_t width, Fn fn) {
+  const int64_t rc = std::clamp<int64_t>(65536 / std::max<int64_t>(width, 1), 16, 1024);
+  parallel_for(0, (rows + rc - 1) / rc, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) fn(i * rc, std::min(rc, rows - i * rc));
+  });
+}
+
+// NCHW [n, c, hw] <-> rows [n * hw, ld] (channels [0, c) of each row).
+void nchw_to_rows(const float* x, int64_t n, int64_t c, int64_t hw, float* rows, int64_t ld) {
+  parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      kernels::planes_to_pixels(x + i * c * hw, hw, c, hw, rows + i * hw * ld, ld);
+  });
+}
+void rows_to_nchw(const float* rows, int64_t ld, int64_t n, int64_t c, int64_t hw, float* x) {
+  parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      kernels::pixels_to_planes(rows + i * hw * ld, ld, c, hw, nullptr, x + i * c * hw, hw);
+  });
+}
+
+struct Geometry {
+  int64_t n, h, w;
+  int64_t pixels() const { return n * h * w; }
+  // The zero-bordered grid [n, h + 2, w + 2] of the 3x3 convolution's operands.
+  int64_t padded_pixels() const { return n * (h + 2) * (w + 2); }
+  int64_t padded_row(int64_t img, int64_t y, int64_t x) const {
+    return (img * (h + 2) + y + 1) * (w + 2) + x + 1;
+  }
+};
+
+// relu(x * scale + shift) of `channels` channels of rows x (ldx apart) into rows (ldo apart).
+void bn_relu_all_rows(const float* x, int64_t ldx, int64_t rows, int64_t channels,
+                      const float* scale, const float* shift, float* out, int64_t ldo) {
+  over_rows(rows, channels, [&](int64_t r0, int64_t m) {
+    kernels::bn_relu_rows(x + r0 * ldx, ldx, m, channels, scale, shift, out + r0 * ldo, ldo);
+  });
+}
+
+// The same into the interior of a zero-bordered grid (the border zeroed here).
+void bn_relu_to_padded(const Geometry& g, const float* x, int64_t ldx, int64_t channels,
+                       const float* scale, const float* shift, float* grid) {
+  const int64_t pw = g.w + 2, ph = g.h + 2;
+  parallel_for(0, g.n * ph, 4, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const int64_t img = r / ph, py = r % ph;
+      float* row = grid + r * pw * channels;
+      if (py == 0 || py == ph - 1) {
+        std::fill(row, row + pw * channels, 0.0f);
+        continue;
+      }
+      std::fill(row, row + channels, 0.0f);
+      std::fill(row + (pw - 1) * channels, row + pw * channels, 0.0f);
+      kernels::bn_relu_rows(x + ((img * g.h + py - 1) * g.w) * ldx, ldx, g.w, channels, scale,
+                            shift, row + channels, channels);
+    }
+  });
+}
+
+// Channels [c0, c0 + channels) of rows (ld apart) copied into the interior of a zero-bordered
+// grid of `channels` per pixel.
+void rows_to_padded(const Geometry& g, const float* src, int64_t ld, int64_t c0, int64_t channels,
+                    float* grid) {
+  const int64_t pw = g.w + 2, ph = g.h + 2;
+  parallel_for(0, g.n * ph, 4, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      const int64_t img = r / ph, py = r % ph;
+      float* row = grid + r * pw * channels;
+      std::fill(row, row + pw * channels, 0.0f);
+      if (py == 0 || py == ph - 1) continue;
+      for (int64_t x = 0; x < g.w; ++x)
+        std::memcpy(row + (x + 1) * channels, src + ((img * g.h + py - 1) * g.w + x) * ld + c0,
+                    static_cast<size_t>(channels) * sizeof(float));
+    }
+  });
+}
+
+// Winograd F(2x2, 3x3), zero padding 1: the interior of the zero-bordered grid `grid` (cin per
+// pixel) convolved with transformed weights u, output pixel rows into out (ldo apart, cout
+// channels).
+void winograd_3x3(const Geometry& g, const float* grid, int64_t cin, const float* u, int64_t cout,
+                  float* out, int64_t ldo) {
+  const int64_t tiles = ((g.h + 1) / 2) * ((g.w + 1) / 2);
+  const int64_t chunk = std::clamp<int64_t>((g.n * tiles / 8 + 7) / 8 * 8, 8, 32);
+  const int64_t per_img = (tiles + chunk - 1) / chunk;
+  parallel_for(0, g.n * per_img, 1, [&](int64_t tb, int64_t te) {
+    for (int64_t t = tb; t < te; ++t) {
+      const int64_t img = t / per_img, t0 = (t % per_img) * chunk;
+      const int64_t count = std::min(chunk, tiles - t0);
+      const kernels::WinogradImage im{grid + g.padded_row(img, 0, 0) * cin, g.w + 2, cin, g.h, g.w};
+      kernels::winograd_f2x3_tiles(
+          im, u, cout, t0, count, out + img * g.h * g.w * ldo, ldo,
+          scratch(t_scratch, kernels::winograd_f2x3_scratch_floats(count, cin, cout)));
+    }
+  });
+}
+
+// [cout, cin, 3, 3] -> the weight of the input gradient's convolution, [cin, cout, 3, 3] with the
+// taps flipped.
+std::vector<float> flipped_transposed_3x3(const std::vector<float>& w, int64_t cout, int64_t cin) {
+  std::vector<float> t(w.size());
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t c = 0; c < cin; ++c)
+      for (int64_t k = 0; k < 9; ++k) t[(c * cout + o) * 9 + (8 - k)] = w[(o * cin + c) * 9 + k];
+  return t;
+}
+
+// Per-channel batch statistics: mean, var (biased) and invstd = 1 / sqrt(var + eps) in f32, as
+// batch_norm computes them.
+struct Stats {
+  std::vector<float> mean, var, invstd;
+  explicit Stats(int64_t c = 0) : mean(c), var(c), invstd(c) {}
+};
+void compute_stats(const float* x, int64_t ld, int64_t rows, int64_t c0, int64_t c1, double eps,
+                   Stats& s) {
+  const int64_t nc = c1 - c0;
+  std::vector<double> sum(static_cast<size_t>(nc)), unused(static_cast<size_t>(nc));
+  // Two passes (the mean, then squares about it), as batch_norm_stats.
+  for (const bool squares : {false, true}) {
+    range_sums(
+        rows, kSumRows, nc,
+        [&](int64_t r0, int64_t m, double* pa, double*) {
+          kernels::rows_channel_sums(x + r0 * ld + c0, ld, m, nc,
+                                     squares ? s.mean.data() + c0 : nullptr, squares, pa);
+        },
+        sum.data(), unused.data());
+    for (int64_t c = 0; c < nc; ++c)
+      (squares ? s.var : s.mean)[c0 + c] = static_cast<float>(sum[c] / static_cast<double>(rows));
+  }
+  for (int64_t c = c0; c < c1; ++c)
+    s.invstd[c] = static_cast<float>(1.0 / std::sqrt(double(s.var[c]) + eps));
+}
+
+// The norm as y = x * scale + shift (scale = invstd * w, shift = b - mean * scale).
+void affine(const Stats& s, const float* w, const float* b, int64_t c, std::vector<float>& scale,
+            std::vector<float>& shift) {
+  scale.resize(c), shift.resize(c);
+  for (int64_t i = 0; i < c; ++i) {
+    scale[i] = s.invstd[i] * w[i];
+    shift[i] = b[i] - s.mean[i] * scale[i];
+  }
+}
+
+struct LayerParams {
+  Tensor g1, b1, w1, g2, b2, w2;  // norm1, conv1, norm2, conv2 (the op's inputs)
+};
+
+// Everything the backward reads.
+struct Saved {
+  Geometry geo{};
+  int64_t c_in = 0, c_total = 0, growth = 0, inner = 0;
+  Tensor rows;                // [pixels, c_total]: the block's features
+  Stats stats;                // of every channel of rows
+  std::vector<Tensor> conv1;  // per layer [pixels, inner]: norm2's input (unless recomputed)
+  bool recompute_conv1 = false;
+  std::vector<Stats> stats2;  // per layer, of conv1
+  std::vector<LayerParams> params;
+};
+
+std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out);
+
+}  // namespace
+
+bool dense_block_train_applies(const Tensor& x,
+                               const std::vector<std::shared_ptr<DenseLayer>>& layers) {
+  if (layers.empty() || !grad_enabled() || x.dtype() != DType::F32 || x.dim() != 4) return false;
+  if (x.size(0) * x.size(2) * x.size(3) < 2) return false;
+  const double eps = layers[0]->norm1->eps;
+  const int64_t inner = layers[0]->conv1->weight.size(0);
+  const int64_t growth = layers[0]->conv2->weight.size(0);
+  int64_t c = x.size(1);
+  for (const auto& l : layers) {
+    if (l->drop_rate > 0 || !l->norm1->training() || !l->norm2->training()) return false;
+    if (l->norm1->eps != eps || l->norm2->eps != eps) return false;
+    for (const auto* conv : {l->conv1.get(), l->conv2.get()}) {
+      if (conv->quantized() || conv->bias.defined() || conv->weight.dtype() != DType::F32 ||
+          conv->options.groups != 1 || conv->options.stride != std::array<int64_t, 2>{1, 1} ||
+          conv->options.dilation != std::array<int64_t, 2>{1, 1})
+        return false;
+    }
+    for (const auto* bn : {l->norm1.get(), l->norm2.get()})
+      if (!bn->weight.defined() || !bn->bias.defined() || bn->weight.dtype() != DType::F32 ||
+          bn->running_mean.dtype() != DType::F32)
+        return false;
+    const Shape w1 = l->conv1->weight.shape(), w2 = l->conv2->weight.shape();
+    if (w1 != Shape{inner, c, 1, 1} || w2 != Shape{growth, inner, 3, 3} ||
+        l->conv1->options.padding != std::array<int64_t, 2>{0, 0} ||
+        l->conv2->options.padding != std::array<int64_t, 2>{1, 1})
+      return false;
+    c += growth;
+  }
+  return true;
+}
+
+Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<DenseLayer>>& layers,
+                         bool recompute_bottleneck) {
+  KILN_CHECK(dense_block_train_applies(x_in, layers),
+             "densenet: the fused training block does not apply to input ", x_in.describe());
+  auto saved = std::make_shared<Saved>();
+  Saved& s = *saved;
+  const Tensor x = x_in.detach().contiguous();
+  s.geo = {x.size(0), x.size(2), x.size(3)};
+  const Geometry& geo = s.geo;
+  const int64_t P = geo.pixels(), hw = geo.h * geo.w, L = static_cast<int64_t>(layers.size());
+  s.c_in = x.size(1);
+  s.growth = layers[0]->conv2->weight.size(0);
+  s.inner = layers[0]->conv1->weight.size(0);
+  s.c_total = s.c_in + L * s.growth;
+  s.recompute_conv1 = recompute_bottleneck;
+  const int64_t ct = s.c_total, inner = s.inner, growth = s.growth;
+  const double eps = layers[0]->norm1->eps;
+
+  s.rows = Tensor::empty({P, ct});
+  float* rows = s.rows.data<float>();
+  nchw_to_rows(cf(x), geo.n, s.c_in, hw, rows, ct);
+  s.stats = Stats(ct);
+  compute_stats(rows, ct, P, 0, s.c_in, eps, s.stats);
+
+  Tensor a1 = Tensor::empty({P, ct});  // conv1's input: relu(norm1(rows)), one layer at a time
+  Tensor a2 = Tensor::empty({geo.padded_pixels(), inner});  // conv2's input, zero-bordered
+  std::vector<float> scale, shift;
+  for (int64_t l = 0; l < L; ++l) {
+    const DenseLayer& layer = *layers[static_cast<size_t>(l)];
+    const int64_t c = s.c_in + l * growth;
+    LayerParams p{layer.norm1->weight, layer.norm1->bias, layer.conv1->weight,
+                  layer.norm2->weight, layer.norm2->bias, layer.conv2->weight};
+    const Tensor w1 = p.w1.detach().contiguous(), w2 = p.w2.detach().contiguous();
+    {
+      const Tensor g = p.g1.detach().contiguous(), b = p.b1.detach().contiguous();
+      affine(s.stats, cf(g), cf(b), c, scale, shift);
+    }
+    bn_relu_all_rows(rows, ct, P, c, scale.data(), shift.data(), a1.data<float>(), c);
+    Tensor y1 = Tensor::empty({P, inner});
+    gemm::sgemm(false, true, P, inner, c, 1.0f, cf(a1), c, cf(w1), c, 0.0f, y1.data<float>(),
+                inner);
+    Stats st2(inner);
+    compute_stats(cf(y1), inner, P, 0, inner, eps, st2);
+    {
+      const Tensor g = p.g2.detach().contiguous(), b = p.b2.detach().contiguous();
+      affine(st2, cf(g), cf(b), inner, scale, shift);
+    }
+    bn_relu_to_padded(geo, cf(y1), inner, inner, scale.data(), shift.data(), a2.data<float>());
+    const std::vector<float> u2 = kernels::winograd_f2x3_weights(floats(w2).data(), growth, inner);
+    winograd_3x3(geo, cf(a2), inner, u2.data(), growth, rows + c, ct);
+    compute_stats(rows, ct, P, c, c + growth, eps, s.stats);
+    // The running statistics, as each norm's own batch_norm would update them.
+    layer.norm1->track_batch(s.stats.mean.data(), s.stats.var.data(), P);
+    layer.norm2->track_batch(st2.mean.data(), st2.var.data(), P);
+    s.conv1.push_back(recompute_bottleneck ? Tensor() : y1);
+    s.stats2.push_back(std::move(st2));
+    s.params.push_back(std::move(p));
+  }
+
+  Tensor out = Tensor::empty({geo.n, ct, geo.h, geo.w});
+  rows_to_nchw(rows, ct, geo.n, ct, hw, out.data<float>());
+  std::vector<Tensor> inputs = {x_in};
+  for (const LayerParams& p : s.params)
+    for (const Tensor* t : {&p.g1, &p.b1, &p.w1, &p.g2, &p.b2, &p.w2}) inputs.push_back(*t);
+  if (!needs_grad(inputs)) return out;
+  return record(kDenseBlockTrainOp, out, inputs,
+                [saved](const Tensor& grad) { return block_backward(*saved, grad); });
+}
+
+namespace {
+
+std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
+  const Geometry& geo = s.geo;
+  const int64_t P = geo.pixels(), hw = geo.h * geo.w, ct = s.c_total, inner = s.inner,
+                growth = s.growth, L = static_cast<int64_t>(s.params.size());
+  const float* rows = cf(s.rows);
+  const Stats& st = s.stats;
+  const Tensor go = grad_out.contiguous();
+  Tensor grad_rows = Tensor::empty({P, ct});
+  float* gr = grad_rows.data<float>();
+  nchw_to_rows(cf(go), geo.n, ct, hw, gr, ct);
+
+  // Per channel, the parts of every norm1 input gradient that depend on the batch sums:
+  // sum over the layers reading the channel of w * mean(gm) and of w * mean(gm * xhat).
+  std::vector<double> corr_a(static_cast<size_t>(ct), 0.0), corr_b(static_cast<size_t>(ct), 0.0);
+  auto finish_channels = [&](int64_t c0, int64_t c1) {
+    std::vector<float> a(static_cast<size_t>(ct)), b(static_cast<size_t>(ct));
+    for (int64_t c = c0; c < c1; ++c) {
+      a[c] = static_cast<float>(st.invstd[c] * corr_a[c]);
+      b[c] = static_cast<float>(st.invstd[c] * corr_b[c]);
+    }
+    over_rows(P, c1 - c0, [&](int64_t r0, int64_t m) {
+      kernels::rows_sub_affine_of_xhat(rows + r0 * ct + c0, ct, m, c1 - c0, st.mean.data() + c0,
+                                       st.invstd.data() + c0, a.data() + c0, b.data() + c0,
+                                       gr + r0 * ct + c0, ct);
+    });
+  };
+
+  Tensor a2 = Tensor::empty({geo.padded_pixels(), inner});
+  Tensor gy = Tensor::empty({geo.padded_pixels(), growth});
+  Tensor g2 = Tensor::empty({P, inner});
+  Tensor a1 = Tensor::empty({P, ct}), g1 = Tensor::empty({P, ct});
+  Tensor y1_again = s.recompute_conv1 ? Tensor::empty({P, inner}) : Tensor();
+  std::vector<float> taps(static_cast<size_t>(9 * growth * inner)), scale, shift;
+  std::vector<double> sum_g(static_cast<size_t>(std::max(ct, inner))),
+      sum_gx(static_cast<size_t>(std::max(ct, inner)));
+  std::vector<Tensor> grads(1 + 6 * static_cast<size_t>(L));
+  for (int64_t l = L - 1; l >= 0; --l) {
+    const LayerParams& p = s.params[static_cast<size_t>(l)];
+    const Stats& st2 = s.stats2[static_cast<size_t>(l)];
+    const int64_t c = s.c_in + l * growth;
+    finish_channels(c, c + growth);  // no later layer reads them: their gradient is complete
+    const Tensor w1 = p.w1.detach().contiguous(), w2 = p.w2.detach().contiguous();
+    const Tensor n1w = p.g1.detach().contiguous(), n1b = p.b1.detach().contiguous();
+    const Tensor n2w = p.g2.detach().contiguous(), n2b = p.b2.detach().contiguous();
+    // conv1's input, recomputed (it was not kept), and with checkpointing conv1's output: the
+    // same sgemm on the same operands as the forward's, so the same bits.
+    affine(st, cf(n1w), cf(n1b), c, scale, shift);
+    bn_relu_all_rows(rows, ct, P, c, scale.data(), shift.data(), a1.data<float>(), c);
+    if (s.recompute_conv1)
+      gemm::sgemm(false, true, P, inner, c, 1.0f, cf(a1), c, cf(w1), c, 0.0f,
+                  y1_again.data<float>(), inner);
+    const float* y1 = cf(s.recompute_conv1 ? y1_again : s.conv1[static_cast<size_t>(l)]);
+
+    // conv2: its input recomputed on the zero-bordered grid, with the output gradient beside it.
+    affine(st2, cf(n2w), cf(n2b), inner, scale, shift);
+    bn_relu_to_padded(geo, y1, inner, inner, scale.data(), shift.data(), a2.data<float>());
+    rows_to_padded(geo, gr, ct, c, growth, gy.data<float>());
+    // Weight gradient, per tap (i, j): [growth, inner] = gy^T x a2 shifted by the tap's offset,
+    // over the grid's positions whose shifted reads stay inside it (the rest are border
+    // positions, where gy is zero).
+    const int64_t pw = geo.w + 2, q0 = pw + 1, span = geo.padded_pixels() - 2 * q0;
+    for (int64_t k = 0; k < 9; ++k) {
+      const int64_t off = (k / 3 - 1) * pw + (k % 3 - 1);
+      gemm::sgemm(true, false, growth, inner, span, 1.0f, cf(gy) + q0 * growth, growth,
+                  cf(a2) + (q0 + off) * inner, inner, 0.0f, taps.data() + k * growth * inner,
+                  inner);
+    }
+    Tensor dw2 = Tensor::empty({growth, inner, 3, 3});
+    for (int64_t o = 0; o < growth; ++o)
+      for (int64_t ci = 0; ci < inner; ++ci)
+        for (int64_t k = 0; k < 9; ++k)
+          dw2.data<float>()[(o * inner + ci) * 9 + k] = taps[(k * growth + o) * inner + ci];
+    // Input gradient: the flipped, transposed kernel over gy.
+    const std::vector<float> ut = kernels::winograd_f2x3_weights(
+        flipped_transposed_3x3(floats(w2), growth, inner).data(), inner, growth);
+    winograd_3x3(geo, cf(gy), growth, ut.data(), inner, g2.data<float>(), inner);
+
+    // norm2 + relu2 backward, in place over g2; the mask is a2's interior, read per image row.
+    {
+      float* g2p = g2.data<float>();
+      const float* a2p = cf(a2);
+      const float* mu2 = st2.mean.data();
+      const float* is2 = st2.invstd.data();
+      const int64_t image_rows = geo.n * geo.h;
+      auto mask_row = [&](int64_t r) {
+        return a2p + geo.padded_row(r / geo.h, r % geo.h, 0) * inner;
+      };
+      range_sums(
+          image_rows, std::max<int64_t>(1, kSumRows / geo.w), inner,
+          [&](int64_t r0, int64_t count, double* pa, double* pb) {
+            for (int64_t r = r0; r < r0 + count; ++r)
+              kernels::rows_bn_relu_backward_part(g2p + r * geo.w * inner, inner, mask_row(r),
+                                                  inner, y1 + r * geo.w * inner, inner, geo.w,
+                                                  inner, mu2, is2, nullptr, nullptr, 0, pa, pb);
+          },
+          sum_g.data(), sum_gx.data());
+      Tensor dg2 = Tensor::empty({inner}), db2 = Tensor::empty({inner});
+      std::vector<float> k2(static_cast<size_t>(inner)), a(k2.size()), b(k2.size());
+      for (int64_t ci = 0; ci < inner; ++ci) {
+        dg2.data<float>()[ci] = static_cast<float>(sum_gx[ci]);
+        db2.data<float>()[ci] = static_cast<float>(sum_g[ci]);
+        k2[ci] = cf(n2w)[ci] * is2[ci];
+        a[ci] = static_cast<float>(sum_g[ci] / static_cast<double>(P));
+        b[ci] = static_cast<float>(sum_gx[ci] / static_cast<double>(P));
+      }
+      parallel_for(0, image_rows, 4, [&](int64_t lo, int64_t hi) {
+        for (int64_t r = lo; r < hi; ++r)
+          kernels::rows_bn_relu_grad(g2p + r * geo.w * inner, inner, mask_row(r), inner,
+                                     y1 + r * geo.w * inner, inner, geo.w, inner, mu2, is2,
+                                     k2.data(), a.data(), b.data());
+      });
+      grads[1 + 6 * l + 3] = dg2;
+      grads[1 + 6 * l + 4] = db2;
+    }
+    grads[1 + 6 * l + 5] = dw2;
+
+    // conv1: weight gradient g2^T a1, input gradient g2 w1.
+    Tensor dw1 = Tensor::empty({inner, c, 1, 1});
+    gemm::sgemm(true, false, inner, c, P, 1.0f, cf(g2), inner, cf(a1), c, 0.0f, dw1.data<float>(),
+                c);
+    gemm::sgemm(false, false, P, c, inner, 1.0f, cf(g2), inner, cf(w1), c, 0.0f, g1.data<float>(),
+                c);
+    grads[1 + 6 * l + 2] = dw1;
+
+    // norm1 + relu1 backward: the sums, the per-element part added into the block's gradient,
+    // the rest gathered per channel (finish_channels).
+    std::vector<float> k(static_cast<size_t>(c));
+    for (int64_t ci = 0; ci < c; ++ci) k[ci] = cf(n1w)[ci] * st.invstd[ci];
+    range_sums(
+        P, kSumRows, c,
+        [&](int64_t r0, int64_t m, double* pa, double* pb) {
+          kernels::rows_bn_relu_backward_part(cf(g1) + r0 * c, c, cf(a1) + r0 * c, c,
+                                              rows + r0 * ct, ct, m, c, st.mean.data(),
+                                              st.invstd.data(), k.data(), gr + r0 * ct, ct, pa, pb);
+        },
+        sum_g.data(), sum_gx.data());
+    Tensor dg1 = Tensor::empty({c}), db1 = Tensor::empty({c});
+    for (int64_t ci = 0; ci < c; ++ci) {
+      dg1.data<float>()[ci] = static_cast<float>(sum_gx[ci]);
+      db1.data<float>()[ci] = static_cast<float>(sum_g[ci]);
+      corr_a[ci] += cf(n1w)[ci] * sum_g[ci] / static_cast<double>(P);
+      corr_b[ci] += cf(n1w)[ci] * sum_gx[ci] / static_cast<double>(P);
+    }
+    grads[1 + 6 * l + 0] = dg1;
+    grads[1 + 6 * l + 1] = db1;
+  }
+  finish_channels(0, s.c_in);
+  Tensor gx = Tensor::empty({geo.n, s.c_in, geo.h, geo.w});
+  rows_to_nchw(gr, ct, geo.n, s.c_in, hw, gx.data<float>());
+  grads[0] = gx;
+  return grads;
+}
+
+}  // namespace
+}  // namespace kiln::nn

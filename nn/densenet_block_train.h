@@ -1,0 +1,53 @@
+// A DenseNet dense block's training forward and backward as one autograd op, on channels-last
+// rows. The op-by-op path (DenseNet::pooled_features) concatenates every earlier feature for
+// each layer, normalises that concatenation into a new tensor, and in backward adds each layer's
+// gradient of the concatenation back into every part: O(L^2) copies and passes over the block.
+// Here, as in the inference engine (nn/densenet_inference.h):
+//   - the block owns one [N*H*W, C_final] row buffer; each layer reads the channels before it in
+//     place and writes its growth_rate new channels beside them;
+//   - each channel's batch statistics are computed once, when it is written (a channel's mean
+//     and variance do not depend on which layer reads it); every norm1 that reads it normalises
+//     with them (its own weight and bias), and its running statistics are updated as
+//     batch_norm's would be;
+//   - the 3x3 convolution runs as Winograd F(2x2, 3x3) (core/kernels/winograd_f2x3.h) in
+//     forward and for the input gradient (the same convolution with the kernel flipped and its
+//     channels swapped); its weight gradient is one GEMM per tap over a zero-bordered grid
+//     (tap (i, j) then reads every pixel's input at one fixed row offset);
+//   - backward gathers the gradient of the whole block in one [N*H*W, C_final] buffer. Batch
+//     norm's input gradient w * invstd * (g - mean(g) - xhat * mean(g * xhat)) splits into a
+//     per-element part, added as each layer's backward runs, and a part affine in xhat whose two
+//     coefficients per channel are summed over every layer that read the channel (xhat is the
+//     same for all of them) and applied once, when the channel's gradient is complete.
+// Kept for backward: the row buffer, each layer's conv1 output (norm2's input) and the
+// statistics; the normalised inputs of conv1 and conv2 are recomputed. The weights of the layers
+// are inputs of the op (their gradients flow as any op's).
+// Same maths as the op path within float rounding (other summation orders; the tests compare
+// both, values and every gradient); results do not depend on the thread count (every parallel
+// loop writes disjoint outputs or reduces per channel in row order, and the GEMMs are
+// kiln's deterministic sgemm).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace kiln::nn {
+
+class DenseLayer;
+
+// Whether dense_block_train handles this block: f32 [N, C, H, W] input with N * H * W > 1, grad
+// recording on, every norm in training mode with the same eps, no dropout, float (not
+// quantized) 1x1 and 3x3 convolutions without bias, bn_size * growth_rate bottleneck channels.
+bool dense_block_train_applies(const Tensor& x,
+                               const std::vector<std::shared_ptr<DenseLayer>>& layers);
+
+// The block's output, the concatenation [N, C + L * growth, H, W] of x and every layer's new
+// channels (NCHW, as the op path returns it), recorded for autograd.
+// recompute_bottleneck (gradient checkpointing): conv1's outputs are not kept but recomputed in
+// backward, by the same GEMM on the same operands (the same bits): the block then keeps its row
+// buffer and statistics only.
+Tensor dense_block_train(const Tensor& x, const std::vector<std::shared_ptr<DenseLayer>>& layers,
+                         bool recompute_bottleneck = false);
+
+}  // namespace kiln::nn
