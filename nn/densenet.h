@@ -44,7 +44,8 @@ class DenseLayer : public Module {
 class Transition : public Module {
  public:
   Transition(int64_t in, int64_t out, const DenseNetConfig& c);
-  // avg_pool 2/2 of conv(relu(norm(x))); `known` as DenseLayer::forward's.
+  // avg_pool 2/2 of conv(relu(norm(x))), computed as conv(avg_pool(relu(norm(x)))) (the same
+  // maths: see forward); `known` as DenseLayer::forward's.
   Tensor forward(const Tensor& x, const BatchStatistics* known = nullptr) const;
   std::shared_ptr<BatchNorm2d> norm;
   std::shared_ptr<Conv2d> conv;
