@@ -104,6 +104,19 @@ void bn_relu_all_rows(const float* x, int64_t ldx, int64_t rows, int64_t channel
   });
 }
 
+// conv1 of a layer: relu(rows * scale + shift) @ W1^T for `channels` channels of rows (ldx
+// apart) into y [rows, w1.n()], per chunk of rows: the normalised chunk stays in L2 as the GEMM's
+// A operand (read in place) against W1 packed once. A row's result does not depend on the chunk
+// it is in, so forward and the checkpointed recompute give the same bits.
+void conv1_rows(const float* x, int64_t ldx, int64_t rows, int64_t channels, const float* scale,
+                const float* shift, const gemm::PackedB& w1, float* y) {
+  over_rows(rows, channels, [&](int64_t r0, int64_t m) {
+    float* a = scratch(t_scratch, m * channels);
+    kernels::bn_relu_rows(x + r0 * ldx, ldx, m, channels, scale, shift, a, channels);
+    gemm::sgemm_packed_b(false, m, 1.0f, a, channels, w1, 0.0f, y + r0 * w1.n(), w1.n());
+  });
+}
+
 // The same into the interior of a zero-bordered grid (the border zeroed here).
 void bn_relu_to_padded(const Geometry& g, const float* x, int64_t ldx, int64_t channels,
                        const float* scale, const float* shift, float* grid) {
@@ -317,7 +330,6 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
   s.stats = Stats(ct);
   compute_stats(rows, ct, P, 0, s.c_in, eps, s.stats);
 
-  Tensor a1 = Tensor::empty({P, ct});  // conv1's input: relu(norm1(rows)), one layer at a time
   Tensor a2 = Tensor::empty({geo.padded_pixels(), inner});  // conv2's input, zero-bordered
   std::vector<float> scale, shift;
   for (int64_t l = 0; l < L; ++l) {
@@ -330,10 +342,9 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
       const Tensor g = p.g1.detach().contiguous(), b = p.b1.detach().contiguous();
       affine(s.stats, cf(g), cf(b), c, scale, shift);
     }
-    bn_relu_all_rows(rows, ct, P, c, scale.data(), shift.data(), a1.data<float>(), c);
     Tensor y1 = Tensor::empty({P, inner});
-    gemm::sgemm(false, true, P, inner, c, 1.0f, cf(a1), c, cf(w1), c, 0.0f, y1.data<float>(),
-                inner);
+    const gemm::PackedB w1p(/*trans_b=*/true, c, inner, cf(w1), c);
+    conv1_rows(rows, ct, P, c, scale.data(), shift.data(), w1p, y1.data<float>());
     Stats st2(inner);
     compute_stats(cf(y1), inner, P, 0, inner, eps, st2);
     {
@@ -394,7 +405,7 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   Tensor a2 = Tensor::empty({geo.padded_pixels(), inner});
   Tensor gy = Tensor::empty({geo.padded_pixels(), growth});
   Tensor g2 = Tensor::empty({P, inner});
-  Tensor a1 = Tensor::empty({P, ct}), g1 = Tensor::empty({P, ct});
+  Tensor a1 = Tensor::empty({P, ct});
   Tensor y1_again = s.recompute_conv1 ? Tensor::empty({P, inner}) : Tensor();
   std::vector<float> scale, shift;
   std::vector<double> sum_g(static_cast<size_t>(std::max(ct, inner))),
@@ -412,9 +423,10 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     // same sgemm on the same operands as the forward's, so the same bits.
     affine(st, cf(n1w), cf(n1b), c, scale, shift);
     bn_relu_all_rows(rows, ct, P, c, scale.data(), shift.data(), a1.data<float>(), c);
-    if (s.recompute_conv1)
-      gemm::sgemm(false, true, P, inner, c, 1.0f, cf(a1), c, cf(w1), c, 0.0f,
-                  y1_again.data<float>(), inner);
+    if (s.recompute_conv1) {
+      const gemm::PackedB w1p(/*trans_b=*/true, c, inner, cf(w1), c);
+      conv1_rows(rows, ct, P, c, scale.data(), shift.data(), w1p, y1_again.data<float>());
+    }
     const float* y1 = cf(s.recompute_conv1 ? y1_again : s.conv1[static_cast<size_t>(l)]);
 
     // conv2: its input recomputed on the zero-bordered grid, with the output gradient beside it.
@@ -467,24 +479,26 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     }
     grads[1 + 6 * l + 5] = dw2;
 
-    // conv1: weight gradient g2^T a1, input gradient g2 w1.
+    // conv1's weight gradient g2^T a1.
     Tensor dw1 = Tensor::empty({inner, c, 1, 1});
     gemm::sgemm(true, false, inner, c, P, 1.0f, cf(g2), inner, cf(a1), c, 0.0f, dw1.data<float>(),
                 c);
-    gemm::sgemm(false, false, P, c, inner, 1.0f, cf(g2), inner, cf(w1), c, 0.0f, g1.data<float>(),
-                c);
     grads[1 + 6 * l + 2] = dw1;
 
-    // norm1 + relu1 backward: the sums, the per-element part added into the block's gradient,
-    // the rest gathered per channel (finish_channels).
+    // conv1's input gradient g2 W1 per range of rows (W1 packed once, g2's rows read in place),
+    // and on it, while it is in L2, norm1 + relu1's backward: the sums, and the per-element part
+    // added into the block's gradient (the rest is gathered per channel: finish_channels).
     std::vector<float> k(static_cast<size_t>(c));
     for (int64_t ci = 0; ci < c; ++ci) k[ci] = cf(n1w)[ci] * st.invstd[ci];
+    const gemm::PackedB w1n(/*trans_b=*/false, inner, c, cf(w1), c);
     range_sums(
         P, kSumRows, c,
         [&](int64_t r0, int64_t m, double* pa, double* pb) {
-          kernels::rows_bn_relu_backward_part(cf(g1) + r0 * c, c, cf(a1) + r0 * c, c,
-                                              rows + r0 * ct, ct, m, c, st.mean.data(),
-                                              st.invstd.data(), k.data(), gr + r0 * ct, ct, pa, pb);
+          float* g1 = scratch(t_scratch, m * c);
+          gemm::sgemm_packed_b(false, m, 1.0f, cf(g2) + r0 * inner, inner, w1n, 0.0f, g1, c);
+          kernels::rows_bn_relu_backward_part(g1, c, cf(a1) + r0 * c, c, rows + r0 * ct, ct, m, c,
+                                              st.mean.data(), st.invstd.data(), k.data(),
+                                              gr + r0 * ct, ct, pa, pb);
         },
         sum_g.data(), sum_gx.data());
     Tensor dg1 = Tensor::empty({c}), db1 = Tensor::empty({c});

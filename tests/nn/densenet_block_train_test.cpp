@@ -37,7 +37,10 @@ struct Step {
 };
 
 // One training step from the same seeds; the model is made afresh each time.
-Step train_step(bool fused, bool checkpointing = false, int64_t batch = 3) {
+// 37 x 29 pixels: block 1 sees 10 x 8 (one range of rows in the block's sums); 96 x 88 takes
+// several ranges, chunks and groups in every per-row loop of the fused block.
+Step train_step(bool fused, bool checkpointing = false, int64_t batch = 3, int64_t h = 37,
+                int64_t w = 29) {
   DenseNet m(small_config());
   randomise_densenet(m, 31);
   m.train(true);
@@ -45,7 +48,7 @@ Step train_step(bool fused, bool checkpointing = false, int64_t batch = 3) {
   m.set_fused_block_training(fused);
   m.set_gradient_checkpointing(checkpointing);
   Generator gen(32);
-  const Tensor x = Tensor::randn({batch, 3, 37, 29}, gen);
+  const Tensor x = Tensor::randn({batch, 3, h, w}, gen);
   Step s;
   s.logits = m.forward({{"pixel_values", x}}).at("logits");
   // A loss whose gradient differs per logit (sum of logits would give every row the same one).
@@ -55,8 +58,7 @@ Step train_step(bool fused, bool checkpointing = false, int64_t batch = 3) {
   return s;
 }
 
-TEST(DenseNetBlockTrain, MatchesOpPathValuesGradientsAndRunningStatistics) {
-  const Step fused = train_step(true), ops = train_step(false);
+void expect_close_to_op_path(const Step& fused, const Step& ops) {
   EXPECT_LT(testing::max_diff_over_max(fused.logits, ops.logits), 2e-6);
   ASSERT_EQ(fused.grads.size(), ops.grads.size());
   // Some gradients are nearly zero by cancellation (norm0's: everything after it is normalised
@@ -99,6 +101,14 @@ TEST(DenseNetBlockTrain, MatchesOpPathValuesGradientsAndRunningStatistics) {
       worst);
 }
 
+TEST(DenseNetBlockTrain, MatchesOpPathValuesGradientsAndRunningStatistics) {
+  expect_close_to_op_path(train_step(true), train_step(false));
+}
+
+TEST(DenseNetBlockTrain, MatchesOpPathOverManyRowRanges) {
+  expect_close_to_op_path(train_step(true, false, 2, 96, 88), train_step(false, false, 2, 96, 88));
+}
+
 TEST(DenseNetBlockTrain, BatchOfOneImageMatchesOpPath) {
   const Step fused = train_step(true, false, 1), ops = train_step(false, false, 1);
   EXPECT_LT(testing::max_diff_over_max(fused.logits, ops.logits), 2e-6);
@@ -117,17 +127,20 @@ std::vector<std::vector<double>> bits(const Step& s) {
 
 TEST(DenseNetBlockTrain, BitIdenticalAcrossThreadCounts) {
   const int saved = num_threads();
-  set_num_threads(1);
-  const auto one = bits(train_step(true));
-  set_num_threads(2);
-  EXPECT_EQ(one, bits(train_step(true)));
-  set_num_threads(3);
-  EXPECT_EQ(one, bits(train_step(true)));
+  for (const auto [h, w] : {std::pair<int64_t, int64_t>{37, 29}, {96, 88}}) {
+    set_num_threads(1);
+    const auto one = bits(train_step(true, false, 2, h, w));
+    set_num_threads(2);
+    EXPECT_EQ(one, bits(train_step(true, false, 2, h, w)));
+    set_num_threads(3);
+    EXPECT_EQ(one, bits(train_step(true, false, 2, h, w)));
+  }
   set_num_threads(saved);
 }
 
 TEST(DenseNetBlockTrain, GradientCheckpointingChangesNoBit) {
   EXPECT_EQ(bits(train_step(true, false)), bits(train_step(true, true)));
+  EXPECT_EQ(bits(train_step(true, false, 2, 96, 88)), bits(train_step(true, true, 2, 96, 88)));
 }
 
 TEST(DenseNetBlockTrain, AppliesOnlyToFloatTrainingWithGradients) {
