@@ -209,13 +209,22 @@ void conv3x3_weight_grad(const Geometry& g, const float* gy, int64_t cout, const
       for (int64_t k = 0; k < 9; ++k) dw[(o * cin + c) * 9 + k] = pp[k * per_tap + o * cin + c];
 }
 
-// [cout, cin, 3, 3] -> the weight of the input gradient's convolution, [cin, cout, 3, 3] with the
-// taps flipped.
-std::vector<float> flipped_transposed_3x3(const std::vector<float>& w, int64_t cout, int64_t cin) {
-  std::vector<float> t(w.size());
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t c = 0; c < cin; ++c)
-      for (int64_t k = 0; k < 9; ++k) t[(c * cout + o) * 9 + (8 - k)] = w[(o * cin + c) * 9 + k];
+// The Winograd F(2x2, 3x3) weights of the input gradient's convolution (the kernel flipped, its
+// channels swapped: w'[c][o][i][j] = w[o][c][2 - i][2 - j]) from the forward's u [16][cin][cout].
+// With J the flip, G J = S G where S swaps G's rows 0 and 3 (rows 1 and 2 are symmetric), so
+// G w' G^T = S (G w G^T) S^T: tile position (r, s) of the flipped kernel's transform is position
+// (sigma(r), sigma(s)) of the kernel's, sigma swapping 0 and 3. A permutation, so exact.
+std::vector<float> flipped_transposed_f2x3(const std::vector<float>& u, int64_t cout,
+                                           int64_t cin) {
+  constexpr int64_t sigma[4] = {3, 1, 2, 0};
+  std::vector<float> t(u.size());
+  for (int64_t r = 0; r < 4; ++r)
+    for (int64_t q = 0; q < 4; ++q) {
+      const float* src = u.data() + (sigma[r] * 4 + sigma[q]) * cin * cout;  // [cin][cout]
+      float* dst = t.data() + (r * 4 + q) * cin * cout;                      // [cout][cin]
+      for (int64_t c = 0; c < cin; ++c)
+        for (int64_t o = 0; o < cout; ++o) dst[o * cin + c] = src[c * cout + o];
+    }
   return t;
 }
 
@@ -268,6 +277,7 @@ struct Saved {
   std::vector<Tensor> conv1;  // per layer [pixels, inner]: norm2's input (unless recomputed)
   bool recompute_conv1 = false;
   std::vector<Stats> stats2;  // per layer, of conv1
+  std::vector<std::vector<float>> u2;  // per layer, conv2's Winograd weights
   std::vector<LayerParams> params;
 };
 
@@ -352,8 +362,9 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
       affine(st2, cf(g), cf(b), inner, scale, shift);
     }
     bn_relu_to_padded(geo, cf(y1), inner, inner, scale.data(), shift.data(), a2.data<float>());
-    const std::vector<float> u2 = kernels::winograd_f2x3_weights(floats(w2).data(), growth, inner);
+    std::vector<float> u2 = kernels::winograd_f2x3_weights(floats(w2).data(), growth, inner);
     winograd_3x3(geo, cf(a2), inner, u2.data(), growth, rows + c, ct);
+    s.u2.push_back(std::move(u2));
     compute_stats(rows, ct, P, c, c + growth, eps, s.stats);
     // The running statistics, as each norm's own batch_norm would update them.
     layer.norm1->track_batch(s.stats.mean.data(), s.stats.var.data(), P);
@@ -436,8 +447,8 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     Tensor dw2 = Tensor::empty({growth, inner, 3, 3});
     conv3x3_weight_grad(geo, cf(gy), growth, cf(a2), inner, dw2.data<float>());
     // Input gradient: the flipped, transposed kernel over gy.
-    const std::vector<float> ut = kernels::winograd_f2x3_weights(
-        flipped_transposed_3x3(floats(w2), growth, inner).data(), inner, growth);
+    const std::vector<float> ut =
+        flipped_transposed_f2x3(s.u2[static_cast<size_t>(l)], growth, inner);
     winograd_3x3(geo, cf(gy), growth, ut.data(), inner, g2.data<float>(), inner);
 
     // norm2 + relu2 backward, in place over g2; the mask is a2's interior, read per image row.
