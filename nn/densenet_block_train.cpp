@@ -416,7 +416,6 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   Tensor a2 = Tensor::empty({geo.padded_pixels(), inner});
   Tensor gy = Tensor::empty({geo.padded_pixels(), growth});
   Tensor g2 = Tensor::empty({P, inner});
-  Tensor a1 = Tensor::empty({P, ct});
   Tensor y1_again = s.recompute_conv1 ? Tensor::empty({P, inner}) : Tensor();
   std::vector<float> scale, shift;
   std::vector<double> sum_g(static_cast<size_t>(std::max(ct, inner))),
@@ -430,13 +429,13 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     const Tensor w1 = p.w1.detach().contiguous(), w2 = p.w2.detach().contiguous();
     const Tensor n1w = p.g1.detach().contiguous(), n1b = p.b1.detach().contiguous();
     const Tensor n2w = p.g2.detach().contiguous(), n2b = p.b2.detach().contiguous();
-    // conv1's input, recomputed (it was not kept), and with checkpointing conv1's output: the
-    // same sgemm on the same operands as the forward's, so the same bits.
-    affine(st, cf(n1w), cf(n1b), c, scale, shift);
-    bn_relu_all_rows(rows, ct, P, c, scale.data(), shift.data(), a1.data<float>(), c);
+    // norm1 as an affine map; with checkpointing conv1's output recomputed, by the forward's
+    // own function (the same bits).
+    std::vector<float> scale1, shift1;
+    affine(st, cf(n1w), cf(n1b), c, scale1, shift1);
     if (s.recompute_conv1) {
       const gemm::PackedB w1p(/*trans_b=*/true, c, inner, cf(w1), c);
-      conv1_rows(rows, ct, P, c, scale.data(), shift.data(), w1p, y1_again.data<float>());
+      conv1_rows(rows, ct, P, c, scale1.data(), shift1.data(), w1p, y1_again.data<float>());
     }
     const float* y1 = cf(s.recompute_conv1 ? y1_again : s.conv1[static_cast<size_t>(l)]);
 
@@ -490,28 +489,48 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     }
     grads[1 + 6 * l + 5] = dw2;
 
-    // conv1's weight gradient g2^T a1.
-    Tensor dw1 = Tensor::empty({inner, c, 1, 1});
-    gemm::sgemm(true, false, inner, c, P, 1.0f, cf(g2), inner, cf(a1), c, 0.0f, dw1.data<float>(),
-                c);
-    grads[1 + 6 * l + 2] = dw1;
-
-    // conv1's input gradient g2 W1 per range of rows (W1 packed once, g2's rows read in place),
-    // and on it, while it is in L2, norm1 + relu1's backward: the sums, and the per-element part
-    // added into the block's gradient (the rest is gathered per channel: finish_channels).
+    // conv1 and norm1 + relu1 backward per range of kSumRows rows, the ranges in kTapGroups fixed
+    // groups (one thread each at a time): conv1's input relu(norm1(rows)) recomputed into L2,
+    // the weight gradient's share g2^T a1 added into the group's partial, the input gradient
+    // g2 W1 (W1 packed once, g2's rows read in place) and on it norm1's backward: the sums, and
+    // the per-element part added into the block's gradient (the rest is gathered per channel:
+    // finish_channels). The groups' partials and the ranges' sums are added in order.
     std::vector<float> k(static_cast<size_t>(c));
     for (int64_t ci = 0; ci < c; ++ci) k[ci] = cf(n1w)[ci] * st.invstd[ci];
     const gemm::PackedB w1n(/*trans_b=*/false, inner, c, cf(w1), c);
-    range_sums(
-        P, kSumRows, c,
-        [&](int64_t r0, int64_t m, double* pa, double* pb) {
-          float* g1 = scratch(t_scratch, m * c);
+    const int64_t ranges = (P + kSumRows - 1) / kSumRows, groups = std::min(kTapGroups, ranges);
+    Tensor dw1_part = Tensor::zeros({groups, inner, c});
+    Tensor range_sum = Tensor::empty({ranges, 2, c}, DType::F64);
+    float* dwp = dw1_part.data<float>();
+    double* rsp = range_sum.data<double>();
+    parallel_for(0, groups, 1, [&](int64_t gb, int64_t ge) {
+      for (int64_t grp = gb; grp < ge; ++grp)
+        for (int64_t i = grp * ranges / groups; i < (grp + 1) * ranges / groups; ++i) {
+          const int64_t r0 = i * kSumRows, m = std::min(kSumRows, P - r0);
+          float* a = scratch(t_scratch, 2 * m * c);
+          float* g1 = a + m * c;
+          kernels::bn_relu_rows(rows + r0 * ct, ct, m, c, scale1.data(), shift1.data(), a, c);
+          gemm::sgemm(true, false, inner, c, m, 1.0f, cf(g2) + r0 * inner, inner, a, c, 1.0f,
+                      dwp + grp * inner * c, c);
           gemm::sgemm_packed_b(false, m, 1.0f, cf(g2) + r0 * inner, inner, w1n, 0.0f, g1, c);
-          kernels::rows_bn_relu_backward_part(g1, c, cf(a1) + r0 * c, c, rows + r0 * ct, ct, m, c,
+          double* sums = rsp + i * 2 * c;
+          std::fill(sums, sums + 2 * c, 0.0);
+          kernels::rows_bn_relu_backward_part(g1, c, a, c, rows + r0 * ct, ct, m, c,
                                               st.mean.data(), st.invstd.data(), k.data(),
-                                              gr + r0 * ct, ct, pa, pb);
-        },
-        sum_g.data(), sum_gx.data());
+                                              gr + r0 * ct, ct, sums, sums + c);
+        }
+    });
+    Tensor dw1 = Tensor::empty({inner, c, 1, 1});
+    float* dw1p = dw1.data<float>();
+    std::copy(dwp, dwp + inner * c, dw1p);
+    for (int64_t grp = 1; grp < groups; ++grp)
+      for (int64_t i = 0; i < inner * c; ++i) dw1p[i] += dwp[grp * inner * c + i];
+    grads[1 + 6 * l + 2] = dw1;
+    std::fill(sum_g.begin(), sum_g.begin() + c, 0.0);
+    std::fill(sum_gx.begin(), sum_gx.begin() + c, 0.0);
+    for (int64_t i = 0; i < ranges; ++i)
+      for (int64_t ci = 0; ci < c; ++ci)
+        sum_g[ci] += rsp[i * 2 * c + ci], sum_gx[ci] += rsp[i * 2 * c + c + ci];
     Tensor dg1 = Tensor::empty({c}), db1 = Tensor::empty({c});
     for (int64_t ci = 0; ci < c; ++ci) {
       dg1.data<float>()[ci] = static_cast<float>(sum_gx[ci]);
