@@ -24,7 +24,10 @@ BASE="${BASE:-}"
 export OMP_WAIT_POLICY="${TORCH_WAIT:-PASSIVE}"
 mkdir -p "$(dirname "$OUT")"
 ninja -C "$BUILD" bench_densenet_bench >/dev/null
-[[ -f "$ONNX" ]] || "$PY" "$ROOT/bench/densenet/torch_densenet.py" --export "$ONNX" 2>/dev/null
+# The ONNX graph only for forward figures (ONNX Runtime has no training step here).
+if [[ "$FIGURES" == *fwd* && ! -f "$ONNX" ]]; then
+  "$PY" "$ROOT/bench/densenet/torch_densenet.py" --export "$ONNX" 2>/dev/null
+fi
 
 mode_of() { [[ "$1" == train* ]] && echo train || echo fwd; }
 batch_of() { echo "${1//[a-z]/}"; }
