@@ -126,11 +126,13 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
     // Training without per-layer outputs: the fused block (nn/densenet_block_train.h), which
     // keeps O(L) tensors instead of O(L^2); with checkpointing it recomputes its bottlenecks.
     if (fused_training_ && !acts && dense_block_train_applies(h, blocks[b])) {
-      h = dense_block_train(h, blocks[b], /*recompute_bottleneck=*/recompute);
-      if (b < transitions.size()) {
-        h = transitions[b]->forward(h);
-        keep("features.transition" + std::to_string(b + 1), h);
+      const Transition* t = b < transitions.size() ? transitions[b].get() : nullptr;
+      if (t && dense_block_train_applies(h, blocks[b], t)) {  // the transition fused in
+        h = dense_block_train(h, blocks[b], /*recompute_bottleneck=*/recompute, t);
+        continue;
       }
+      h = dense_block_train(h, blocks[b], /*recompute_bottleneck=*/recompute);
+      if (t) h = t->forward(h);
       continue;
     }
     std::vector<Tensor> parts = {h};

@@ -214,8 +214,7 @@ void conv3x3_weight_grad(const Geometry& g, const float* gy, int64_t cout, const
 // With J the flip, G J = S G where S swaps G's rows 0 and 3 (rows 1 and 2 are symmetric), so
 // G w' G^T = S (G w G^T) S^T: tile position (r, s) of the flipped kernel's transform is position
 // (sigma(r), sigma(s)) of the kernel's, sigma swapping 0 and 3. A permutation, so exact.
-std::vector<float> flipped_transposed_f2x3(const std::vector<float>& u, int64_t cout,
-                                           int64_t cin) {
+std::vector<float> flipped_transposed_f2x3(const std::vector<float>& u, int64_t cout, int64_t cin) {
   constexpr int64_t sigma[4] = {3, 1, 2, 0};
   std::vector<float> t(u.size());
   for (int64_t r = 0; r < 4; ++r)
@@ -276,9 +275,13 @@ struct Saved {
   Stats stats;                // of every channel of rows
   std::vector<Tensor> conv1;  // per layer [pixels, inner]: norm2's input (unless recomputed)
   bool recompute_conv1 = false;
-  std::vector<Stats> stats2;  // per layer, of conv1
+  std::vector<Stats> stats2;           // per layer, of conv1
   std::vector<std::vector<float>> u2;  // per layer, conv2's Winograd weights
   std::vector<LayerParams> params;
+  // With the transition fused (transition.norm, .conv): its norm + ReLU + 2x2 average pool of
+  // rows, [n * (h / 2) * (w / 2), c_total], conv's input.
+  bool transition = false;
+  Tensor t_gamma, t_beta, t_weight, pooled;
 };
 
 std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out);
@@ -286,7 +289,8 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out);
 }  // namespace
 
 bool dense_block_train_applies(const Tensor& x,
-                               const std::vector<std::shared_ptr<DenseLayer>>& layers) {
+                               const std::vector<std::shared_ptr<DenseLayer>>& layers,
+                               const Transition* transition) {
   if (layers.empty() || !grad_enabled() || x.dtype() != DType::F32 || x.dim() != 4) return false;
   if (x.size(0) * x.size(2) * x.size(3) < 2) return false;
   const double eps = layers[0]->norm1->eps;
@@ -313,12 +317,26 @@ bool dense_block_train_applies(const Tensor& x,
       return false;
     c += growth;
   }
+  if (transition) {
+    const BatchNorm2d& n = *transition->norm;
+    const Conv2d& conv = *transition->conv;
+    if (!n.training() || n.eps != eps || !n.weight.defined() || !n.bias.defined() ||
+        n.weight.dtype() != DType::F32 || n.running_mean.dtype() != DType::F32)
+      return false;
+    if (conv.quantized() || conv.bias.defined() || conv.weight.dtype() != DType::F32 ||
+        conv.options.groups != 1 || conv.options.stride != std::array<int64_t, 2>{1, 1} ||
+        conv.options.padding != std::array<int64_t, 2>{0, 0} || conv.weight.dim() != 4 ||
+        conv.weight.size(1) != c || conv.weight.size(2) != 1 || conv.weight.size(3) != 1)
+      return false;
+    // Smaller maps go to the op path, whose pooling names the problem.
+    if (x.size(2) < 2 || x.size(3) < 2) return false;
+  }
   return true;
 }
 
 Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<DenseLayer>>& layers,
-                         bool recompute_bottleneck) {
-  KILN_CHECK(dense_block_train_applies(x_in, layers),
+                         bool recompute_bottleneck, const Transition* transition) {
+  KILN_CHECK(dense_block_train_applies(x_in, layers, transition),
              "densenet: the fused training block does not apply to input ", x_in.describe());
   auto saved = std::make_shared<Saved>();
   Saved& s = *saved;
@@ -374,17 +392,110 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
     s.params.push_back(std::move(p));
   }
 
-  Tensor out = Tensor::empty({geo.n, ct, geo.h, geo.w});
-  rows_to_nchw(rows, ct, geo.n, ct, hw, out.data<float>());
   std::vector<Tensor> inputs = {x_in};
   for (const LayerParams& p : s.params)
     for (const Tensor* t : {&p.g1, &p.b1, &p.w1, &p.g2, &p.b2, &p.w2}) inputs.push_back(*t);
+  Tensor out;
+  if (!transition) {
+    out = Tensor::empty({geo.n, ct, geo.h, geo.w});
+    rows_to_nchw(rows, ct, geo.n, ct, hw, out.data<float>());
+  } else {
+    // The transition: relu(norm(rows)) average-pooled 2x2 (it commutes with the 1x1 conv, both
+    // linear after the ReLU), then the conv on a quarter of the pixels.
+    s.transition = true;
+    s.t_gamma = transition->norm->weight, s.t_beta = transition->norm->bias;
+    s.t_weight = transition->conv->weight;
+    const Tensor g = s.t_gamma.detach().contiguous(), b = s.t_beta.detach().contiguous();
+    const Tensor wt = s.t_weight.detach().contiguous();
+    affine(s.stats, cf(g), cf(b), ct, scale, shift);
+    const int64_t oh = geo.h / 2, ow = geo.w / 2, per_img = oh * ow, cout = wt.size(0);
+    s.pooled = Tensor::empty({geo.n * per_img, ct});
+    float* pooled = s.pooled.data<float>();
+    parallel_for(0, geo.n * oh, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        const int64_t img = r / oh, o0 = (r % oh) * ow;
+        kernels::bn_relu_avgpool2_rows(rows + img * hw * ct, ct, geo.h, geo.w, ct, scale.data(),
+                                       shift.data(), o0, ow, pooled + (img * per_img + o0) * ct,
+                                       ct);
+      }
+    });
+    Tensor out_rows = Tensor::empty({geo.n * per_img, cout});
+    gemm::sgemm(false, true, geo.n * per_img, cout, ct, 1.0f, pooled, ct, cf(wt), ct, 0.0f,
+                out_rows.data<float>(), cout);
+    out = Tensor::empty({geo.n, cout, oh, ow});
+    rows_to_nchw(cf(out_rows), cout, geo.n, cout, per_img, out.data<float>());
+    transition->norm->track_batch(s.stats.mean.data(), s.stats.var.data(), P);
+    for (const Tensor* t : {&s.t_gamma, &s.t_beta, &s.t_weight}) inputs.push_back(*t);
+  }
   if (!needs_grad(inputs)) return out;
   return record(kDenseBlockTrainOp, out, inputs,
                 [saved](const Tensor& grad) { return block_backward(*saved, grad); });
 }
 
 namespace {
+
+// The fused transition's backward: from the gradient of its output (NCHW), its conv's weight
+// gradient and input gradient (on the pooled rows), then per full-size image row the pooling's
+// gradient (a quarter of the pooled pixel's to each of its four pixels; rows and columns the
+// floor-sized pool drops get none), the ReLU's mask and the norm's backward: the per-element part
+// added into the block's gradient `gr`, the sums' part gathered into corr_a / corr_b like a
+// norm1's. Returns the gradients of the norm's weight and bias and the conv's weight.
+std::vector<Tensor> transition_backward(const Saved& s, const Tensor& go, float* gr,
+                                        std::vector<double>& corr_a, std::vector<double>& corr_b) {
+  const Geometry& geo = s.geo;
+  const int64_t P = geo.pixels(), hw = geo.h * geo.w, ct = s.c_total;
+  const int64_t oh = geo.h / 2, ow = geo.w / 2, per_img = oh * ow, q = geo.n * per_img;
+  const Tensor wt = s.t_weight.detach().contiguous();
+  const Tensor gamma = s.t_gamma.detach().contiguous(), beta = s.t_beta.detach().contiguous();
+  const int64_t cout = wt.size(0);
+  const float* rows = cf(s.rows);
+  Tensor go_rows = Tensor::empty({q, cout});
+  nchw_to_rows(cf(go), geo.n, cout, per_img, go_rows.data<float>(), cout);
+  Tensor dw = Tensor::empty({cout, ct, 1, 1});
+  gemm::sgemm(true, false, cout, ct, q, 1.0f, cf(go_rows), cout, cf(s.pooled), ct, 0.0f,
+              dw.data<float>(), ct);
+  Tensor gp = Tensor::empty({q, ct});
+  gemm::sgemm(false, false, q, ct, cout, 1.0f, cf(go_rows), cout, cf(wt), ct, 0.0f,
+              gp.data<float>(), ct);
+  std::vector<float> scale, shift, k(static_cast<size_t>(ct));
+  affine(s.stats, cf(gamma), cf(beta), ct, scale, shift);
+  for (int64_t c = 0; c < ct; ++c) k[c] = cf(gamma)[c] * s.stats.invstd[c];
+  std::vector<double> sum_g(static_cast<size_t>(ct)), sum_gx(static_cast<size_t>(ct));
+  const float* gpp = cf(gp);
+  range_sums(
+      geo.n * 2 * oh, std::max<int64_t>(1, kSumRows / geo.w), ct,
+      [&](int64_t u0, int64_t count, double* pa, double* pb) {
+        float* g = scratch(t_scratch, 2 * geo.w * ct);
+        float* y = g + geo.w * ct;
+        for (int64_t u = u0; u < u0 + count; ++u) {
+          const int64_t img = u / (2 * oh), yy = u % (2 * oh);
+          const int64_t r = img * hw + yy * geo.w;  // the image row's first pixel
+          const float* src = gpp + (img * per_img + (yy / 2) * ow) * ct;
+          for (int64_t x = 0; x < geo.w; ++x) {
+            float* d = g + x * ct;
+            if (x < 2 * ow) {
+              const float* p = src + (x / 2) * ct;
+              for (int64_t c = 0; c < ct; ++c) d[c] = 0.25f * p[c];
+            } else {
+              std::fill(d, d + ct, 0.0f);
+            }
+          }
+          kernels::bn_relu_rows(rows + r * ct, ct, geo.w, ct, scale.data(), shift.data(), y, ct);
+          kernels::rows_bn_relu_backward_part(g, ct, y, ct, rows + r * ct, ct, geo.w, ct,
+                                              s.stats.mean.data(), s.stats.invstd.data(), k.data(),
+                                              gr + r * ct, ct, pa, pb);
+        }
+      },
+      sum_g.data(), sum_gx.data());
+  Tensor dgamma = Tensor::empty({ct}), dbeta = Tensor::empty({ct});
+  for (int64_t c = 0; c < ct; ++c) {
+    dgamma.data<float>()[c] = static_cast<float>(sum_gx[c]);
+    dbeta.data<float>()[c] = static_cast<float>(sum_g[c]);
+    corr_a[c] += cf(gamma)[c] * sum_g[c] / static_cast<double>(P);
+    corr_b[c] += cf(gamma)[c] * sum_gx[c] / static_cast<double>(P);
+  }
+  return {dgamma, dbeta, dw};
+}
 
 std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   const Geometry& geo = s.geo;
@@ -393,9 +504,9 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   const float* rows = cf(s.rows);
   const Stats& st = s.stats;
   const Tensor go = grad_out.contiguous();
-  Tensor grad_rows = Tensor::empty({P, ct});
+  Tensor grad_rows = s.transition ? Tensor::zeros({P, ct}) : Tensor::empty({P, ct});
   float* gr = grad_rows.data<float>();
-  nchw_to_rows(cf(go), geo.n, ct, hw, gr, ct);
+  if (!s.transition) nchw_to_rows(cf(go), geo.n, ct, hw, gr, ct);
 
   // Per channel, the parts of every norm1 input gradient that depend on the batch sums:
   // sum over the layers reading the channel of w * mean(gm) and of w * mean(gm * xhat).
@@ -412,6 +523,9 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
                                        gr + r0 * ct + c0, ct);
     });
   };
+
+  std::vector<Tensor> t_grads;
+  if (s.transition) t_grads = transition_backward(s, go, gr, corr_a, corr_b);
 
   Tensor a2 = Tensor::empty({geo.padded_pixels(), inner});
   Tensor gy = Tensor::empty({geo.padded_pixels(), growth});
@@ -515,9 +629,9 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
           gemm::sgemm_packed_b(false, m, 1.0f, cf(g2) + r0 * inner, inner, w1n, 0.0f, g1, c);
           double* sums = rsp + i * 2 * c;
           std::fill(sums, sums + 2 * c, 0.0);
-          kernels::rows_bn_relu_backward_part(g1, c, a, c, rows + r0 * ct, ct, m, c,
-                                              st.mean.data(), st.invstd.data(), k.data(),
-                                              gr + r0 * ct, ct, sums, sums + c);
+          kernels::rows_bn_relu_backward_part(g1, c, a, c, rows + r0 * ct, ct, m, c, st.mean.data(),
+                                              st.invstd.data(), k.data(), gr + r0 * ct, ct, sums,
+                                              sums + c);
         }
     });
     Tensor dw1 = Tensor::empty({inner, c, 1, 1});
@@ -545,6 +659,7 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   Tensor gx = Tensor::empty({geo.n, s.c_in, geo.h, geo.w});
   rows_to_nchw(gr, ct, geo.n, s.c_in, hw, gx.data<float>());
   grads[0] = gx;
+  for (Tensor& t : t_grads) grads.push_back(t);
   return grads;
 }
 

@@ -35,19 +35,26 @@
 namespace kiln::nn {
 
 class DenseLayer;
+class Transition;
 
 // Whether dense_block_train handles this block: f32 [N, C, H, W] input with N * H * W > 1, grad
 // recording on, every norm in training mode with the same eps, no dropout, float (not
 // quantized) 1x1 and 3x3 convolutions without bias, bn_size * growth_rate bottleneck channels.
+// With `transition`, also that the transition after the block fuses (its norm in training mode
+// with the layers' eps, a float 1x1 conv without bias, maps of at least 2 x 2).
 bool dense_block_train_applies(const Tensor& x,
-                               const std::vector<std::shared_ptr<DenseLayer>>& layers);
+                               const std::vector<std::shared_ptr<DenseLayer>>& layers,
+                               const Transition* transition = nullptr);
 
 // The block's output, the concatenation [N, C + L * growth, H, W] of x and every layer's new
 // channels (NCHW, as the op path returns it), recorded for autograd.
 // recompute_bottleneck (gradient checkpointing): conv1's outputs are not kept but recomputed in
 // backward, by the same GEMM on the same operands (the same bits): the block then keeps its row
 // buffer and statistics only.
+// With `transition`: the transition's output [N, C', H / 2, W / 2] instead (its norm + ReLU +
+// average pool computed from the block's rows, then the conv on the pooled rows; its norm's
+// input gradient joins the block's like a norm1's; its parameters are inputs of the op too).
 Tensor dense_block_train(const Tensor& x, const std::vector<std::shared_ptr<DenseLayer>>& layers,
-                         bool recompute_bottleneck = false);
+                         bool recompute_bottleneck = false, const Transition* transition = nullptr);
 
 }  // namespace kiln::nn

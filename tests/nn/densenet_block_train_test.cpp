@@ -105,6 +105,13 @@ TEST(DenseNetBlockTrain, MatchesOpPathValuesGradientsAndRunningStatistics) {
   expect_close_to_op_path(train_step(true), train_step(false));
 }
 
+TEST(DenseNetBlockTrain, OddMapsWhoseLastRowAndColumnThePoolDrops) {
+  // 41 x 45 pixels: block 1 sees 11 x 12; the fused transition's pool drops row 11.
+  expect_close_to_op_path(train_step(true, false, 2, 41, 45), train_step(false, false, 2, 41, 45));
+  // and 45 x 41: column 11.
+  expect_close_to_op_path(train_step(true, false, 2, 45, 41), train_step(false, false, 2, 45, 41));
+}
+
 TEST(DenseNetBlockTrain, MatchesOpPathOverManyRowRanges) {
   expect_close_to_op_path(train_step(true, false, 2, 96, 88), train_step(false, false, 2, 96, 88));
 }
