@@ -434,6 +434,24 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
 
 namespace {
 
+// A norm reading channels [0, c) of the block: its weight and bias gradients (the sums), and its
+// share of the per-channel part of the input gradient, gathered into corr_a and corr_b (applied
+// by finish_channels once every reader of a channel has added its share).
+std::pair<Tensor, Tensor> gather_norm_sums(const float* gamma, int64_t c,
+                                           const std::vector<double>& sum_g,
+                                           const std::vector<double>& sum_gx, int64_t count,
+                                           std::vector<double>& corr_a,
+                                           std::vector<double>& corr_b) {
+  Tensor dgamma = Tensor::empty({c}), dbeta = Tensor::empty({c});
+  for (int64_t i = 0; i < c; ++i) {
+    dgamma.data<float>()[i] = static_cast<float>(sum_gx[i]);
+    dbeta.data<float>()[i] = static_cast<float>(sum_g[i]);
+    corr_a[i] += gamma[i] * sum_g[i] / static_cast<double>(count);
+    corr_b[i] += gamma[i] * sum_gx[i] / static_cast<double>(count);
+  }
+  return {dgamma, dbeta};
+}
+
 // The fused transition's backward: from the gradient of its output (NCHW), its conv's weight
 // gradient and input gradient (on the pooled rows), then per full-size image row the pooling's
 // gradient (a quarter of the pooled pixel's to each of its four pixels; rows and columns the
@@ -487,13 +505,7 @@ std::vector<Tensor> transition_backward(const Saved& s, const Tensor& go, float*
         }
       },
       sum_g.data(), sum_gx.data());
-  Tensor dgamma = Tensor::empty({ct}), dbeta = Tensor::empty({ct});
-  for (int64_t c = 0; c < ct; ++c) {
-    dgamma.data<float>()[c] = static_cast<float>(sum_gx[c]);
-    dbeta.data<float>()[c] = static_cast<float>(sum_g[c]);
-    corr_a[c] += cf(gamma)[c] * sum_g[c] / static_cast<double>(P);
-    corr_b[c] += cf(gamma)[c] * sum_gx[c] / static_cast<double>(P);
-  }
+  auto [dgamma, dbeta] = gather_norm_sums(cf(gamma), ct, sum_g, sum_gx, P, corr_a, corr_b);
   return {dgamma, dbeta, dw};
 }
 
@@ -645,13 +657,7 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     for (int64_t i = 0; i < ranges; ++i)
       for (int64_t ci = 0; ci < c; ++ci)
         sum_g[ci] += rsp[i * 2 * c + ci], sum_gx[ci] += rsp[i * 2 * c + c + ci];
-    Tensor dg1 = Tensor::empty({c}), db1 = Tensor::empty({c});
-    for (int64_t ci = 0; ci < c; ++ci) {
-      dg1.data<float>()[ci] = static_cast<float>(sum_gx[ci]);
-      db1.data<float>()[ci] = static_cast<float>(sum_g[ci]);
-      corr_a[ci] += cf(n1w)[ci] * sum_g[ci] / static_cast<double>(P);
-      corr_b[ci] += cf(n1w)[ci] * sum_gx[ci] / static_cast<double>(P);
-    }
+    auto [dg1, db1] = gather_norm_sums(cf(n1w), c, sum_g, sum_gx, P, corr_a, corr_b);
     grads[1 + 6 * l + 0] = dg1;
     grads[1 + 6 * l + 1] = db1;
   }
