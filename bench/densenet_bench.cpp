@@ -7,7 +7,7 @@
 // bench/densenet/run.sh runs each beside PyTorch and ONNX Runtime (bench/densenet/*.py).
 //
 //   bench_densenet_bench --mode fwd|train [--batch 8] [--size 224] [--runs 5] [--warmup 1]
-//                        [--threads 2] [--bf16] [--checkpointing]
+//                        [--threads 2] [--bf16] [--checkpointing] [--op-path]
 //   (train: bf16 autocast, which reaches only the classifier: convolutions stay f32 / dense
 //   layers and transitions recomputed in backward)
 // Output: one line "kiln mode=... batch=... median_ms=<x> min_ms=<y> peak_rss_mb=<z> ..."
@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   std::string mode = "fwd";
   int64_t batch = 8, size = 224;
   int runs = 5, warmup = 1, threads = 2;
-  bool bf16 = false, checkpointing = false;
+  bool bf16 = false, checkpointing = false, op_path = false;
   kiln::bench::Flags()
       .option("--mode", &mode)
       .option("--batch", &batch)
@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
       .option("--threads", &threads)
       .flag("--bf16", &bf16)
       .flag("--checkpointing", &checkpointing)
+      .flag("--op-path", &op_path)
       .parse(argc, argv);
   if (mode != "fwd" && mode != "train") {
     std::fprintf(stderr, "--mode must be fwd or train\n");
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
     model.train();
     model.set_requires_grad(true);
     model.set_gradient_checkpointing(checkpointing);
+    model.set_fused_block_training(!op_path);  // --op-path: the layer-by-layer training path
     auto params = model.named_parameters();
     kiln::train::SGD opt(params, {.lr = 0.01, .momentum = 0.9});
     std::vector<int64_t> label_ids(static_cast<size_t>(batch));
@@ -113,9 +115,9 @@ int main(int argc, char** argv) {
   for (double v : ms) mn = std::min(mn, v);
   std::printf(
       "kiln mode=%s batch=%lld size=%lld threads=%d runs=%d median_ms=%.1f min_ms=%.1f "
-      "peak_rss_mb=%.0f setup_peak_mb=%.0f bf16=%d checkpointing=%d\n",
+      "peak_rss_mb=%.0f setup_peak_mb=%.0f bf16=%d checkpointing=%d op_path=%d\n",
       mode.c_str(), static_cast<long long>(batch), static_cast<long long>(size), threads, runs,
       kiln::bench::median(ms), mn, kiln::bench::peak_rss_mb(), setup_peak, bf16 ? 1 : 0,
-      checkpointing ? 1 : 0);
+      checkpointing ? 1 : 0, op_path ? 1 : 0);
   return 0;
 }
