@@ -11,7 +11,6 @@
 #include "core/kernels/bn_rows_train.h"
 #include "core/kernels/channels_last_transpose.h"
 #include "core/kernels/winograd_f2x3.h"
-#include "core/kernels/winograd_f2x3_wgrad.h"
 #include "core/op_registry.h"
 #include "core/thread_pool.h"
 #include "nn/densenet.h"
@@ -27,8 +26,6 @@ const OpInfo kDenseBlockTrainOp{"densenet_block_train", true};
 // Rows per range of the per-channel sums: each range's sums are taken apart (in parallel) and the
 // ranges' added in order, so the sums depend on the shapes only, not on the thread count.
 constexpr int64_t kSumRows = 256;
-// Fixed groups of ranges with a partial sum each (weight gradients), added in order.
-constexpr int64_t kRangeGroups = 8;
 
 const float* cf(const Tensor& t) {
   return t.data<float>();
@@ -176,6 +173,40 @@ void winograd_3x3(const Geometry& g, const float* grid, int64_t cin, const float
           scratch(t_scratch, kernels::winograd_f2x3_scratch_floats(count, cin, cout)));
     }
   });
+}
+
+// The 3x3 convolution's weight gradient dw [cout, cin, 3, 3] from its input `a` and output
+// gradient `gy`, both on the zero-bordered grid: for tap k = (i, j) at row offset
+// off = (i - 1) * (w + 2) + (j - 1), dw[., ., k] = sum over grid positions q of gy[q]^T a[q + off]
+// (positions whose shifted reads would leave the grid are border positions, where gy is zero).
+// Per chunk of kTapRows positions, all nine GEMMs run while the chunk's rows of `a` are in L2
+// (nine GEMMs over the whole grid each read it from memory: 3x slower at 56 x 56). The chunks
+// are summed in kTapGroups fixed groups, each into its own partial, and the groups in order, so
+// the sums depend on the shapes only.
+constexpr int64_t kTapRows = 256, kTapGroups = 8;
+void conv3x3_weight_grad(const Geometry& g, const float* gy, int64_t cout, const float* a,
+                         int64_t cin, float* dw) {
+  const int64_t pw = g.w + 2, q0 = pw + 1, span = g.padded_pixels() - 2 * q0;
+  const int64_t chunks = (span + kTapRows - 1) / kTapRows;
+  const int64_t groups = std::min(kTapGroups, chunks), per_tap = cout * cin;
+  Tensor part = Tensor::zeros({groups, 9, cout, cin});
+  float* pp = part.data<float>();
+  parallel_for(0, groups, 1, [&](int64_t gb, int64_t ge) {
+    for (int64_t grp = gb; grp < ge; ++grp)
+      for (int64_t ch = grp * chunks / groups; ch < (grp + 1) * chunks / groups; ++ch) {
+        const int64_t q = q0 + ch * kTapRows, m = std::min(kTapRows, q0 + span - q);
+        for (int64_t k = 0; k < 9; ++k) {
+          const int64_t off = (k / 3 - 1) * pw + (k % 3 - 1);
+          gemm::sgemm(true, false, cout, cin, m, 1.0f, gy + q * cout, cout, a + (q + off) * cin,
+                      cin, 1.0f, pp + (grp * 9 + k) * per_tap, cin);
+        }
+      }
+  });
+  for (int64_t grp = 1; grp < groups; ++grp)
+    for (int64_t i = 0; i < 9 * per_tap; ++i) pp[i] += pp[grp * 9 * per_tap + i];
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t c = 0; c < cin; ++c)
+      for (int64_t k = 0; k < 9; ++k) dw[(o * cin + c) * 9 + k] = pp[k * per_tap + o * cin + c];
 }
 
 // The Winograd F(2x2, 3x3) weights of the input gradient's convolution (the kernel flipped, its
@@ -539,8 +570,7 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     bn_relu_to_padded(geo, y1, inner, inner, scale.data(), shift.data(), a2.data<float>());
     rows_to_padded(geo, gr, ct, c, growth, gy.data<float>());
     Tensor dw2 = Tensor::empty({growth, inner, 3, 3});
-    kernels::winograd_f2x3_weight_grad(cf(a2), inner, cf(gy), growth, geo.n, geo.h, geo.w,
-                                       dw2.data<float>());
+    conv3x3_weight_grad(geo, cf(gy), growth, cf(a2), inner, dw2.data<float>());
     // Input gradient: the flipped, transposed kernel over gy.
     const std::vector<float> ut =
         flipped_transposed_f2x3(s.u2[static_cast<size_t>(l)], growth, inner);
@@ -585,7 +615,7 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     }
     grads[1 + 6 * l + 5] = dw2;
 
-    // conv1 and norm1 + relu1 backward per range of kSumRows rows, the ranges in kRangeGroups fixed
+    // conv1 and norm1 + relu1 backward per range of kSumRows rows, the ranges in kTapGroups fixed
     // groups (one thread each at a time): conv1's input relu(norm1(rows)) recomputed into L2,
     // the weight gradient's share g2^T a1 added into the group's partial, the input gradient
     // g2 W1 (W1 packed once, g2's rows read in place) and on it norm1's backward: the sums, and
@@ -594,7 +624,7 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     std::vector<float> k(static_cast<size_t>(c));
     for (int64_t ci = 0; ci < c; ++ci) k[ci] = cf(n1w)[ci] * st.invstd[ci];
     const gemm::PackedB w1n(/*trans_b=*/false, inner, c, cf(w1), c);
-    const int64_t ranges = (P + kSumRows - 1) / kSumRows, groups = std::min(kRangeGroups, ranges);
+    const int64_t ranges = (P + kSumRows - 1) / kSumRows, groups = std::min(kTapGroups, ranges);
     Tensor dw1_part = Tensor::zeros({groups, inner, c});
     Tensor range_sum = Tensor::empty({ranges, 2, c}, DType::F64);
     float* dwp = dw1_part.data<float>();

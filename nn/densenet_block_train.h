@@ -11,8 +11,8 @@
 //     batch_norm's would be;
 //   - the 3x3 convolution runs as Winograd F(2x2, 3x3) (core/kernels/winograd_f2x3.h) in
 //     forward and for the input gradient (the same convolution with the kernel flipped and its
-//     channels swapped), and its weight gradient too, in the Winograd domain
-//     (core/kernels/winograd_f2x3_wgrad.h), from zero-bordered channels-last grids;
+//     channels swapped); its weight gradient is one GEMM per tap over a zero-bordered grid
+//     (tap (i, j) then reads every pixel's input at one fixed row offset);
 //   - backward gathers the gradient of the whole block in one [N*H*W, C_final] buffer. Batch
 //     norm's input gradient w * invstd * (g - mean(g) - xhat * mean(g * xhat)) splits into a
 //     per-element part, added as each layer's backward runs, and a part affine in xhat whose two
