@@ -96,14 +96,6 @@ struct Geometry {
   }
 };
 
-// relu(x * scale + shift) of `channels` channels of rows x (ldx apart) into rows (ldo apart).
-void bn_relu_all_rows(const float* x, int64_t ldx, int64_t rows, int64_t channels,
-                      const float* scale, const float* shift, float* out, int64_t ldo) {
-  over_rows(rows, channels, [&](int64_t r0, int64_t m) {
-    kernels::bn_relu_rows(x + r0 * ldx, ldx, m, channels, scale, shift, out + r0 * ldo, ldo);
-  });
-}
-
 // conv1 of a layer: relu(rows * scale + shift) @ W1^T for `channels` channels of rows (ldx
 // apart) into y [rows, w1.n()], per chunk of rows: the normalised chunk stays in L2 as the GEMM's
 // A operand (read in place) against W1 packed once. A row's result does not depend on the chunk

@@ -11,20 +11,31 @@
 //     batch_norm's would be;
 //   - the 3x3 convolution runs as Winograd F(2x2, 3x3) (core/kernels/winograd_f2x3.h) in
 //     forward and for the input gradient (the same convolution with the kernel flipped and its
-//     channels swapped); its weight gradient is one GEMM per tap over a zero-bordered grid
-//     (tap (i, j) then reads every pixel's input at one fixed row offset);
+//     channels swapped: its Winograd weights are the forward's with tile positions permuted);
+//     its weight gradient is one GEMM per tap over a zero-bordered grid (tap (i, j) then reads
+//     every pixel's input at one fixed row offset), per chunk of grid positions kept in L2;
+//   - conv1 runs per chunk of rows (norm1 + ReLU into an L2-resident chunk, W1 packed once); in
+//     backward, per range of rows, norm1's output is recomputed in L2 beside conv1's weight
+//     gradient share and input gradient, and norm1's backward runs on that while it is in L2;
 //   - backward gathers the gradient of the whole block in one [N*H*W, C_final] buffer. Batch
 //     norm's input gradient w * invstd * (g - mean(g) - xhat * mean(g * xhat)) splits into a
 //     per-element part, added as each layer's backward runs, and a part affine in xhat whose two
 //     coefficients per channel are summed over every layer that read the channel (xhat is the
-//     same for all of them) and applied once, when the channel's gradient is complete.
-// Kept for backward: the row buffer, each layer's conv1 output (norm2's input) and the
+//     same for all of them) and applied once, when the channel's gradient is complete;
+//   - the transition after the block can be fused in: its norm + ReLU + 2x2 average pool from
+//     the block's rows, its 1x1 conv on the pooled rows (pooling first: both are linear after the
+//     ReLU), its norm's input gradient joining the block's like a norm1's. The block then never
+//     exists in NCHW.
+// Kept for backward: the row buffer, each layer's conv1 output (norm2's input; recomputed
+// instead with checkpointing), conv2's Winograd weights, the transition's pooled rows and the
 // statistics; the normalised inputs of conv1 and conv2 are recomputed. The weights of the layers
 // are inputs of the op (their gradients flow as any op's).
 // Same maths as the op path within float rounding (other summation orders; the tests compare
 // both, values and every gradient); results do not depend on the thread count (every parallel
-// loop writes disjoint outputs or reduces per channel in row order, and the GEMMs are
-// kiln's deterministic sgemm).
+// loop writes disjoint outputs or reduces over fixed, shape-determined ranges added in order, and
+// the GEMMs are kiln's deterministic sgemm).
+// DenseNet121 at 8 x 224^2, 2 threads (bench/RESULTS.md): 1.41-1.47x PyTorch's training step at
+// 536 vs 1,885-1,947 MB peak; the layer-by-layer path 1.49-1.53x slower at 1,386 MB.
 #pragma once
 
 #include <memory>
