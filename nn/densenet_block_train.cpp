@@ -14,6 +14,7 @@
 #include "core/op_registry.h"
 #include "core/thread_pool.h"
 #include "nn/densenet.h"
+#include "nn/float_buffers.h"
 
 namespace kiln::nn {
 namespace {
@@ -31,17 +32,18 @@ const float* cf(const Tensor& t) {
   return t.data<float>();
 }
 
-std::vector<float> floats(const Tensor& t) {
-  const Tensor c = t.contiguous();
-  return std::vector<float>(c.data<float>(), c.data<float>() + c.numel());
-}
-
-// A per-thread scratch array, grown on demand and kept.
-float* scratch(std::vector<float>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
 thread_local std::vector<float> t_scratch;
+
+// a[c], b[c] = the sums over `ranges` ranges' partial sums, laid out [range][2][channels], added
+// range by range in order.
+void add_range_sums(const double* part, int64_t ranges, int64_t channels, double* a, double* b) {
+  std::fill(a, a + channels, 0.0);
+  std::fill(b, b + channels, 0.0);
+  for (int64_t i = 0; i < ranges; ++i) {
+    const double* pa = part + i * 2 * channels;
+    for (int64_t c = 0; c < channels; ++c) a[c] += pa[c], b[c] += pa[channels + c];
+  }
+}
 
 // Two per-channel sums a[c], b[c] over `units` units (rows, or image rows of a grid) taken per
 // range of `per_range` units: fn(u0, count, pa, pb) adds the range's sums into pa and pb (zeroed).
@@ -55,12 +57,15 @@ void range_sums(int64_t units, int64_t per_range, int64_t channels, Fn fn, doubl
       fn(i * per_range, std::min(per_range, units - i * per_range), pa, pa + channels);
     }
   });
-  std::fill(a, a + channels, 0.0);
-  std::fill(b, b + channels, 0.0);
-  for (int64_t i = 0; i < ranges; ++i) {
-    const double* pa = part.data() + i * 2 * channels;
-    for (int64_t c = 0; c < channels; ++c) a[c] += pa[c], b[c] += pa[channels + c];
-  }
+  add_range_sums(part.data(), ranges, channels, a, b);
+}
+
+// out[i] = sum over `groups` partials part[g * n + i] (g in order): the fixed groups' weight
+// gradients, added so that the result depends on the shapes only.
+void sum_partials(const float* part, int64_t groups, int64_t n, float* out) {
+  std::copy(part, part + n, out);
+  for (int64_t g = 1; g < groups; ++g)
+    for (int64_t i = 0; i < n; ++i) out[i] += part[g * n + i];
 }
 
 // fn(r0, count) over row chunks of about 64K floats of `width` channels, in parallel.
@@ -103,7 +108,7 @@ struct Geometry {
 void conv1_rows(const float* x, int64_t ldx, int64_t rows, int64_t channels, const float* scale,
                 const float* shift, const gemm::PackedB& w1, float* y) {
   over_rows(rows, channels, [&](int64_t r0, int64_t m) {
-    float* a = scratch(t_scratch, m * channels);
+    float* a = grow_scratch(t_scratch, m * channels);
     kernels::bn_relu_rows(x + r0 * ldx, ldx, m, channels, scale, shift, a, channels);
     gemm::sgemm_packed_b(false, m, 1.0f, a, channels, w1, 0.0f, y + r0 * w1.n(), w1.n());
   });
@@ -162,7 +167,7 @@ void winograd_3x3(const Geometry& g, const float* grid, int64_t cin, const float
       const kernels::WinogradImage im{grid + g.padded_row(img, 0, 0) * cin, g.w + 2, cin, g.h, g.w};
       kernels::winograd_f2x3_tiles(
           im, u, cout, t0, count, out + img * g.h * g.w * ldo, ldo,
-          scratch(t_scratch, kernels::winograd_f2x3_scratch_floats(count, cin, cout)));
+          grow_scratch(t_scratch, kernels::winograd_f2x3_scratch_floats(count, cin, cout)));
     }
   });
 }
@@ -194,11 +199,11 @@ void conv3x3_weight_grad(const Geometry& g, const float* gy, int64_t cout, const
         }
       }
   });
-  for (int64_t grp = 1; grp < groups; ++grp)
-    for (int64_t i = 0; i < 9 * per_tap; ++i) pp[i] += pp[grp * 9 * per_tap + i];
+  std::vector<float> taps(static_cast<size_t>(9 * per_tap));  // [9][cout][cin]
+  sum_partials(pp, groups, 9 * per_tap, taps.data());
   for (int64_t o = 0; o < cout; ++o)
     for (int64_t c = 0; c < cin; ++c)
-      for (int64_t k = 0; k < 9; ++k) dw[(o * cin + c) * 9 + k] = pp[k * per_tap + o * cin + c];
+      for (int64_t k = 0; k < 9; ++k) dw[(o * cin + c) * 9 + k] = taps[k * per_tap + o * cin + c];
 }
 
 // The Winograd F(2x2, 3x3) weights of the input gradient's convolution (the kernel flipped, its
@@ -229,13 +234,14 @@ void compute_stats(const float* x, int64_t ld, int64_t rows, int64_t c0, int64_t
                    Stats& s) {
   const int64_t nc = c1 - c0;
   std::vector<double> sum(static_cast<size_t>(nc)), unused(static_cast<size_t>(nc));
-  // Two passes (the mean, then squares about it), as batch_norm_stats.
+  // Two passes (the mean, then squares about it), as batch_norm_stats. (range_sums takes two
+  // sums per pass; these passes use one.)
   for (const bool squares : {false, true}) {
     range_sums(
         rows, kSumRows, nc,
         [&](int64_t r0, int64_t m, double* pa, double*) {
           kernels::rows_channel_sums(x + r0 * ld + c0, ld, m, nc,
-                                     squares ? s.mean.data() + c0 : nullptr, squares, pa);
+                                     squares ? s.mean.data() + c0 : nullptr, pa);
         },
         sum.data(), unused.data());
     for (int64_t c = 0; c < nc; ++c)
@@ -278,6 +284,21 @@ struct Saved {
 
 std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out);
 
+// A convolution the block runs itself: float weight, no bias, not grouped, unit stride and
+// dilation (kernel size and padding are checked by the caller).
+bool plain_float_conv(const Conv2d& conv) {
+  return !conv.quantized() && !conv.bias.defined() && conv.weight.dtype() == DType::F32 &&
+         conv.options.groups == 1 && conv.options.stride == std::array<int64_t, 2>{1, 1} &&
+         conv.options.dilation == std::array<int64_t, 2>{1, 1};
+}
+
+// A batch norm the block normalises itself: training mode, the block's eps, f32 affine
+// parameters and running statistics.
+bool plain_training_norm(const BatchNorm2d& bn, double eps) {
+  return bn.training() && bn.eps == eps && bn.weight.defined() && bn.bias.defined() &&
+         bn.weight.dtype() == DType::F32 && bn.running_mean.dtype() == DType::F32;
+}
+
 }  // namespace
 
 bool dense_block_train_applies(const Tensor& x,
@@ -290,18 +311,9 @@ bool dense_block_train_applies(const Tensor& x,
   const int64_t growth = layers[0]->conv2->weight.size(0);
   int64_t c = x.size(1);
   for (const auto& l : layers) {
-    if (l->drop_rate > 0 || !l->norm1->training() || !l->norm2->training()) return false;
-    if (l->norm1->eps != eps || l->norm2->eps != eps) return false;
-    for (const auto* conv : {l->conv1.get(), l->conv2.get()}) {
-      if (conv->quantized() || conv->bias.defined() || conv->weight.dtype() != DType::F32 ||
-          conv->options.groups != 1 || conv->options.stride != std::array<int64_t, 2>{1, 1} ||
-          conv->options.dilation != std::array<int64_t, 2>{1, 1})
-        return false;
-    }
-    for (const auto* bn : {l->norm1.get(), l->norm2.get()})
-      if (!bn->weight.defined() || !bn->bias.defined() || bn->weight.dtype() != DType::F32 ||
-          bn->running_mean.dtype() != DType::F32)
-        return false;
+    if (l->drop_rate > 0 || !plain_float_conv(*l->conv1) || !plain_float_conv(*l->conv2) ||
+        !plain_training_norm(*l->norm1, eps) || !plain_training_norm(*l->norm2, eps))
+      return false;
     const Shape w1 = l->conv1->weight.shape(), w2 = l->conv2->weight.shape();
     if (w1 != Shape{inner, c, 1, 1} || w2 != Shape{growth, inner, 3, 3} ||
         l->conv1->options.padding != std::array<int64_t, 2>{0, 0} ||
@@ -310,13 +322,8 @@ bool dense_block_train_applies(const Tensor& x,
     c += growth;
   }
   if (transition) {
-    const BatchNorm2d& n = *transition->norm;
     const Conv2d& conv = *transition->conv;
-    if (!n.training() || n.eps != eps || !n.weight.defined() || !n.bias.defined() ||
-        n.weight.dtype() != DType::F32 || n.running_mean.dtype() != DType::F32)
-      return false;
-    if (conv.quantized() || conv.bias.defined() || conv.weight.dtype() != DType::F32 ||
-        conv.options.groups != 1 || conv.options.stride != std::array<int64_t, 2>{1, 1} ||
+    if (!plain_training_norm(*transition->norm, eps) || !plain_float_conv(conv) ||
         conv.options.padding != std::array<int64_t, 2>{0, 0} || conv.weight.dim() != 4 ||
         conv.weight.size(1) != c || conv.weight.size(2) != 1 || conv.weight.size(3) != 1)
       return false;
@@ -372,7 +379,8 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
       affine(st2, cf(g), cf(b), inner, scale, shift);
     }
     bn_relu_to_padded(geo, cf(y1), inner, inner, scale.data(), shift.data(), a2.data<float>());
-    std::vector<float> u2 = kernels::winograd_f2x3_weights(floats(w2).data(), growth, inner);
+    std::vector<float> u2 =
+        kernels::winograd_f2x3_weights(floats_of(w2, "densenet training").data(), growth, inner);
     winograd_3x3(geo, cf(a2), inner, u2.data(), growth, rows + c, ct);
     s.u2.push_back(std::move(u2));
     compute_stats(rows, ct, P, c, c + growth, eps, s.stats);
@@ -475,7 +483,7 @@ std::vector<Tensor> transition_backward(const Saved& s, const Tensor& go, float*
   range_sums(
       geo.n * 2 * oh, std::max<int64_t>(1, kSumRows / geo.w), ct,
       [&](int64_t u0, int64_t count, double* pa, double* pb) {
-        float* g = scratch(t_scratch, 2 * geo.w * ct);
+        float* g = grow_scratch(t_scratch, 2 * geo.w * ct);
         float* y = g + geo.w * ct;
         for (int64_t u = u0; u < u0 + count; ++u) {
           const int64_t img = u / (2 * oh), yy = u % (2 * oh);
@@ -625,7 +633,7 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
       for (int64_t grp = gb; grp < ge; ++grp)
         for (int64_t i = grp * ranges / groups; i < (grp + 1) * ranges / groups; ++i) {
           const int64_t r0 = i * kSumRows, m = std::min(kSumRows, P - r0);
-          float* a = scratch(t_scratch, 2 * m * c);
+          float* a = grow_scratch(t_scratch, 2 * m * c);
           float* g1 = a + m * c;
           kernels::bn_relu_rows(rows + r0 * ct, ct, m, c, scale1.data(), shift1.data(), a, c);
           gemm::sgemm(true, false, inner, c, m, 1.0f, cf(g2) + r0 * inner, inner, a, c, 1.0f,
@@ -639,16 +647,9 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
         }
     });
     Tensor dw1 = Tensor::empty({inner, c, 1, 1});
-    float* dw1p = dw1.data<float>();
-    std::copy(dwp, dwp + inner * c, dw1p);
-    for (int64_t grp = 1; grp < groups; ++grp)
-      for (int64_t i = 0; i < inner * c; ++i) dw1p[i] += dwp[grp * inner * c + i];
+    sum_partials(dwp, groups, inner * c, dw1.data<float>());
     grads[1 + 6 * l + 2] = dw1;
-    std::fill(sum_g.begin(), sum_g.begin() + c, 0.0);
-    std::fill(sum_gx.begin(), sum_gx.begin() + c, 0.0);
-    for (int64_t i = 0; i < ranges; ++i)
-      for (int64_t ci = 0; ci < c; ++ci)
-        sum_g[ci] += rsp[i * 2 * c + ci], sum_gx[ci] += rsp[i * 2 * c + c + ci];
+    add_range_sums(rsp, ranges, c, sum_g.data(), sum_gx.data());
     auto [dg1, db1] = gather_norm_sums(cf(n1w), c, sum_g, sum_gx, P, corr_a, corr_b);
     grads[1 + 6 * l + 0] = dg1;
     grads[1 + 6 * l + 1] = db1;

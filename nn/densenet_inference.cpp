@@ -13,6 +13,7 @@
 #include "core/thread_pool.h"
 #include "nn/densenet.h"
 #include "nn/densenet_stem.h"
+#include "nn/float_buffers.h"
 #include "nn/quantized_conv.h"
 
 namespace kiln::nn {
@@ -43,10 +44,7 @@ namespace {
 using Affine = DenseNetInference::Affine;
 
 std::vector<float> floats(const Tensor& t) {
-  const Tensor c = t.contiguous();
-  KILN_CHECK(c.dtype() == DType::F32, "densenet inference: expected f32 weights, got ",
-             t.describe());
-  return std::vector<float>(c.data<float>(), c.data<float>() + c.numel());
+  return floats_of(t, "densenet inference");
 }
 
 Affine affine_of(const BatchNorm2d& bn) {
@@ -69,11 +67,6 @@ std::unique_ptr<gemm::PackedB> pack_pointwise(const Tensor& w) {
   return std::make_unique<gemm::PackedB>(/*trans_b=*/true, cin, cout, v.data(), cin);
 }
 
-// A per-thread scratch array, grown on demand and kept (chunks are L2-sized and reused).
-float* scratch(std::vector<float>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
 thread_local std::vector<float> t_rows, t_out;
 
 // A quantized conv0 (NCHW, as the float stem runs through the conv op), then norm0 as its affine
@@ -333,12 +326,12 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
       parallel_for(0, (rows + rc - 1) / rc, 1, [&](int64_t cb, int64_t ce) {
         for (int64_t ci = cb; ci < ce; ++ci) {
           const int64_t r0 = ci * rc, m = std::min(rc, rows - r0);
-          float* a = scratch(t_rows, m * cin);
+          float* a = grow_scratch(t_rows, m * cin);
           kernels::bn_relu_rows(bp + r0 * ctot, ctot, m, cin, L.norm1.scale.data(),
                                 L.norm1.shift.data(), a, cin);
           if (L.q1) {  // quantized: the GEMM, then norm2 + relu as an affine pass
             // Convolution rows: f32 activations whatever the chunk (core/qgemm.h, Q4FewRows).
-            float* o = scratch(t_out, m * inner);
+            float* o = grow_scratch(t_out, m * inner);
             quant::linear_quant(m, a, cin, *L.q1, o, inner, {}, quant::Q4FewRows::kF32);
             kernels::bn_relu_rows(o, inner, m, inner, L.norm2.scale.data(), L.norm2.shift.data(),
                                   yb + r0 * inner, inner);
@@ -356,7 +349,7 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
         parallel_for(0, n * bands, 1, [&](int64_t tb, int64_t te) {
           for (int64_t t = tb; t < te; ++t) {
             const int64_t img = t / bands, y0 = (t % bands) * band, nb = std::min(band, h - y0);
-            float* a = scratch(t_rows, nb * w * inner * 9);
+            float* a = grow_scratch(t_rows, nb * w * inner * 9);
             gather_3x3_rows(yb + img * h * w * inner, h, w, inner, y0, nb, L.q2_tap_major, a);
             quant::linear_quant(nb * w, a, inner * 9, *L.q2, bp + ((img * h + y0) * w) * ctot + cin,
                                 ctot, {}, quant::Q4FewRows::kF32);
@@ -372,7 +365,7 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
             const kernels::WinogradImage im{yb + img * h * w * inner, w, inner, h, w};
             kernels::winograd_f4x3_tiles(
                 im, L.u2.data(), g, t0, count, bp + img * h * w * ctot + cin, ctot,
-                scratch(t_rows, kernels::winograd_f4x3_scratch_floats(count, inner, g)));
+                grow_scratch(t_rows, kernels::winograd_f4x3_scratch_floats(count, inner, g)));
           }
         });
       }
@@ -394,7 +387,7 @@ Tensor DenseNetInference::pooled_features(const Tensor& x) const {
     parallel_for(0, n * per_img, 1, [&](int64_t tb, int64_t te) {
       for (int64_t t = tb; t < te; ++t) {
         const int64_t img = t / per_img, o0 = (t % per_img) * rc, m = std::min(rc, orows - o0);
-        float* a = scratch(t_rows, m * ch);
+        float* a = grow_scratch(t_rows, m * ch);
         kernels::bn_relu_avgpool2_rows(bp + img * h * w * ctot, ctot, h, w, ch, T.norm.scale.data(),
                                        T.norm.shift.data(), o0, m, a, ch);
         if (T.q)

@@ -6,6 +6,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/thread_pool.h"
+#include "nn/float_buffers.h"
 
 namespace kiln::nn {
 namespace {
@@ -98,11 +99,6 @@ int64_t chunk_rows(int64_t k) {
 
 thread_local std::vector<float> t_rows, t_out;
 
-float* scratch(std::vector<float>& v, int64_t n) {
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
-
 Tensor f32_input(const Tensor& x) {
   return contiguous(x.dtype() == DType::F32 ? x : x.to(DType::F32));
 }
@@ -137,8 +133,8 @@ Tensor conv2d_quantized(const Tensor& x, const quant::PackedQuantB& w, const Sha
   parallel_for(0, (rows + chunk - 1) / chunk, 1, [&](int64_t cb, int64_t ce) {
     for (int64_t ci = cb; ci < ce; ++ci) {
       const int64_t r0 = ci * chunk, m = std::min(chunk, rows - r0);
-      float* a = scratch(t_rows, m * K);
-      float* y = scratch(t_out, m * g.cout);
+      float* a = grow_scratch(t_rows, m * K);
+      float* y = grow_scratch(t_out, m * g.cout);
       gather_rows(g, xp, r0, m, a);
       // Convolution rows: f32 activations whatever the chunk size (core/qgemm.h, Q4FewRows).
       quant::linear_quant(m, a, K, w, y, g.cout, ep, quant::Q4FewRows::kF32);

@@ -17,9 +17,9 @@ bool avx512_on() {
 }  // namespace
 
 void rows_channel_sums(const float* x, int64_t ldx, int64_t rows, int64_t channels,
-                       const float* shift, bool squares, double* sum) {
-  (avx512_on() ? avx512::rows_channel_sums : plain::rows_channel_sums)(x, ldx, rows, channels,
-                                                                       shift, squares, sum);
+                       const float* mean, double* sum) {
+  (avx512_on() ? avx512::rows_channel_sums : plain::rows_channel_sums)(x, ldx, rows, channels, mean,
+                                                                       sum);
 }
 
 void rows_bn_relu_backward_part(const float* g, int64_t ldg, const float* y, int64_t ldy,

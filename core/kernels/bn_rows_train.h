@@ -10,10 +10,11 @@
 
 namespace kiln::kernels {
 
-// sum[c] += sum over the rows of x[r, c] - shift[c] (shift null: 0). Batch statistics take two
-// calls: the sums (mean), then with mean as shift and squares on (variance about the mean).
+// Without `mean`: sum[c] += sum over the rows of x[r, c]. With it: sum[c] += sum over the rows of
+// (x[r, c] - mean[c])^2. Batch statistics take both calls, the mean first (two passes, for
+// accuracy).
 void rows_channel_sums(const float* x, int64_t ldx, int64_t rows, int64_t channels,
-                       const float* shift, bool squares, double* sum);
+                       const float* mean, double* sum);
 
 // Batch norm + ReLU backward, the parts of one row range: with gm = g where y > 0 (y the norm +
 // ReLU output) and 0 elsewhere, xhat = (x - mean) * invstd:
@@ -39,7 +40,7 @@ void rows_sub_affine_of_xhat(const float* x, int64_t ldx, int64_t rows, int64_t 
 
 // The individual builds, for tests (each with the signatures above).
 #define KILN_BN_ROWS_TRAIN_DECLS                                                                 \
-  void rows_channel_sums(const float*, int64_t, int64_t, int64_t, const float*, bool, double*);  \
+  void rows_channel_sums(const float*, int64_t, int64_t, int64_t, const float*, double*);        \
   void rows_bn_relu_backward_part(const float*, int64_t, const float*, int64_t, const float*,    \
                                   int64_t, int64_t, int64_t, const float*, const float*,         \
                                   const float*, float*, int64_t, double*, double*);              \

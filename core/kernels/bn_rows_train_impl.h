@@ -53,17 +53,15 @@ inline void sub_affine_row(const float* __restrict x, const float* __restrict mu
 }  // namespace
 
 void rows_channel_sums(const float* x, int64_t ldx, int64_t rows, int64_t channels,
-                       const float* shift, bool squares, double* sum) {
+                       const float* mean, double* sum) {
   double* __restrict s = sum;
   for (int64_t r = 0; r < rows; ++r) {
     const float* __restrict p = x + r * ldx;
-    if (!shift) {
+    if (!mean) {
       for (int64_t c = 0; c < channels; ++c) s[c] += p[c];
-    } else if (!squares) {
-      for (int64_t c = 0; c < channels; ++c) s[c] += static_cast<double>(p[c]) - shift[c];
     } else {
       for (int64_t c = 0; c < channels; ++c) {
-        const double d = static_cast<double>(p[c]) - shift[c];
+        const double d = static_cast<double>(p[c]) - mean[c];
         s[c] += d * d;
       }
     }
