@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/conv_ops.h"
 #include "core/gemm.h"
+#include "core/kernels/bf16_convert.h"
 #include "core/kernels/bn_relu_rows.h"
 #include "core/kernels/bn_rows_train.h"
 #include "core/kernels/channels_last_transpose.h"
@@ -33,6 +36,28 @@ const float* cf(const Tensor& t) {
 }
 
 thread_local std::vector<float> t_scratch;
+thread_local std::vector<uint16_t> t_half;
+
+// dst[c * ldd + r] = bf16(src[r * cols + c]): a row-major matrix transposed and rounded, so
+// that it is the row-major A operand of a bf16 GEMM (the kernel then packs it by copying rows).
+void transpose_to_bf16(const float* src, int64_t rows, int64_t cols, uint16_t* dst, int64_t ldd) {
+  constexpr int64_t kBlock = 512;
+  parallel_for(0, (rows + kBlock - 1) / kBlock, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t r0 = i * kBlock, m = std::min(kBlock, rows - r0);
+      float* t = grow_scratch(t_scratch, m * cols);
+      kernels::pixels_to_planes(src + r0 * cols, cols, cols, m, nullptr, t, m);
+      kernels::f32_to_bf16_block(t, m, cols, m, dst + r0, ldd);
+    }
+  });
+}
+
+// A contiguous f32 tensor's values rounded to bf16.
+std::vector<uint16_t> bf16_of(const Tensor& t) {
+  std::vector<uint16_t> v(static_cast<size_t>(t.numel()));
+  kernels::f32_to_bf16_array(cf(t), v.data(), t.numel());
+  return v;
+}
 
 // a[c], b[c] = the sums over `ranges` ranges' partial sums, laid out [range][2][channels], added
 // range by range in order.
@@ -114,9 +139,44 @@ void conv1_rows(const float* x, int64_t ldx, int64_t rows, int64_t channels, con
   });
 }
 
-// The same into the interior of a zero-bordered grid (the border zeroed here).
+// conv1 under bf16 autocast: the normalised chunk rounded to bf16 and multiplied by W1 rounded to
+// bf16 (w1h [inner, channels]), f32 accumulation (gemm::bf16gemm, as linear under autocast).
+// Chunks of at least 256 rows, as the bf16 kernel packs W1 per call; a row's result does not
+// depend on its chunk.
+void conv1_rows_bf16(const float* x, int64_t ldx, int64_t rows, int64_t channels,
+                     const float* scale, const float* shift, const uint16_t* w1h, int64_t inner,
+                     float* y) {
+  const int64_t rc = std::clamp<int64_t>(262144 / std::max<int64_t>(channels, 1), 256, 2048);
+  parallel_for(0, (rows + rc - 1) / rc, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t r0 = i * rc, m = std::min(rc, rows - r0);
+      uint16_t* ah = grow_scratch(t_half, m * channels);
+      kernels::bn_relu_rows_bf16(x + r0 * ldx, ldx, m, channels, scale, shift, nullptr, 0, ah,
+                                 channels);
+      gemm::bf16gemm(false, true, m, inner, channels, 1.0f, ah, channels, w1h, channels, 0.0f,
+                     y + r0 * inner, inner);
+    }
+  });
+}
+
+// conv1 of a layer (weight w1 [inner, channels, 1, 1], contiguous) in the block's precision.
+void conv1_forward(bool bf16, const Tensor& w1, const float* x, int64_t ldx, int64_t rows,
+                   int64_t channels, const float* scale, const float* shift, float* y) {
+  const int64_t inner = w1.size(0);
+  if (bf16) {
+    const std::vector<uint16_t> w1h = bf16_of(w1);
+    conv1_rows_bf16(x, ldx, rows, channels, scale, shift, w1h.data(), inner, y);
+  } else {
+    const gemm::PackedB w1p(/*trans_b=*/true, channels, inner, cf(w1), channels);
+    conv1_rows(x, ldx, rows, channels, scale, shift, w1p, y);
+  }
+}
+
+// The same into the interior of a zero-bordered grid (the border zeroed here); with `half`, a
+// bf16 copy of the grid beside it.
 void bn_relu_to_padded(const Geometry& g, const float* x, int64_t ldx, int64_t channels,
-                       const float* scale, const float* shift, float* grid) {
+                       const float* scale, const float* shift, float* grid,
+                       uint16_t* half = nullptr) {
   const int64_t pw = g.w + 2, ph = g.h + 2;
   parallel_for(0, g.n * ph, 4, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
@@ -124,12 +184,21 @@ void bn_relu_to_padded(const Geometry& g, const float* x, int64_t ldx, int64_t c
       float* row = grid + r * pw * channels;
       if (py == 0 || py == ph - 1) {
         std::fill(row, row + pw * channels, 0.0f);
+        if (half) std::fill(half + r * pw * channels, half + (r + 1) * pw * channels, uint16_t{0});
         continue;
       }
       std::fill(row, row + channels, 0.0f);
       std::fill(row + (pw - 1) * channels, row + pw * channels, 0.0f);
-      kernels::bn_relu_rows(x + ((img * g.h + py - 1) * g.w) * ldx, ldx, g.w, channels, scale,
-                            shift, row + channels, channels);
+      const float* src = x + ((img * g.h + py - 1) * g.w) * ldx;
+      if (half) {
+        uint16_t* hrow = half + r * pw * channels;
+        std::fill(hrow, hrow + channels, uint16_t{0});
+        std::fill(hrow + (pw - 1) * channels, hrow + pw * channels, uint16_t{0});
+        kernels::bn_relu_rows_bf16(src, ldx, g.w, channels, scale, shift, row + channels, channels,
+                                   hrow + channels, channels);
+      } else {
+        kernels::bn_relu_rows(src, ldx, g.w, channels, scale, shift, row + channels, channels);
+      }
     }
   });
 }
@@ -181,8 +250,11 @@ void winograd_3x3(const Geometry& g, const float* grid, int64_t cin, const float
 // are summed in kTapGroups fixed groups, each into its own partial, and the groups in order, so
 // the sums depend on the shapes only.
 constexpr int64_t kTapRows = 256, kTapGroups = 8;
-void conv3x3_weight_grad(const Geometry& g, const float* gy, int64_t cout, const float* a,
-                         int64_t cin, float* dw) {
+// tap_gemm(q, qa, m, dst) adds the product of the output gradient's rows [q, q + m) (transposed)
+// and the input's rows [qa, qa + m) into dst [cout, cin].
+template <class TapGemm>
+void conv3x3_weight_grad(const Geometry& g, int64_t cout, int64_t cin, float* dw,
+                         TapGemm tap_gemm) {
   const int64_t pw = g.w + 2, q0 = pw + 1, span = g.padded_pixels() - 2 * q0;
   const int64_t chunks = (span + kTapRows - 1) / kTapRows;
   const int64_t groups = std::min(kTapGroups, chunks), per_tap = cout * cin;
@@ -194,8 +266,7 @@ void conv3x3_weight_grad(const Geometry& g, const float* gy, int64_t cout, const
         const int64_t q = q0 + ch * kTapRows, m = std::min(kTapRows, q0 + span - q);
         for (int64_t k = 0; k < 9; ++k) {
           const int64_t off = (k / 3 - 1) * pw + (k % 3 - 1);
-          gemm::sgemm(true, false, cout, cin, m, 1.0f, gy + q * cout, cout, a + (q + off) * cin,
-                      cin, 1.0f, pp + (grp * 9 + k) * per_tap, cin);
+          tap_gemm(q, q + off, m, pp + (grp * 9 + k) * per_tap);
         }
       }
   });
@@ -273,6 +344,9 @@ struct Saved {
   Stats stats;                // of every channel of rows
   std::vector<Tensor> conv1;  // per layer [pixels, inner]: norm2's input (unless recomputed)
   bool recompute_conv1 = false;
+  // bf16 autocast was on: the GEMMs of conv1 (forward and both gradients) and conv2's weight
+  // gradient took bf16 operands with f32 accumulation, forward and backward alike.
+  bool bf16 = false;
   std::vector<Stats> stats2;           // per layer, of conv1
   std::vector<std::vector<float>> u2;  // per layer, conv2's Winograd weights
   std::vector<LayerParams> params;
@@ -348,6 +422,7 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
   s.inner = layers[0]->conv1->weight.size(0);
   s.c_total = s.c_in + L * s.growth;
   s.recompute_conv1 = recompute_bottleneck;
+  s.bf16 = bf16_autocast_enabled();
   const int64_t ct = s.c_total, inner = s.inner, growth = s.growth;
   const double eps = layers[0]->norm1->eps;
 
@@ -370,8 +445,7 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
       affine(s.stats, cf(g), cf(b), c, scale, shift);
     }
     Tensor y1 = Tensor::empty({P, inner});
-    const gemm::PackedB w1p(/*trans_b=*/true, c, inner, cf(w1), c);
-    conv1_rows(rows, ct, P, c, scale.data(), shift.data(), w1p, y1.data<float>());
+    conv1_forward(s.bf16, w1, rows, ct, P, c, scale.data(), shift.data(), y1.data<float>());
     Stats st2(inner);
     compute_stats(cf(y1), inner, P, 0, inner, eps, st2);
     {
@@ -543,6 +617,14 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   Tensor gy = Tensor::empty({geo.padded_pixels(), growth});
   Tensor g2 = Tensor::empty({P, inner});
   Tensor y1_again = s.recompute_conv1 ? Tensor::empty({P, inner}) : Tensor();
+  // bf16 copies of conv2's input and output-gradient grids and of conv1's output gradient.
+  std::vector<uint16_t> a2h, gyh, g2h, g2t;
+  if (s.bf16) {
+    a2h.resize(static_cast<size_t>(geo.padded_pixels() * inner));
+    gyh.resize(static_cast<size_t>(geo.padded_pixels() * growth));
+    g2h.resize(static_cast<size_t>(P * inner));
+    g2t.resize(static_cast<size_t>(P * inner));
+  }
   std::vector<float> scale, shift;
   std::vector<double> sum_g(static_cast<size_t>(std::max(ct, inner))),
       sum_gx(static_cast<size_t>(std::max(ct, inner)));
@@ -559,18 +641,35 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     // own function (the same bits).
     std::vector<float> scale1, shift1;
     affine(st, cf(n1w), cf(n1b), c, scale1, shift1);
-    if (s.recompute_conv1) {
-      const gemm::PackedB w1p(/*trans_b=*/true, c, inner, cf(w1), c);
-      conv1_rows(rows, ct, P, c, scale1.data(), shift1.data(), w1p, y1_again.data<float>());
-    }
+    if (s.recompute_conv1)
+      conv1_forward(s.bf16, w1, rows, ct, P, c, scale1.data(), shift1.data(),
+                    y1_again.data<float>());
     const float* y1 = cf(s.recompute_conv1 ? y1_again : s.conv1[static_cast<size_t>(l)]);
 
     // conv2: its input recomputed on the zero-bordered grid, with the output gradient beside it.
     affine(st2, cf(n2w), cf(n2b), inner, scale, shift);
-    bn_relu_to_padded(geo, y1, inner, inner, scale.data(), shift.data(), a2.data<float>());
+    bn_relu_to_padded(geo, y1, inner, inner, scale.data(), shift.data(), a2.data<float>(),
+                      s.bf16 ? a2h.data() : nullptr);
     rows_to_padded(geo, gr, ct, c, growth, gy.data<float>());
     Tensor dw2 = Tensor::empty({growth, inner, 3, 3});
-    conv3x3_weight_grad(geo, cf(gy), growth, cf(a2), inner, dw2.data<float>());
+    if (s.bf16) {
+      // gy transposed ([growth, grid positions]), so no GEMM has to transpose it per tap.
+      const int64_t pp = geo.padded_pixels();
+      transpose_to_bf16(cf(gy), pp, growth, gyh.data(), pp);
+      conv3x3_weight_grad(geo, growth, inner, dw2.data<float>(),
+                          [&](int64_t q, int64_t qa, int64_t m, float* dst) {
+                            gemm::bf16gemm(false, false, growth, inner, m, 1.0f, gyh.data() + q, pp,
+                                           a2h.data() + qa * inner, inner, 1.0f, dst, inner);
+                          });
+    } else {
+      const float* gyp = cf(gy);
+      const float* a2p = cf(a2);
+      conv3x3_weight_grad(geo, growth, inner, dw2.data<float>(),
+                          [&](int64_t q, int64_t qa, int64_t m, float* dst) {
+                            gemm::sgemm(true, false, growth, inner, m, 1.0f, gyp + q * growth,
+                                        growth, a2p + qa * inner, inner, 1.0f, dst, inner);
+                          });
+    }
     // Input gradient: the flipped, transposed kernel over gy.
     const std::vector<float> ut =
         flipped_transposed_f2x3(s.u2[static_cast<size_t>(l)], growth, inner);
@@ -623,7 +722,15 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     // finish_channels). The groups' partials and the ranges' sums are added in order.
     std::vector<float> k(static_cast<size_t>(c));
     for (int64_t ci = 0; ci < c; ++ci) k[ci] = cf(n1w)[ci] * st.invstd[ci];
-    const gemm::PackedB w1n(/*trans_b=*/false, inner, c, cf(w1), c);
+    std::optional<gemm::PackedB> w1n;
+    std::vector<uint16_t> w1h;
+    if (s.bf16) {
+      w1h = bf16_of(w1);
+      kernels::f32_to_bf16_array(cf(g2), g2h.data(), g2.numel());
+      transpose_to_bf16(cf(g2), P, inner, g2t.data(), P);  // the weight gradient's A, [inner, P]
+    } else {
+      w1n.emplace(/*trans_b=*/false, inner, c, cf(w1), c);
+    }
     const int64_t ranges = (P + kSumRows - 1) / kSumRows, groups = std::min(kTapGroups, ranges);
     Tensor dw1_part = Tensor::zeros({groups, inner, c});
     Tensor range_sum = Tensor::empty({ranges, 2, c}, DType::F64);
@@ -635,10 +742,20 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
           const int64_t r0 = i * kSumRows, m = std::min(kSumRows, P - r0);
           float* a = grow_scratch(t_scratch, 2 * m * c);
           float* g1 = a + m * c;
-          kernels::bn_relu_rows(rows + r0 * ct, ct, m, c, scale1.data(), shift1.data(), a, c);
-          gemm::sgemm(true, false, inner, c, m, 1.0f, cf(g2) + r0 * inner, inner, a, c, 1.0f,
-                      dwp + grp * inner * c, c);
-          gemm::sgemm_packed_b(false, m, 1.0f, cf(g2) + r0 * inner, inner, w1n, 0.0f, g1, c);
+          if (s.bf16) {
+            uint16_t* ah = grow_scratch(t_half, m * c);
+            kernels::bn_relu_rows_bf16(rows + r0 * ct, ct, m, c, scale1.data(), shift1.data(), a, c,
+                                       ah, c);
+            const uint16_t* g2r = g2h.data() + r0 * inner;
+            gemm::bf16gemm(false, false, inner, c, m, 1.0f, g2t.data() + r0, P, ah, c, 1.0f,
+                           dwp + grp * inner * c, c);
+            gemm::bf16gemm(false, false, m, c, inner, 1.0f, g2r, inner, w1h.data(), c, 0.0f, g1, c);
+          } else {
+            kernels::bn_relu_rows(rows + r0 * ct, ct, m, c, scale1.data(), shift1.data(), a, c);
+            gemm::sgemm(true, false, inner, c, m, 1.0f, cf(g2) + r0 * inner, inner, a, c, 1.0f,
+                        dwp + grp * inner * c, c);
+            gemm::sgemm_packed_b(false, m, 1.0f, cf(g2) + r0 * inner, inner, *w1n, 0.0f, g1, c);
+          }
           double* sums = rsp + i * 2 * c;
           std::fill(sums, sums + 2 * c, 0.0);
           kernels::rows_bn_relu_backward_part(g1, c, a, c, rows + r0 * ct, ct, m, c, st.mean.data(),

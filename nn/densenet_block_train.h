@@ -30,6 +30,11 @@
 // instead with checkpointing), conv2's Winograd weights, the transition's pooled rows and the
 // statistics; the normalised inputs of conv1 and conv2 are recomputed. The weights of the layers
 // are inputs of the op (their gradients flow as any op's).
+// Under bf16 autocast (core/autocast.h) the block's GEMMs take bf16 operands with f32 accumulation
+// (gemm::bf16gemm: AMX tiles where the CPU has them): conv1's forward, input gradient and weight
+// gradient, and conv2's weight gradient. Everything else stays f32: the statistics, the norms,
+// the gradients' sums, the parameters. The op records the mode, so backward uses the forward's.
+// (The op path's convolutions stay f32 under autocast.)
 // Same maths as the op path within float rounding (other summation orders; the tests compare
 // both, values and every gradient); results do not depend on the thread count (every parallel
 // loop writes disjoint outputs or reduces over fixed, shape-determined ranges added in order, and

@@ -19,8 +19,9 @@ inline std::vector<float> floats_of(const Tensor& t, const char* who) {
   return std::vector<float>(c.data<float>(), c.data<float>() + c.numel());
 }
 
-// v's data with room for at least n floats (v keeps what it had when it is large enough).
-inline float* grow_scratch(std::vector<float>& v, int64_t n) {
+// v's data with room for at least n elements (v keeps what it had when it is large enough).
+template <class T>
+T* grow_scratch(std::vector<T>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
   return v.data();
 }

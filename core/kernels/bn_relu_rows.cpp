@@ -22,6 +22,13 @@ void bn_relu_rows(const float* x, int64_t ldx, int64_t rows, int64_t channels, c
                                                              out, ldo);
 }
 
+void bn_relu_rows_bf16(const float* x, int64_t ldx, int64_t rows, int64_t channels,
+                       const float* scale, const float* shift, float* out, int64_t ldo,
+                       uint16_t* half, int64_t ldh) {
+  (avx512_on() ? avx512::bn_relu_rows_bf16 : plain::bn_relu_rows_bf16)(
+      x, ldx, rows, channels, scale, shift, out, ldo, half, ldh);
+}
+
 void bn_relu_avgpool2_rows(const float* x, int64_t ldx, int64_t h, int64_t w, int64_t channels,
                            const float* scale, const float* shift, int64_t o0, int64_t count,
                            float* out, int64_t ldo) {

@@ -18,6 +18,13 @@ namespace kiln::kernels {
 void bn_relu_rows(const float* x, int64_t ldx, int64_t rows, int64_t channels, const float* scale,
                   const float* shift, float* out, int64_t ldo);
 
+// The same rounded to bf16 (kiln::f32_to_bf16: nearest even) into half (`ldh` apart), for the
+// bf16 GEMMs of mixed precision; with `out` (may be null) the f32 values too. Integer rounding,
+// so both builds give the same bits.
+void bn_relu_rows_bf16(const float* x, int64_t ldx, int64_t rows, int64_t channels,
+                       const float* scale, const float* shift, float* out, int64_t ldo,
+                       uint16_t* half, int64_t ldh);
+
 // The same followed by 2x2 / stride 2 average pooling (floor sizes, no padding) of one NHWC image
 // of h x w pixels (pixel (y, x) is row y * w + x, `ldx` apart): output pixel rows [o0, o0 + count)
 // of the (h / 2) x (w / 2) result, each ((v00 + v01) + v10 + v11) * 0.25, into out (`ldo` apart).
@@ -37,6 +44,8 @@ void relu_f32(const float* x, float* out, int64_t n);
 namespace plain {
 void bn_relu_rows(const float*, int64_t, int64_t, int64_t, const float*, const float*, float*,
                   int64_t);
+void bn_relu_rows_bf16(const float*, int64_t, int64_t, int64_t, const float*, const float*, float*,
+                       int64_t, uint16_t*, int64_t);
 void bn_relu_avgpool2_rows(const float*, int64_t, int64_t, int64_t, int64_t, const float*,
                            const float*, int64_t, int64_t, float*, int64_t);
 void bn_relu_mean_rows(const float*, int64_t, int64_t, int64_t, const float*, const float*, float*);
@@ -45,6 +54,8 @@ void relu_f32(const float*, float*, int64_t);
 namespace avx512 {
 void bn_relu_rows(const float*, int64_t, int64_t, int64_t, const float*, const float*, float*,
                   int64_t);
+void bn_relu_rows_bf16(const float*, int64_t, int64_t, int64_t, const float*, const float*, float*,
+                       int64_t, uint16_t*, int64_t);
 void bn_relu_avgpool2_rows(const float*, int64_t, int64_t, int64_t, int64_t, const float*,
                            const float*, int64_t, int64_t, float*, int64_t);
 void bn_relu_mean_rows(const float*, int64_t, int64_t, int64_t, const float*, const float*, float*);

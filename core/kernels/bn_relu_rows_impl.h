@@ -4,12 +4,25 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace kiln::kernels::KILN_BN_RELU_NS {
 namespace {
 
 inline float relu1(float v) {
   return v > 0.0f ? v : 0.0f;
+}
+
+// kiln::f32_to_bf16 of a value that is not NaN (a ReLU's output never is: max(NaN, 0) is 0 here).
+inline uint16_t bf16_bits(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+inline void bn_relu_bf16_row(const float* __restrict x, const float* __restrict scale,
+                             const float* __restrict shift, uint16_t* __restrict h, int64_t n) {
+  for (int64_t c = 0; c < n; ++c) h[c] = bf16_bits(relu1(x[c] * scale[c] + shift[c]));
 }
 
 }  // namespace
@@ -20,6 +33,21 @@ void bn_relu_rows(const float* x, int64_t ldx, int64_t rows, int64_t channels, c
     const float* __restrict xr = x + r * ldx;
     float* __restrict o = out + r * ldo;
     for (int64_t c = 0; c < channels; ++c) o[c] = relu1(xr[c] * scale[c] + shift[c]);
+  }
+}
+
+void bn_relu_rows_bf16(const float* x, int64_t ldx, int64_t rows, int64_t channels,
+                       const float* scale, const float* shift, float* out, int64_t ldo,
+                       uint16_t* half, int64_t ldh) {
+  for (int64_t r = 0; r < rows; ++r) {
+    if (out) {
+      bn_relu_rows(x + r * ldx, ldx, 1, channels, scale, shift, out + r * ldo, ldo);
+      const float* __restrict o = out + r * ldo;
+      uint16_t* __restrict h = half + r * ldh;
+      for (int64_t c = 0; c < channels; ++c) h[c] = bf16_bits(o[c]);
+    } else {
+      bn_relu_bf16_row(x + r * ldx, scale, shift, half + r * ldh, channels);
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/conv_ops.h"
 #include "core/cpu_features.h"
+#include "core/dtype.h"
 #include "core/kernels/bn_relu_rows.h"
 #include "core/ops.h"
 #include "core/rng.h"
@@ -126,6 +127,42 @@ TEST(BnReluRows, DispatchedPathMatchesBatchNormThenRelu) {
   check({kernels::bn_relu_rows, kernels::bn_relu_avgpool2_rows, kernels::bn_relu_mean_rows,
          kernels::relu_f32},
         2e-6);
+}
+
+using RowsBf16Fn = void (*)(const float*, int64_t, int64_t, int64_t, const float*, const float*,
+                            float*, int64_t, uint16_t*, int64_t);
+
+// bn_relu_rows_bf16 = the same path's bn_relu_rows, then kiln::f32_to_bf16, bit for bit, with
+// and without the f32 copy, on strided rows split over two calls.
+void check_bf16(RowsFn rows, RowsBf16Fn rows_bf16) {
+  const Case t;
+  const int64_t n = t.h * t.w, ldo = t.c + 3, ldh = t.c + 5;
+  std::vector<float> want(static_cast<size_t>(n * ldo), 0.0f);
+  rows(t.rows.data(), t.ldx, n, t.c, t.scale.data(), t.shift.data(), want.data(), ldo);
+  for (const bool with_f32 : {false, true}) {
+    std::vector<float> out(static_cast<size_t>(n * ldo), 0.0f);
+    std::vector<uint16_t> half(static_cast<size_t>(n * ldh), 0xdead);
+    for (const auto [r0, m] : {std::pair<int64_t, int64_t>{0, 3}, {3, n - 3}})
+      rows_bf16(t.rows.data() + r0 * t.ldx, t.ldx, m, t.c, t.scale.data(), t.shift.data(),
+                with_f32 ? out.data() + r0 * ldo : nullptr, ldo, half.data() + r0 * ldh, ldh);
+    int64_t rounded_away = 0;
+    for (int64_t p = 0; p < n; ++p)
+      for (int64_t k = 0; k < t.c; ++k) {
+        const float v = want[p * ldo + k];
+        ASSERT_EQ(half[p * ldh + k], f32_to_bf16(v)) << p << " " << k;
+        if (with_f32) ASSERT_EQ(out[p * ldo + k], v);
+        rounded_away += bf16_to_f32(half[p * ldh + k]) != v;
+      }
+    EXPECT_GT(rounded_away, n * t.c / 4);  // the values really were rounded
+    EXPECT_EQ(half[t.c], 0xdead);          // nothing beyond a row's channels
+  }
+}
+
+TEST(BnReluRows, Bf16RowsAreTheF32RowsRounded) {
+  check_bf16(kernels::plain::bn_relu_rows, kernels::plain::bn_relu_rows_bf16);
+  check_bf16(kernels::bn_relu_rows, kernels::bn_relu_rows_bf16);
+  if (hardware_isa() == IsaLevel::kAvx512)
+    check_bf16(kernels::avx512::bn_relu_rows, kernels::avx512::bn_relu_rows_bf16);
 }
 
 }  // namespace

@@ -9,9 +9,12 @@
 // block falls back to the op path where it does not apply.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/rng.h"
@@ -40,7 +43,8 @@ struct Step {
 // 37 x 29 pixels: block 1 sees 10 x 8 (one range of rows in the block's sums); 96 x 88 takes
 // several ranges, chunks and groups in every per-row loop of the fused block.
 Step train_step(bool fused, bool checkpointing = false, int64_t batch = 3, int64_t h = 37,
-                int64_t w = 29) {
+                int64_t w = 29, bool bf16 = false) {
+  Bf16AutocastGuard autocast(bf16);
   DenseNet m(small_config());
   randomise_densenet(m, 31);
   m.train(true);
@@ -148,6 +152,57 @@ TEST(DenseNetBlockTrain, BitIdenticalAcrossThreadCounts) {
 TEST(DenseNetBlockTrain, GradientCheckpointingChangesNoBit) {
   EXPECT_EQ(bits(train_step(true, false)), bits(train_step(true, true)));
   EXPECT_EQ(bits(train_step(true, false, 2, 96, 88)), bits(train_step(true, true, 2, 96, 88)));
+}
+
+// Under bf16 autocast the block's GEMMs (conv1 forward and both gradients, conv2's weight
+// gradient) take bf16 operands: the step stays close to the f32 one, is not the f32 one (the bf16
+// path ran), and keeps the thread-count and checkpointing bit-identity. The block's gradients are
+// small residues of batch norm's cancellations (100x smaller than the classifier's here), so the
+// operands' 2^-9 rounding moves them by up to 60% of a tensor's largest value at 37 x 29 (10-25%
+// at 96 x 88); their direction is what rounding keeps and a wrong product does not: every
+// gradient's cosine with the f32 one is >= 0.92 (37 x 29) and >= 0.99 (96 x 88), where a GEMM
+// reading the wrong tap gives -0.18 to 0.44 (tried: conv2's taps mirrored).
+TEST(DenseNetBlockTrain, Bf16AutocastStaysWithinBf16RoundingOfF32) {
+  for (const auto [h, w, min_cos] :
+       {std::tuple<int64_t, int64_t, double>{37, 29, 0.9}, {96, 88, 0.98}}) {
+    const Step half = train_step(true, false, 2, h, w, true);
+    const Step full = train_step(true, false, 2, h, w, false);
+    EXPECT_NE(bits(half), bits(full));
+    EXPECT_LT(testing::max_diff_over_max(half.logits, full.logits), 1e-2);
+    double largest = 0;
+    for (const auto& [name, g] : full.grads)
+      for (double v : g.to_vector()) largest = std::max(largest, std::abs(v));
+    double lowest = 1;
+    for (size_t i = 0; i < half.grads.size(); ++i) {
+      const auto a = half.grads[i].second.to_vector(), b = full.grads[i].second.to_vector();
+      double ab = 0, aa = 0, bb = 0, scale = 0;
+      for (size_t j = 0; j < a.size(); ++j) {
+        ab += a[j] * b[j], aa += a[j] * a[j], bb += b[j] * b[j];
+        scale = std::max(scale, std::abs(b[j]));
+      }
+      if (scale < 1e-2 * largest) continue;  // norm0's, ~0 by cancellation
+      const double cosine = ab / std::sqrt(aa * bb);
+      EXPECT_GE(cosine, min_cos) << half.grads[i].first;
+      lowest = std::min(lowest, cosine);
+    }
+    for (size_t i = 0; i < half.buffers.size(); ++i)
+      if (half.buffers[i].first.find("num_batches_tracked") == std::string::npos)
+        EXPECT_LT(testing::max_diff_over_max(half.buffers[i].second, full.buffers[i].second), 1e-2)
+            << half.buffers[i].first;
+    std::printf(
+        "bf16 vs f32 at %lld x %lld: logits %.2e of the largest, lowest gradient cosine "
+        "%.4f\n",
+        static_cast<long long>(h), static_cast<long long>(w),
+        testing::max_diff_over_max(half.logits, full.logits), lowest);
+  }
+  const int saved = num_threads();
+  set_num_threads(1);
+  const auto one = bits(train_step(true, false, 2, 96, 88, true));
+  set_num_threads(2);
+  EXPECT_EQ(one, bits(train_step(true, false, 2, 96, 88, true)));
+  set_num_threads(saved);
+  EXPECT_EQ(bits(train_step(true, false, 2, 37, 29, true)),
+            bits(train_step(true, true, 2, 37, 29, true)));
 }
 
 TEST(DenseNetBlockTrain, AppliesOnlyToFloatTrainingWithGradients) {
