@@ -223,9 +223,10 @@ void rows_to_padded(const Geometry& g, const float* src, int64_t ld, int64_t c0,
 
 // Winograd F(2x2, 3x3), zero padding 1: the interior of the zero-bordered grid `grid` (cin per
 // pixel) convolved with transformed weights u, output pixel rows into out (ldo apart, cout
-// channels).
+// channels). With uh (u rounded to bf16: winograd_f2x3_weights_bf16) the products take bf16
+// operands (bf16 autocast, where winograd_f2x3_bf16_available).
 void winograd_3x3(const Geometry& g, const float* grid, int64_t cin, const float* u, int64_t cout,
-                  float* out, int64_t ldo) {
+                  float* out, int64_t ldo, const uint16_t* uh = nullptr) {
   const int64_t tiles = ((g.h + 1) / 2) * ((g.w + 1) / 2);
   const int64_t chunk = std::clamp<int64_t>((g.n * tiles / 8 + 7) / 8 * 8, 8, 32);
   const int64_t per_img = (tiles + chunk - 1) / chunk;
@@ -234,9 +235,15 @@ void winograd_3x3(const Geometry& g, const float* grid, int64_t cin, const float
       const int64_t img = t / per_img, t0 = (t % per_img) * chunk;
       const int64_t count = std::min(chunk, tiles - t0);
       const kernels::WinogradImage im{grid + g.padded_row(img, 0, 0) * cin, g.w + 2, cin, g.h, g.w};
-      kernels::winograd_f2x3_tiles(
-          im, u, cout, t0, count, out + img * g.h * g.w * ldo, ldo,
-          grow_scratch(t_scratch, kernels::winograd_f2x3_scratch_floats(count, cin, cout)));
+      float* o = out + img * g.h * g.w * ldo;
+      if (uh)
+        kernels::winograd_f2x3_tiles_bf16(
+            im, uh, cout, t0, count, o, ldo,
+            grow_scratch(t_scratch, kernels::winograd_f2x3_bf16_scratch_floats(count, cin, cout)));
+      else
+        kernels::winograd_f2x3_tiles(
+            im, u, cout, t0, count, o, ldo,
+            grow_scratch(t_scratch, kernels::winograd_f2x3_scratch_floats(count, cin, cout)));
     }
   });
 }
@@ -455,7 +462,11 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
     bn_relu_to_padded(geo, cf(y1), inner, inner, scale.data(), shift.data(), a2.data<float>());
     std::vector<float> u2 =
         kernels::winograd_f2x3_weights(floats_of(w2, "densenet training").data(), growth, inner);
-    winograd_3x3(geo, cf(a2), inner, u2.data(), growth, rows + c, ct);
+    std::vector<uint16_t> u2h;
+    if (s.bf16 && kernels::winograd_f2x3_bf16_available(growth))
+      u2h = kernels::winograd_f2x3_weights_bf16(u2, inner, growth);
+    winograd_3x3(geo, cf(a2), inner, u2.data(), growth, rows + c, ct,
+                 u2h.empty() ? nullptr : u2h.data());
     s.u2.push_back(std::move(u2));
     compute_stats(rows, ct, P, c, c + growth, eps, s.stats);
     // The running statistics, as each norm's own batch_norm would update them.
@@ -673,7 +684,11 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     // Input gradient: the flipped, transposed kernel over gy.
     const std::vector<float> ut =
         flipped_transposed_f2x3(s.u2[static_cast<size_t>(l)], growth, inner);
-    winograd_3x3(geo, cf(gy), growth, ut.data(), inner, g2.data<float>(), inner);
+    std::vector<uint16_t> uth;
+    if (s.bf16 && kernels::winograd_f2x3_bf16_available(inner))
+      uth = kernels::winograd_f2x3_weights_bf16(ut, growth, inner);
+    winograd_3x3(geo, cf(gy), growth, ut.data(), inner, g2.data<float>(), inner,
+                 uth.empty() ? nullptr : uth.data());
 
     // norm2 + relu2 backward, in place over g2; the mask is a2's interior, read per image row.
     {

@@ -32,7 +32,9 @@
 // are inputs of the op (their gradients flow as any op's).
 // Under bf16 autocast (core/autocast.h) the block's GEMMs take bf16 operands with f32 accumulation
 // (gemm::bf16gemm: AMX tiles where the CPU has them): conv1's forward, input gradient and weight
-// gradient, and conv2's weight gradient. Everything else stays f32: the statistics, the norms,
+// gradient, and conv2's weight gradient; where the CPU has AMX and the channel counts are multiples
+// of 16, conv2's forward and input gradient too (Winograd products on AMX tiles,
+// kernels::winograd_f2x3_tiles_bf16; the transforms stay f32). Everything else stays f32: the statistics, the norms,
 // the gradients' sums, the parameters. The op records the mode, so backward uses the forward's.
 // (The op path's convolutions stay f32 under autocast.)
 // Same maths as the op path within float rounding (other summation orders; the tests compare

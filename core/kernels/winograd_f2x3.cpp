@@ -2,7 +2,12 @@
 // weight transform and the run-time dispatch between paths.
 #include "core/kernels/winograd_f2x3.h"
 
+#include <string>
+
 #include "core/cpu_features.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/gemm.h"
 #include "core/kernels/winograd_transforms.h"
 
 #define KILN_WINOGRAD_NS plain
@@ -29,10 +34,10 @@ void input_tile(const WinogradImage& im, int64_t y0, int64_t x0, bool inside, fl
 }
 
 template <int M>
-void output_tile(const float* m, int64_t cout, float* out, int64_t ldo, int64_t row, int64_t ny,
-                 int64_t nx) {
+void output_tile(const float* m, int64_t ldm, int64_t cout, float* out, int64_t ldo, int64_t row,
+                 int64_t ny, int64_t nx) {
   for (int64_t o = 0; o < cout; ++o)
-    winograd::output_2d<M, float>([&](int xi) { return m[xi * cout + o]; },
+    winograd::output_2d<M, float>([&](int xi) { return m[xi * ldm + o]; },
                                   [&](int a, int b, float y) {
                                     if (a < ny && b < nx) out[a * row + b * ldo + o] = y;
                                   });
@@ -49,6 +54,25 @@ void tile_products(const float* v, int64_t ldv, int64_t count, int64_t cin, cons
         const float ac = a[c];
         const float* __restrict ur = u + (xi * cin + c) * cout;
         for (int64_t o = 0; o < cout; ++o) mo[o] += ac * ur[o];
+      }
+    }
+}
+
+// The reference for the AMX products: the same bf16 operands, products summed in f32 over k
+// ascending, into the same position-major layout.
+void tile_products_bf16(const float* v, int64_t ldv, int64_t count, int64_t cin, const uint16_t* uh,
+                        int64_t cout, int64_t positions, float* m) {
+  const int64_t kp = (cin + 31) / 32 * 32;
+  for (int64_t r = 0; r < count; ++r)
+    for (int64_t xi = 0; xi < positions; ++xi) {
+      const float* a = v + xi * ldv + r * cin;
+      const uint16_t* u = uh + xi * kp * cout;
+      float* mo = m + (xi * ((count + 15) / 16 * 16) + r) * cout;
+      for (int64_t o = 0; o < cout; ++o) mo[o] = 0.0f;
+      for (int64_t c = 0; c < cin; ++c) {
+        const float ac = bf16_to_f32(f32_to_bf16(a[c]));
+        const uint16_t* ur = u + (c / 2) * 2 * cout + (c % 2);
+        for (int64_t o = 0; o < cout; ++o) mo[o] += ac * bf16_to_f32(ur[2 * o]);
       }
     }
 }
@@ -109,6 +133,34 @@ int64_t scratch_floats(int64_t positions, int64_t count, int64_t cin, int64_t co
 
 int64_t winograd_f2x3_scratch_floats(int64_t count, int64_t cin, int64_t cout) {
   return scratch_floats(16, count, cin, cout);
+}
+
+int64_t winograd_f2x3_bf16_scratch_floats(int64_t count, int64_t cin, int64_t cout) {
+  return scratch_floats(16, count, cin, cout) + 16 * 16 * cout;  // m's rows up to a 16 multiple
+}
+
+bool winograd_f2x3_bf16_available(int64_t cout) {
+  return cout % 16 == 0 && active_isa() == IsaLevel::kAvx512 &&
+         std::string(gemm::bf16gemm_backend()) == "kiln-amx-bf16";
+}
+
+std::vector<uint16_t> winograd_f2x3_weights_bf16(const std::vector<float>& u, int64_t cin,
+                                                 int64_t cout) {
+  const int64_t kp = (cin + 31) / 32 * 32;
+  std::vector<uint16_t> uh(static_cast<size_t>(16 * kp * cout), 0);
+  for (int64_t xi = 0; xi < 16; ++xi)
+    for (int64_t c = 0; c < cin; ++c)
+      for (int64_t o = 0; o < cout; ++o)
+        uh[static_cast<size_t>(xi * kp * cout + (c / 2) * 2 * cout + 2 * o + c % 2)] =
+            f32_to_bf16(u[static_cast<size_t>((xi * cin + c) * cout + o)]);
+  return uh;
+}
+
+void winograd_f2x3_tiles_bf16(const WinogradImage& image, const uint16_t* uh, int64_t cout,
+                              int64_t t0, int64_t count, float* out, int64_t ldo, float* scratch) {
+  KILN_CHECK(winograd_f2x3_bf16_available(cout),
+             "winograd_f2x3_tiles_bf16: needs AMX and cout % 16 == 0, got cout ", cout);
+  avx512::winograd_f2x3_tiles_bf16(image, uh, cout, t0, count, out, ldo, scratch);
 }
 
 int64_t winograd_f4x3_scratch_floats(int64_t count, int64_t cin, int64_t cout) {

@@ -47,6 +47,20 @@ void winograd_f2x3_tiles(const WinogradImage& image, const float* u, int64_t cou
                          int64_t count, float* out, int64_t ldo, float* scratch);
 int64_t winograd_f2x3_scratch_floats(int64_t count, int64_t cin, int64_t cout);
 
+// F(2x2, 3x3) under bf16 mixed precision (core/autocast.h): the 16 products per tile take the
+// transformed inputs and weights rounded to bf16 and accumulate in f32, on AMX tiles (TDPBF16PS);
+// the transforms stay f32. Only where winograd_f2x3_bf16_available(cout): AMX usable (gemm's bf16
+// backend is "kiln-amx-bf16") and cout a multiple of 16. uh from winograd_f2x3_weights_bf16 (u
+// of winograd_f2x3_weights rounded to bf16, laid out [16][kp / 2][cout][2], kp = cin rounded up
+// to 32, zero-padded); scratch of winograd_f2x3_bf16_scratch_floats(count, cin, cout) floats.
+// Each output goes through the same operations whatever the call's tile range.
+bool winograd_f2x3_bf16_available(int64_t cout);
+std::vector<uint16_t> winograd_f2x3_weights_bf16(const std::vector<float>& u, int64_t cin,
+                                                 int64_t cout);
+void winograd_f2x3_tiles_bf16(const WinogradImage& image, const uint16_t* uh, int64_t cout,
+                              int64_t t0, int64_t count, float* out, int64_t ldo, float* scratch);
+int64_t winograd_f2x3_bf16_scratch_floats(int64_t count, int64_t cin, int64_t cout);
+
 // F(4x4, 3x3), the same contract with 4x4 tiles: u from winograd_f4x3_weights ([36][cin][cout]),
 // tiles numbered over the ceil(h / 4) x ceil(w / 4) grid.
 std::vector<float> winograd_f4x3_weights(const float* w, int64_t cout, int64_t cin);
@@ -60,12 +74,17 @@ void winograd_f2x3_tiles(const WinogradImage&, const float*, int64_t, int64_t, i
                          int64_t, float*);
 void winograd_f4x3_tiles(const WinogradImage&, const float*, int64_t, int64_t, int64_t, float*,
                          int64_t, float*);
+// The bf16 reference: the same operands, summed in f32 over channels ascending (any CPU).
+void winograd_f2x3_tiles_bf16(const WinogradImage&, const uint16_t*, int64_t, int64_t, int64_t,
+                              float*, int64_t, float*);
 }  // namespace plain
 namespace avx512 {
 void winograd_f2x3_tiles(const WinogradImage&, const float*, int64_t, int64_t, int64_t, float*,
                          int64_t, float*);
 void winograd_f4x3_tiles(const WinogradImage&, const float*, int64_t, int64_t, int64_t, float*,
                          int64_t, float*);
+void winograd_f2x3_tiles_bf16(const WinogradImage&, const uint16_t*, int64_t, int64_t, int64_t,
+                              float*, int64_t, float*);
 }  // namespace avx512
 
 }  // namespace kiln::kernels

@@ -28,12 +28,12 @@ constexpr int64_t kPositionPad = 16;
 template <int M>
 void input_tile(const WinogradImage& image, int64_t y0, int64_t x0, bool inside, float* v,
                 int64_t ldv);
-// output_tile<M>: A' m A of one tile's P products m[xi * cout + o] into its M x M output pixels
+// output_tile<M>: A' m A of one tile's P products m[xi * ldm + o] into its M x M output pixels
 // (`out` at the top-left one, pixels `ldo` apart, image rows `row` floats apart), of which the
 // first ny rows and nx columns exist.
 template <int M>
-void output_tile(const float* m, int64_t cout, float* out, int64_t ldo, int64_t row, int64_t ny,
-                 int64_t nx);
+void output_tile(const float* m, int64_t ldm, int64_t cout, float* out, int64_t ldo, int64_t row,
+                 int64_t ny, int64_t nx);
 
 // m[(r * positions + xi) * cout + o] = sum over c ascending of v[xi * ldv + r * cin + c] *
 // u[(xi * cin + c) * cout + o], for r < count: defined by the including translation unit. Per xi
@@ -41,10 +41,19 @@ void output_tile(const float* m, int64_t cout, float* out, int64_t ldo, int64_t 
 // a cache line more than count x cin (see kPositionPad).
 void tile_products(const float* v, int64_t ldv, int64_t count, int64_t cin, const float* u,
                    int64_t cout, int64_t positions, float* m);
+// The same with both operands rounded to bf16 (uh: winograd_f2x3_weights_bf16's layout) and
+// f32 accumulation, into the position-major layout m[(xi * rows + r) * cout + o] with rows =
+// count rounded up to 16 (the padded rows are written too; the bf16 scratch has room): an AMX
+// tile's 16 rows are then stored cout floats apart, not 16 * cout (at cout = 128 that stride put
+// all 16 rows in one L1 set).
+void tile_products_bf16(const float* v, int64_t ldv, int64_t count, int64_t cin, const uint16_t* uh,
+                        int64_t cout, int64_t positions, float* m);
 
-template <int M>
-void tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0, int64_t count,
-           float* out, int64_t ldo, float* scratch) {
+// products(v, ldv, count, cin, positions, m) fills m from v (tile_products' contract, or with
+// kPositionMajor tile_products_bf16's layout).
+template <int M, bool kPositionMajor = false, class Products>
+void tiles(const WinogradImage& image, int64_t cout, int64_t t0, int64_t count, float* out,
+           int64_t ldo, float* scratch, Products products) {
   if (count <= 0) return;
   constexpr int64_t kP = (M + 2) * (M + 2);
   const int64_t cin = image.cin, tw = (image.w + M - 1) / M;
@@ -56,11 +65,14 @@ void tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
     const bool inside = y0 >= 0 && x0 >= 0 && y0 + M + 2 <= image.h && x0 + M + 2 <= image.w;
     input_tile<M>(image, y0, x0, inside, v + r * cin, ldv);
   }
-  tile_products(v, ldv, count, cin, u, cout, kP, m);
+  products(v, ldv, count, cin, kP, m);
   for (int64_t r = 0; r < count; ++r) {
     const int64_t t = t0 + r, y = M * (t / tw), x = M * (t % tw);
-    output_tile<M>(m + r * kP * cout, cout, out + (y * image.w + x) * ldo, ldo, image.w * ldo,
-                   std::min<int64_t>(M, image.h - y), std::min<int64_t>(M, image.w - x));
+    const int64_t rows = (count + 15) / 16 * 16;
+    output_tile<M>(kPositionMajor ? m + r * cout : m + r * kP * cout,
+                   kPositionMajor ? rows * cout : cout, cout, out + (y * image.w + x) * ldo, ldo,
+                   image.w * ldo, std::min<int64_t>(M, image.h - y),
+                   std::min<int64_t>(M, image.w - x));
   }
 }
 
@@ -68,12 +80,26 @@ void tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
 
 void winograd_f2x3_tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
                          int64_t count, float* out, int64_t ldo, float* scratch) {
-  tiles<2>(image, u, cout, t0, count, out, ldo, scratch);
+  tiles<2>(image, cout, t0, count, out, ldo, scratch,
+           [&](const float* v, int64_t ldv, int64_t n, int64_t cin, int64_t p, float* m) {
+             tile_products(v, ldv, n, cin, u, cout, p, m);
+           });
 }
 
 void winograd_f4x3_tiles(const WinogradImage& image, const float* u, int64_t cout, int64_t t0,
                          int64_t count, float* out, int64_t ldo, float* scratch) {
-  tiles<4>(image, u, cout, t0, count, out, ldo, scratch);
+  tiles<4>(image, cout, t0, count, out, ldo, scratch,
+           [&](const float* v, int64_t ldv, int64_t n, int64_t cin, int64_t p, float* m) {
+             tile_products(v, ldv, n, cin, u, cout, p, m);
+           });
+}
+
+void winograd_f2x3_tiles_bf16(const WinogradImage& image, const uint16_t* uh, int64_t cout,
+                              int64_t t0, int64_t count, float* out, int64_t ldo, float* scratch) {
+  tiles<2, true>(image, cout, t0, count, out, ldo, scratch,
+                 [&](const float* v, int64_t ldv, int64_t n, int64_t cin, int64_t p, float* m) {
+                   tile_products_bf16(v, ldv, n, cin, uh, cout, p, m);
+                 });
 }
 
 }  // namespace kiln::kernels::KILN_WINOGRAD_NS

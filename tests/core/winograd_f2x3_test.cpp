@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
 
@@ -160,6 +161,66 @@ TEST(Winograd, PathsAgree) {
     for (size_t i = 0; i < a.size(); ++i)
       m = std::max(m, double(std::abs(a[i]))), e = std::max(e, double(std::abs(a[i] - b[i])));
     EXPECT_LT(e / m, v.m == 2 ? 1e-6 : 4e-6) << "F(" << v.m << "x" << v.m << ", 3x3)";
+  }
+}
+
+using Bf16TilesFn = void (*)(const WinogradImage&, const uint16_t*, int64_t, int64_t, int64_t,
+                             float*, int64_t, float*);
+
+std::vector<float> run_bf16(Bf16TilesFn fn, const Problem& p, const Data& d,
+                            const std::vector<uint16_t>& uh, int64_t chunk) {
+  std::vector<float> out(static_cast<size_t>(p.h * p.w * p.cout), -7.0f);
+  std::vector<float> scratch(
+      static_cast<size_t>(winograd_f2x3_bf16_scratch_floats(chunk, p.cin, p.cout)));
+  const WinogradImage im{d.image.data(), p.w, p.cin, p.h, p.w};
+  for (int64_t t0 = 0; t0 < p.tiles(); t0 += chunk)
+    fn(im, uh.data(), p.cout, t0, std::min(chunk, p.tiles() - t0), out.data(), p.cout,
+       scratch.data());
+  return out;
+}
+
+double max_abs(const std::vector<float>& a) {
+  double m = 0;
+  for (float v : a) m = std::max(m, double(std::abs(v)));
+  return m;
+}
+
+// bf16 mixed precision: the reference (operands rounded to bf16, f32 sums over channels in
+// order) is within bf16 rounding of the double convolution and not equal to the f32 result;
+// the AMX products differ from it only by their summation order (pairs of channels per step),
+// and their bits do not depend on the tile ranges. Channel counts that are not multiples of 32
+// (zero-padded k), tile counts that are not multiples of 16 (padded rows), 1-3 column tiles.
+TEST(Winograd, Bf16ProductsOnAmxMatchTheRoundedReference) {
+  const Problem problems[] = {{2, 2, 3, 16},     {7, 7, 16, 32},  {5, 9, 20, 16},
+                              {14, 13, 128, 32}, {6, 11, 33, 48}, {9, 10, 32, 128},
+                              {28, 28, 128, 32}};
+  const bool amx = winograd_f2x3_bf16_available(16);
+  if (!amx) std::printf("no AMX here: checking the bf16 reference only\n");
+  uint64_t seed = 41;
+  for (const Problem& p : problems) {
+    const Data d = make(p, seed++);
+    const std::vector<float> u = winograd_f2x3_weights(d.weight.data(), p.cout, p.cin);
+    const std::vector<uint16_t> uh = winograd_f2x3_weights_bf16(u, p.cin, p.cout);
+    const std::vector<double> ref = direct(p, d);
+    const std::vector<float> rounded = run_bf16(plain::winograd_f2x3_tiles_bf16, p, d, uh, 8);
+    const std::vector<float> full = run(plain::winograd_f2x3_tiles, kF2, p, d, u, 8, 0);
+    double max_ref = 0, err = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      max_ref = std::max(max_ref, std::abs(ref[i]));
+      err = std::max(err, std::abs(rounded[i] - ref[i]));
+    }
+    EXPECT_LT(err / max_ref, 1e-2) << p.h << "x" << p.w << " cin " << p.cin;
+    if (p.cin > 3) EXPECT_NE(rounded, full);  // the operands were rounded
+    if (!amx) continue;
+    const std::vector<float> tiles = run_bf16(avx512::winograd_f2x3_tiles_bf16, p, d, uh, 40);
+    double diff = 0;
+    for (size_t i = 0; i < tiles.size(); ++i)
+      diff = std::max(diff, double(std::abs(tiles[i] - rounded[i])));
+    EXPECT_LT(diff / max_abs(rounded), 2e-6) << p.h << "x" << p.w << " cin " << p.cin;
+    for (int64_t chunk : {1, 3, 16, 17, 33})
+      if (chunk < p.tiles())
+        EXPECT_EQ(run_bf16(avx512::winograd_f2x3_tiles_bf16, p, d, uh, chunk), tiles)
+            << "tile ranges of " << chunk << " change bits";
   }
 }
 

@@ -34,6 +34,14 @@ DenseNetConfig small_config() {
   return c;
 }
 
+// Growth 16 (inner 32): the 3x3 convolutions' channel counts are multiples of 16, so under bf16
+// autocast their Winograd products run on AMX too (kernels::winograd_f2x3_bf16_available).
+DenseNetConfig wide_config() {
+  DenseNetConfig c = small_config();
+  c.growth_rate = 16, c.num_init_features = 16;
+  return c;
+}
+
 struct Step {
   Tensor logits;
   std::vector<std::pair<std::string, Tensor>> grads, buffers;
@@ -43,9 +51,9 @@ struct Step {
 // 37 x 29 pixels: block 1 sees 10 x 8 (one range of rows in the block's sums); 96 x 88 takes
 // several ranges, chunks and groups in every per-row loop of the fused block.
 Step train_step(bool fused, bool checkpointing = false, int64_t batch = 3, int64_t h = 37,
-                int64_t w = 29, bool bf16 = false) {
+                int64_t w = 29, bool bf16 = false, const DenseNetConfig& config = small_config()) {
   Bf16AutocastGuard autocast(bf16);
-  DenseNet m(small_config());
+  DenseNet m(config);
   randomise_densenet(m, 31);
   m.train(true);
   m.set_requires_grad(true);
@@ -163,10 +171,13 @@ TEST(DenseNetBlockTrain, GradientCheckpointingChangesNoBit) {
 // gradient's cosine with the f32 one is >= 0.92 (37 x 29) and >= 0.99 (96 x 88), where a GEMM
 // reading the wrong tap gives -0.18 to 0.44 (tried: conv2's taps mirrored).
 TEST(DenseNetBlockTrain, Bf16AutocastStaysWithinBf16RoundingOfF32) {
-  for (const auto [h, w, min_cos] :
-       {std::tuple<int64_t, int64_t, double>{37, 29, 0.9}, {96, 88, 0.98}}) {
-    const Step half = train_step(true, false, 2, h, w, true);
-    const Step full = train_step(true, false, 2, h, w, false);
+  for (const auto& [config, h, w, min_cos] :
+       {std::tuple<DenseNetConfig, int64_t, int64_t, double>{small_config(), 37, 29, 0.9},
+        {small_config(), 96, 88, 0.98},
+        {wide_config(), 37, 29, 0.9},
+        {wide_config(), 96, 88, 0.98}}) {
+    const Step half = train_step(true, false, 2, h, w, true, config);
+    const Step full = train_step(true, false, 2, h, w, false, config);
     EXPECT_NE(bits(half), bits(full));
     EXPECT_LT(testing::max_diff_over_max(half.logits, full.logits), 1e-2);
     double largest = 0;
@@ -190,19 +201,21 @@ TEST(DenseNetBlockTrain, Bf16AutocastStaysWithinBf16RoundingOfF32) {
         EXPECT_LT(testing::max_diff_over_max(half.buffers[i].second, full.buffers[i].second), 1e-2)
             << half.buffers[i].first;
     std::printf(
-        "bf16 vs f32 at %lld x %lld: logits %.2e of the largest, lowest gradient cosine "
-        "%.4f\n",
-        static_cast<long long>(h), static_cast<long long>(w),
-        testing::max_diff_over_max(half.logits, full.logits), lowest);
+        "bf16 vs f32, growth %lld, %lld x %lld: logits %.2e of the largest, lowest gradient "
+        "cosine %.4f\n",
+        static_cast<long long>(config.growth_rate), static_cast<long long>(h),
+        static_cast<long long>(w), testing::max_diff_over_max(half.logits, full.logits), lowest);
   }
   const int saved = num_threads();
-  set_num_threads(1);
-  const auto one = bits(train_step(true, false, 2, 96, 88, true));
-  set_num_threads(2);
-  EXPECT_EQ(one, bits(train_step(true, false, 2, 96, 88, true)));
+  for (const DenseNetConfig& config : {small_config(), wide_config()}) {
+    set_num_threads(1);
+    const auto one = bits(train_step(true, false, 2, 96, 88, true, config));
+    set_num_threads(2);
+    EXPECT_EQ(one, bits(train_step(true, false, 2, 96, 88, true, config)));
+    EXPECT_EQ(bits(train_step(true, false, 2, 37, 29, true, config)),
+              bits(train_step(true, true, 2, 37, 29, true, config)));
+  }
   set_num_threads(saved);
-  EXPECT_EQ(bits(train_step(true, false, 2, 37, 29, true)),
-            bits(train_step(true, true, 2, 37, 29, true)));
 }
 
 TEST(DenseNetBlockTrain, AppliesOnlyToFloatTrainingWithGradients) {

@@ -8,6 +8,7 @@
 // with FMA.
 #include <immintrin.h>
 
+#include "core/kernels/amx/winograd_bf16_amx.h"
 #include "core/kernels/avx512/transpose_avx512.h"
 
 #include "core/kernels/winograd_f2x3.h"
@@ -56,12 +57,12 @@ void input_tile(const WinogradImage& im, int64_t y0, int64_t x0, bool inside, fl
 }
 
 template <int M>
-void output_tile(const float* m, int64_t cout, float* out, int64_t ldo, int64_t row, int64_t ny,
-                 int64_t nx) {
+void output_tile(const float* m, int64_t ldm, int64_t cout, float* out, int64_t ldo, int64_t row,
+                 int64_t ny, int64_t nx) {
   for (int64_t o = 0; o < cout; o += 16) {
     const __mmask16 k = first_n(cout - o);
     winograd::output_2d<M, __m512>(
-        [&](int xi) { return _mm512_maskz_loadu_ps(k, m + xi * cout + o); },
+        [&](int xi) { return _mm512_maskz_loadu_ps(k, m + xi * ldm + o); },
         [&](int a, int b, __m512 y) {
           if (a < ny && b < nx) _mm512_mask_storeu_ps(out + a * row + b * ldo + o, k, y);
         });
@@ -110,6 +111,12 @@ void tile_products(const float* v, int64_t ldv, int64_t count, int64_t cin, cons
       }
     }
   }
+}
+
+// Only reached where the CPU has AMX (winograd_f2x3_bf16_available).
+void tile_products_bf16(const float* v, int64_t ldv, int64_t count, int64_t cin, const uint16_t* uh,
+                        int64_t cout, int64_t positions, float* m) {
+  amx::winograd_bf16_products(v, ldv, count, cin, uh, cout, positions, m);
 }
 
 }  // namespace
