@@ -107,10 +107,11 @@ void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
-// Whether the kernel can read op(A) rows in place (micro_rows_a) instead of a packed A panel.
+// Whether the kernel can read op(A) rows in place (micro_rows_a) instead of a packed A panel:
+// not transposed, and no K block needs padding to the kernel's k step (kKc is a multiple of it).
 template <class T>
-bool reads_a_rows(const PackedGemmKernel<T>& kern, bool ta) {
-  return !ta && kern.kstep == 1 && kern.micro_rows_a != nullptr;
+bool reads_a_rows(const PackedGemmKernel<T>& kern, bool ta, int64_t k) {
+  return !ta && kern.micro_rows_a != nullptr && k % kern.kstep == 0;
 }
 
 // Blocked driver shared by every ISA's kernel: pack all of op(A) once (or read its rows in place
@@ -136,7 +137,7 @@ void gemm_packed(const PackedGemmKernel<T>& kern, bool ta, bool tb, int64_t m, i
   // kKc is a multiple of kstep, so only the last K block gets padded. Skipped when the kernel can
   // read op(A) rows in place (same bits, see micro_rows_a): for the small per-head GEMMs of
   // attention packing A cost as much as a fifth of the multiply.
-  const bool rows_a = reads_a_rows(kern, ta);
+  const bool rows_a = reads_a_rows(kern, ta, k);
   const int64_t kpad = (k + kern.kstep - 1) / kern.kstep * kern.kstep;
   T* apack = rows_a ? nullptr : t_apack.get<T>(mp * kpad);
   auto pack_a_range = [&](int64_t t0, int64_t t1) {
@@ -330,7 +331,7 @@ void sgemm_packed_b(bool ta, int64_t m, float alpha, const float* a, int64_t lda
   const bool few_rows = m <= kFewRows;
   // One row (a decoder's step): tasks of kOneRowPanels panels, each swept by micro_one_row, which
   // keeps several panels' accumulators in flight (same bits as `micro`).
-  const bool rows_a = reads_a_rows(kern, ta);
+  const bool rows_a = reads_a_rows(kern, ta, k);
   const bool one_row = m == 1 && kern.micro_one_row != nullptr;
   // At most one row panel (a decoder step, a few beams): each weight panel is read once from
   // memory (TileExtras::stream_b), in strips sized as for one row.

@@ -172,11 +172,9 @@ void conv1_forward(bool bf16, const Tensor& w1, const float* x, int64_t ldx, int
   }
 }
 
-// The same into the interior of a zero-bordered grid (the border zeroed here); with `half`, a
-// bf16 copy of the grid beside it.
+// The same into the interior of a zero-bordered grid (the border zeroed here).
 void bn_relu_to_padded(const Geometry& g, const float* x, int64_t ldx, int64_t channels,
-                       const float* scale, const float* shift, float* grid,
-                       uint16_t* half = nullptr) {
+                       const float* scale, const float* shift, float* grid) {
   const int64_t pw = g.w + 2, ph = g.h + 2;
   parallel_for(0, g.n * ph, 4, [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
@@ -184,21 +182,12 @@ void bn_relu_to_padded(const Geometry& g, const float* x, int64_t ldx, int64_t c
       float* row = grid + r * pw * channels;
       if (py == 0 || py == ph - 1) {
         std::fill(row, row + pw * channels, 0.0f);
-        if (half) std::fill(half + r * pw * channels, half + (r + 1) * pw * channels, uint16_t{0});
         continue;
       }
       std::fill(row, row + channels, 0.0f);
       std::fill(row + (pw - 1) * channels, row + pw * channels, 0.0f);
       const float* src = x + ((img * g.h + py - 1) * g.w) * ldx;
-      if (half) {
-        uint16_t* hrow = half + r * pw * channels;
-        std::fill(hrow, hrow + channels, uint16_t{0});
-        std::fill(hrow + (pw - 1) * channels, hrow + pw * channels, uint16_t{0});
-        kernels::bn_relu_rows_bf16(src, ldx, g.w, channels, scale, shift, row + channels, channels,
-                                   hrow + channels, channels);
-      } else {
-        kernels::bn_relu_rows(src, ldx, g.w, channels, scale, shift, row + channels, channels);
-      }
+      kernels::bn_relu_rows(src, ldx, g.w, channels, scale, shift, row + channels, channels);
     }
   });
 }
@@ -258,9 +247,10 @@ void winograd_3x3(const Geometry& g, const float* grid, int64_t cin, const float
 // the sums depend on the shapes only.
 constexpr int64_t kTapRows = 256, kTapGroups = 8;
 // tap_gemm(q, qa, m, dst) adds the product of the output gradient's rows [q, q + m) (transposed)
-// and the input's rows [qa, qa + m) into dst [cout, cin].
+// and the input's rows [qa, qa + m) into dst [cout, cin], or with `transposed` its transpose
+// [cin, cout].
 template <class TapGemm>
-void conv3x3_weight_grad(const Geometry& g, int64_t cout, int64_t cin, float* dw,
+void conv3x3_weight_grad(const Geometry& g, int64_t cout, int64_t cin, bool transposed, float* dw,
                          TapGemm tap_gemm) {
   const int64_t pw = g.w + 2, q0 = pw + 1, span = g.padded_pixels() - 2 * q0;
   const int64_t chunks = (span + kTapRows - 1) / kTapRows;
@@ -277,11 +267,12 @@ void conv3x3_weight_grad(const Geometry& g, int64_t cout, int64_t cin, float* dw
         }
       }
   });
-  std::vector<float> taps(static_cast<size_t>(9 * per_tap));  // [9][cout][cin]
+  std::vector<float> taps(static_cast<size_t>(9 * per_tap));  // [9][cout][cin] or [9][cin][cout]
   sum_partials(pp, groups, 9 * per_tap, taps.data());
   for (int64_t o = 0; o < cout; ++o)
     for (int64_t c = 0; c < cin; ++c)
-      for (int64_t k = 0; k < 9; ++k) dw[(o * cin + c) * 9 + k] = taps[k * per_tap + o * cin + c];
+      for (int64_t k = 0; k < 9; ++k)
+        dw[(o * cin + c) * 9 + k] = taps[k * per_tap + (transposed ? c * cout + o : o * cin + c)];
 }
 
 // The Winograd F(2x2, 3x3) weights of the input gradient's convolution (the kernel flipped, its
@@ -292,13 +283,15 @@ void conv3x3_weight_grad(const Geometry& g, int64_t cout, int64_t cin, float* dw
 std::vector<float> flipped_transposed_f2x3(const std::vector<float>& u, int64_t cout, int64_t cin) {
   constexpr int64_t sigma[4] = {3, 1, 2, 0};
   std::vector<float> t(u.size());
-  for (int64_t r = 0; r < 4; ++r)
-    for (int64_t q = 0; q < 4; ++q) {
+  parallel_for(0, 16, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t r = p / 4, q = p % 4;
       const float* src = u.data() + (sigma[r] * 4 + sigma[q]) * cin * cout;  // [cin][cout]
       float* dst = t.data() + (r * 4 + q) * cin * cout;                      // [cout][cin]
       for (int64_t c = 0; c < cin; ++c)
         for (int64_t o = 0; o < cout; ++o) dst[o * cin + c] = src[c * cout + o];
     }
+  });
   return t;
 }
 
@@ -358,7 +351,7 @@ struct Saved {
   std::vector<std::vector<float>> u2;  // per layer, conv2's Winograd weights
   std::vector<LayerParams> params;
   // With the transition fused (transition.norm, .conv): its norm + ReLU + 2x2 average pool of
-  // rows, [n * (h / 2) * (w / 2), c_total], conv's input.
+  // rows, [n * (h / 2) * (w / 2), c_total], conv's input (bf16 under bf16 autocast).
   bool transition = false;
   Tensor t_gamma, t_beta, t_weight, pooled;
 };
@@ -505,8 +498,17 @@ Tensor dense_block_train(const Tensor& x_in, const std::vector<std::shared_ptr<D
       }
     });
     Tensor out_rows = Tensor::empty({geo.n * per_img, cout});
-    gemm::sgemm(false, true, geo.n * per_img, cout, ct, 1.0f, pooled, ct, cf(wt), ct, 0.0f,
-                out_rows.data<float>(), cout);
+    if (s.bf16) {  // the pooled rows kept in bf16: the weight gradient's operand
+      Tensor pooled_h = Tensor::empty({geo.n * per_img, ct}, DType::BF16);
+      kernels::f32_to_bf16_array(pooled, pooled_h.data<uint16_t>(), pooled_h.numel());
+      const std::vector<uint16_t> wh = bf16_of(wt);
+      gemm::bf16gemm(false, true, geo.n * per_img, cout, ct, 1.0f, pooled_h.data<uint16_t>(), ct,
+                     wh.data(), ct, 0.0f, out_rows.data<float>(), cout);
+      s.pooled = pooled_h;
+    } else {
+      gemm::sgemm(false, true, geo.n * per_img, cout, ct, 1.0f, pooled, ct, cf(wt), ct, 0.0f,
+                  out_rows.data<float>(), cout);
+    }
     out = Tensor::empty({geo.n, cout, oh, ow});
     rows_to_nchw(cf(out_rows), cout, geo.n, cout, per_img, out.data<float>());
     transition->norm->track_batch(s.stats.mean.data(), s.stats.var.data(), P);
@@ -555,11 +557,23 @@ std::vector<Tensor> transition_backward(const Saved& s, const Tensor& go, float*
   Tensor go_rows = Tensor::empty({q, cout});
   nchw_to_rows(cf(go), geo.n, cout, per_img, go_rows.data<float>(), cout);
   Tensor dw = Tensor::empty({cout, ct, 1, 1});
-  gemm::sgemm(true, false, cout, ct, q, 1.0f, cf(go_rows), cout, cf(s.pooled), ct, 0.0f,
-              dw.data<float>(), ct);
   Tensor gp = Tensor::empty({q, ct});
-  gemm::sgemm(false, false, q, ct, cout, 1.0f, cf(go_rows), cout, cf(wt), ct, 0.0f,
-              gp.data<float>(), ct);
+  if (s.bf16) {
+    Tensor go_t = Tensor::empty({cout, q}, DType::BF16),
+           go_h = Tensor::empty({q, cout}, DType::BF16);
+    transpose_to_bf16(cf(go_rows), q, cout, go_t.data<uint16_t>(), q);
+    kernels::f32_to_bf16_array(cf(go_rows), go_h.data<uint16_t>(), go_h.numel());
+    const std::vector<uint16_t> wh = bf16_of(wt);
+    gemm::bf16gemm(false, false, cout, ct, q, 1.0f, go_t.data<uint16_t>(), q,
+                   s.pooled.data<uint16_t>(), ct, 0.0f, dw.data<float>(), ct);
+    gemm::bf16gemm(false, false, q, ct, cout, 1.0f, go_h.data<uint16_t>(), cout, wh.data(), ct,
+                   0.0f, gp.data<float>(), ct);
+  } else {
+    gemm::sgemm(true, false, cout, ct, q, 1.0f, cf(go_rows), cout, cf(s.pooled), ct, 0.0f,
+                dw.data<float>(), ct);
+    gemm::sgemm(false, false, q, ct, cout, 1.0f, cf(go_rows), cout, cf(wt), ct, 0.0f,
+                gp.data<float>(), ct);
+  }
   std::vector<float> scale, shift, k(static_cast<size_t>(ct));
   affine(s.stats, cf(gamma), cf(beta), ct, scale, shift);
   for (int64_t c = 0; c < ct; ++c) k[c] = cf(gamma)[c] * s.stats.invstd[c];
@@ -629,12 +643,17 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   Tensor g2 = Tensor::empty({P, inner});
   Tensor y1_again = s.recompute_conv1 ? Tensor::empty({P, inner}) : Tensor();
   // bf16 copies of conv2's input and output-gradient grids and of conv1's output gradient.
-  std::vector<uint16_t> a2h, gyh, g2h, g2t;
+  // (Tensors: from the caching allocator, not zero-filled; every element is written before it
+  // is read.)
+  Tensor a2t_t, gyh_t, g2h_t, g2t_t;
+  uint16_t *a2t = nullptr, *gyh = nullptr, *g2h = nullptr, *g2t = nullptr;
   if (s.bf16) {
-    a2h.resize(static_cast<size_t>(geo.padded_pixels() * inner));
-    gyh.resize(static_cast<size_t>(geo.padded_pixels() * growth));
-    g2h.resize(static_cast<size_t>(P * inner));
-    g2t.resize(static_cast<size_t>(P * inner));
+    a2t_t = Tensor::empty({inner, geo.padded_pixels()}, DType::BF16);
+    gyh_t = Tensor::empty({geo.padded_pixels(), growth}, DType::BF16);
+    g2h_t = Tensor::empty({P, inner}, DType::BF16);
+    g2t_t = Tensor::empty({inner, P}, DType::BF16);
+    a2t = a2t_t.data<uint16_t>(), gyh = gyh_t.data<uint16_t>();
+    g2h = g2h_t.data<uint16_t>(), g2t = g2t_t.data<uint16_t>();
   }
   std::vector<float> scale, shift;
   std::vector<double> sum_g(static_cast<size_t>(std::max(ct, inner))),
@@ -659,23 +678,26 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
 
     // conv2: its input recomputed on the zero-bordered grid, with the output gradient beside it.
     affine(st2, cf(n2w), cf(n2b), inner, scale, shift);
-    bn_relu_to_padded(geo, y1, inner, inner, scale.data(), shift.data(), a2.data<float>(),
-                      s.bf16 ? a2h.data() : nullptr);
+    bn_relu_to_padded(geo, y1, inner, inner, scale.data(), shift.data(), a2.data<float>());
     rows_to_padded(geo, gr, ct, c, growth, gy.data<float>());
     Tensor dw2 = Tensor::empty({growth, inner, 3, 3});
     if (s.bf16) {
-      // gy transposed ([growth, grid positions]), so no GEMM has to transpose it per tap.
+      // dW^T per tap = (a's rows at the tap's offset)^T gy, a transposed once per layer
+      // ([inner, grid positions]: the GEMM's A rows, a tap's shift a column offset) and gy in
+      // rows, so per tap only gy's small [m, growth] block is packed (the other way round, each
+      // tap packed a [m, inner] block: 9x the grid per layer).
       const int64_t pp = geo.padded_pixels();
-      transpose_to_bf16(cf(gy), pp, growth, gyh.data(), pp);
-      conv3x3_weight_grad(geo, growth, inner, dw2.data<float>(),
+      transpose_to_bf16(cf(a2), pp, inner, a2t, pp);
+      kernels::f32_to_bf16_array(cf(gy), gyh, gy.numel());
+      conv3x3_weight_grad(geo, growth, inner, true, dw2.data<float>(),
                           [&](int64_t q, int64_t qa, int64_t m, float* dst) {
-                            gemm::bf16gemm(false, false, growth, inner, m, 1.0f, gyh.data() + q, pp,
-                                           a2h.data() + qa * inner, inner, 1.0f, dst, inner);
+                            gemm::bf16gemm(false, false, inner, growth, m, 1.0f, a2t + qa, pp,
+                                           gyh + q * growth, growth, 1.0f, dst, growth);
                           });
     } else {
       const float* gyp = cf(gy);
       const float* a2p = cf(a2);
-      conv3x3_weight_grad(geo, growth, inner, dw2.data<float>(),
+      conv3x3_weight_grad(geo, growth, inner, false, dw2.data<float>(),
                           [&](int64_t q, int64_t qa, int64_t m, float* dst) {
                             gemm::sgemm(true, false, growth, inner, m, 1.0f, gyp + q * growth,
                                         growth, a2p + qa * inner, inner, 1.0f, dst, inner);
@@ -741,8 +763,8 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     std::vector<uint16_t> w1h;
     if (s.bf16) {
       w1h = bf16_of(w1);
-      kernels::f32_to_bf16_array(cf(g2), g2h.data(), g2.numel());
-      transpose_to_bf16(cf(g2), P, inner, g2t.data(), P);  // the weight gradient's A, [inner, P]
+      kernels::f32_to_bf16_array(cf(g2), g2h, g2.numel());
+      transpose_to_bf16(cf(g2), P, inner, g2t, P);  // the weight gradient's A, [inner, P]
     } else {
       w1n.emplace(/*trans_b=*/false, inner, c, cf(w1), c);
     }
@@ -761,8 +783,8 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
             uint16_t* ah = grow_scratch(t_half, m * c);
             kernels::bn_relu_rows_bf16(rows + r0 * ct, ct, m, c, scale1.data(), shift1.data(), a, c,
                                        ah, c);
-            const uint16_t* g2r = g2h.data() + r0 * inner;
-            gemm::bf16gemm(false, false, inner, c, m, 1.0f, g2t.data() + r0, P, ah, c, 1.0f,
+            const uint16_t* g2r = g2h + r0 * inner;
+            gemm::bf16gemm(false, false, inner, c, m, 1.0f, g2t + r0, P, ah, c, 1.0f,
                            dwp + grp * inner * c, c);
             gemm::bf16gemm(false, false, m, c, inner, 1.0f, g2r, inner, w1h.data(), c, 0.0f, g1, c);
           } else {

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/gemm.h"
 #include "core/kernels/winograd_transforms.h"
+#include "core/thread_pool.h"
 
 #define KILN_WINOGRAD_NS plain
 #include "core/kernels/winograd_f2x3_impl.h"
@@ -88,19 +89,23 @@ template <int kT>
 std::vector<float> transform_weights(const double (&G)[kT][3], const float* w, int64_t cout,
                                      int64_t cin) {
   std::vector<float> u(static_cast<size_t>(kT * kT * cin * cout));
-  for (int64_t o = 0; o < cout; ++o)
-    for (int64_t c = 0; c < cin; ++c) {
-      const float* g = w + (o * cin + c) * 9;
-      double gg[kT][3];  // G g
-      for (int64_t i = 0; i < kT; ++i)
-        for (int64_t j = 0; j < 3; ++j)
-          gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-      for (int64_t i = 0; i < kT; ++i)
-        for (int64_t j = 0; j < kT; ++j) {  // (G g) G'
-          const double s = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
-          u[static_cast<size_t>(((kT * i + j) * cin + c) * cout + o)] = static_cast<float>(s);
-        }
-    }
+  // Each output channel's kernels apart (disjoint outputs): a training step transforms every
+  // 3x3 weight, forward and backward, so this loop is on its critical path.
+  parallel_for(0, cout, 8, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t c = 0; c < cin; ++c) {
+        const float* g = w + (o * cin + c) * 9;
+        double gg[kT][3];  // G g
+        for (int64_t i = 0; i < kT; ++i)
+          for (int64_t j = 0; j < 3; ++j)
+            gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+        for (int64_t i = 0; i < kT; ++i)
+          for (int64_t j = 0; j < kT; ++j) {  // (G g) G'
+            const double s = gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2];
+            u[static_cast<size_t>(((kT * i + j) * cin + c) * cout + o)] = static_cast<float>(s);
+          }
+      }
+  });
   return u;
 }
 
@@ -148,11 +153,13 @@ std::vector<uint16_t> winograd_f2x3_weights_bf16(const std::vector<float>& u, in
                                                  int64_t cout) {
   const int64_t kp = (cin + 31) / 32 * 32;
   std::vector<uint16_t> uh(static_cast<size_t>(16 * kp * cout), 0);
-  for (int64_t xi = 0; xi < 16; ++xi)
-    for (int64_t c = 0; c < cin; ++c)
-      for (int64_t o = 0; o < cout; ++o)
-        uh[static_cast<size_t>(xi * kp * cout + (c / 2) * 2 * cout + 2 * o + c % 2)] =
-            f32_to_bf16(u[static_cast<size_t>((xi * cin + c) * cout + o)]);
+  parallel_for(0, 16, 1, [&](int64_t x0, int64_t x1) {
+    for (int64_t xi = x0; xi < x1; ++xi)
+      for (int64_t c = 0; c < cin; ++c)
+        for (int64_t o = 0; o < cout; ++o)
+          uh[static_cast<size_t>(xi * kp * cout + (c / 2) * 2 * cout + 2 * o + c % 2)] =
+              f32_to_bf16(u[static_cast<size_t>((xi * cin + c) * cout + o)]);
+  });
   return uh;
 }
 

@@ -285,6 +285,35 @@ TEST(Bf16Gemm, BitIdenticalAcrossThreadCounts) {
   }
 }
 
+// With k a multiple of the kernel's k step and A not transposed, the AMX kernel reads A's rows in
+// place (micro_rows_a; a last panel of fewer than 16 rows packed): the same bits as the packed
+// panel it would otherwise read, which the transposed layout (always packed) gives here.
+TEST(Bf16Gemm, ARowsReadInPlaceGiveThePackedBits) {
+  StateGuard guard;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (IsaLevel level : available_levels()) {
+    kiln::set_isa_override(&level);
+    SCOPED_TRACE(kiln::gemm::bf16gemm_backend());
+    for (int64_t m : {16, 33, 40})
+      for (int64_t k : {32, 256, 512}) {
+        const int64_t n = 97, lda = k + 40;
+        std::vector<uint16_t> a(m * lda), at(k * m), b(k * n);
+        for (auto& v : a) v = kiln::f32_to_bf16(dist(rng));
+        for (auto& v : b) v = kiln::f32_to_bf16(dist(rng));
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t p = 0; p < k; ++p) at[p * m + r] = a[r * lda + p];
+        std::vector<float> c1(m * n, 0.25f), c2 = c1;
+        kiln::gemm::bf16gemm(false, false, m, n, k, 0.5f, a.data(), lda, b.data(), n, 1.0f,
+                             c1.data(), n);
+        kiln::gemm::bf16gemm(true, false, m, n, k, 0.5f, at.data(), m, b.data(), n, 1.0f, c2.data(),
+                             n);
+        ASSERT_EQ(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)), 0)
+            << "m=" << m << " k=" << k;
+      }
+  }
+}
+
 TEST(Gemm, DgemmMatchesNaiveLoop) {
   const int64_t m = 5, n = 7, k = 9;
   std::vector<double> a(m * k), b(k * n), c(m * n, 1.0);

@@ -163,19 +163,20 @@ TEST(DenseNetBlockTrain, GradientCheckpointingChangesNoBit) {
 }
 
 // Under bf16 autocast the block's GEMMs (conv1 forward and both gradients, conv2's weight
-// gradient) take bf16 operands: the step stays close to the f32 one, is not the f32 one (the bf16
-// path ran), and keeps the thread-count and checkpointing bit-identity. The block's gradients are
-// small residues of batch norm's cancellations (100x smaller than the classifier's here), so the
-// operands' 2^-9 rounding moves them by up to 60% of a tensor's largest value at 37 x 29 (10-25%
-// at 96 x 88); their direction is what rounding keeps and a wrong product does not: every
-// gradient's cosine with the f32 one is >= 0.92 (37 x 29) and >= 0.99 (96 x 88), where a GEMM
-// reading the wrong tap gives -0.18 to 0.44 (tried: conv2's taps mirrored).
+// gradient, the transition's three; at growth 16 conv2's Winograd products too) take bf16
+// operands: the step stays close to the f32 one, is not the f32 one (the bf16 path ran), and
+// keeps the thread-count and checkpointing bit-identity. The block's gradients are small residues
+// of batch norm's cancellations (100x smaller than the classifier's here), so the operands' 2^-9
+// rounding moves them by up to 60% of a tensor's largest value at 37 x 29 (10-25% at 96 x 88);
+// their direction is what rounding keeps and a wrong product does not: every gradient's cosine
+// with the f32 one is >= 0.92 (37 x 29) and >= 0.977 (96 x 88), where a GEMM reading the wrong
+// tap gives -0.18 to 0.44 (tried: conv2's taps mirrored; an AMX column tile dropped fails too).
 TEST(DenseNetBlockTrain, Bf16AutocastStaysWithinBf16RoundingOfF32) {
   for (const auto& [config, h, w, min_cos] :
        {std::tuple<DenseNetConfig, int64_t, int64_t, double>{small_config(), 37, 29, 0.9},
-        {small_config(), 96, 88, 0.98},
+        {small_config(), 96, 88, 0.95},
         {wide_config(), 37, 29, 0.9},
-        {wide_config(), 96, 88, 0.98}}) {
+        {wide_config(), 96, 88, 0.95}}) {
     const Step half = train_step(true, false, 2, h, w, true, config);
     const Step full = train_step(true, false, 2, h, w, false, config);
     EXPECT_NE(bits(half), bits(full));

@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <vector>
 
 #include "core/kernels/amx/amx_tiles.h"
 #include "core/kernels/sgemm_kernels.h"
@@ -55,13 +56,15 @@ void pack_b(bool trans_b, const uint16_t* b, int64_t ldb, int64_t kc, int64_t n,
   }
 }
 
-void micro_kernel(int64_t kc, const uint16_t* ap, const uint16_t* bp, float* c, int64_t ldc,
-                  int64_t mr, int64_t nr, float alpha, float beta) {
+// The tile product of 16 rows of A, `lda` elements apart (kc: a packed panel; the row stride of
+// op(A): read in place), with a packed B panel, stored as the AVX-512 kernels store.
+void tile_sweep(int64_t kc, const uint16_t* ap, int64_t lda, const uint16_t* bp, float* c,
+                int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta) {
   configure_tiles();
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
-  const int64_t a_stride = kc * sizeof(uint16_t), b_stride = kNr * 2 * sizeof(uint16_t);
+  const int64_t a_stride = lda * sizeof(uint16_t), b_stride = kNr * 2 * sizeof(uint16_t);
   for (int64_t k0 = 0; k0 < kc; k0 += kStep) {
     _tile_loadd(3, ap + k0, a_stride);
     const uint16_t* bk = bp + (k0 / 2) * kNr * 2;
@@ -97,10 +100,31 @@ void micro_kernel(int64_t kc, const uint16_t* ap, const uint16_t* bp, float* c, 
   }
 }
 
+void micro_kernel(int64_t kc, const uint16_t* ap, const uint16_t* bp, float* c, int64_t ldc,
+                  int64_t mr, int64_t nr, float alpha, float beta) {
+  tile_sweep(kc, ap, kc, bp, c, ldc, mr, nr, alpha, beta);
+}
+
+// A read in place (the driver asks only when kc is a multiple of kStep): a tile load takes the
+// rows at their own stride, the same values the packed panel would hold, so the same bits. A
+// last panel of fewer than 16 rows is packed (a tile load always reads 16 rows).
+void micro_rows_a(int64_t kc, const uint16_t* a, int64_t lda, const uint16_t* bp, float* c,
+                  int64_t ldc, int64_t mr, int64_t nr, float alpha, float beta, const TileExtras*) {
+  if (mr == kMr) {
+    tile_sweep(kc, a, lda, bp, c, ldc, mr, nr, alpha, beta);
+    return;
+  }
+  thread_local std::vector<uint16_t> panel;
+  if (static_cast<int64_t>(panel.size()) < kMr * kc) panel.resize(static_cast<size_t>(kMr * kc));
+  pack_a(false, a, lda, mr, kc, panel.data());
+  tile_sweep(kc, panel.data(), kc, bp, c, ldc, mr, nr, alpha, beta);
+}
+
 }  // namespace
 
 const Bf16GemmKernel& bf16_kernel() {
-  static const Bf16GemmKernel k{kMr, kNr, kStep, pack_a, pack_b, micro_kernel, nullptr, nullptr};
+  static const Bf16GemmKernel k{kMr,    kNr,          kStep,        pack_a,
+                                pack_b, micro_kernel, micro_rows_a, nullptr};
   return k;
 }
 
