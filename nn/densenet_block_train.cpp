@@ -88,9 +88,11 @@ void range_sums(int64_t units, int64_t per_range, int64_t channels, Fn fn, doubl
 // out[i] = sum over `groups` partials part[g * n + i] (g in order): the fixed groups' weight
 // gradients, added so that the result depends on the shapes only.
 void sum_partials(const float* part, int64_t groups, int64_t n, float* out) {
-  std::copy(part, part + n, out);
-  for (int64_t g = 1; g < groups; ++g)
-    for (int64_t i = 0; i < n; ++i) out[i] += part[g * n + i];
+  parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {  // each element's sum in group order
+    std::copy(part + b, part + e, out + b);
+    for (int64_t g = 1; g < groups; ++g)
+      for (int64_t i = b; i < e; ++i) out[i] += part[g * n + i];
+  });
 }
 
 // fn(r0, count) over row chunks of about 64K floats of `width` channels, in parallel.
