@@ -52,6 +52,17 @@ void transpose_to_bf16(const float* src, int64_t rows, int64_t cols, uint16_t* d
   });
 }
 
+// dst[c * ldd + r] = src[r * cols + c], in parallel blocks of rows.
+void transpose_rows(const float* src, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  constexpr int64_t kBlock = 512;
+  parallel_for(0, (rows + kBlock - 1) / kBlock, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const int64_t r0 = i * kBlock, m = std::min(kBlock, rows - r0);
+      kernels::pixels_to_planes(src + r0 * cols, cols, cols, m, nullptr, dst + r0, ldd);
+    }
+  });
+}
+
 // A contiguous f32 tensor's values rounded to bf16.
 std::vector<uint16_t> bf16_of(const Tensor& t) {
   std::vector<uint16_t> v(static_cast<size_t>(t.numel()));
@@ -647,6 +658,7 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   // bf16 copies of conv2's input and output-gradient grids and of conv1's output gradient.
   // (Tensors: from the caching allocator, not zero-filled; every element is written before it
   // is read.)
+  Tensor a2t_f = s.bf16 ? Tensor() : Tensor::empty({inner, geo.padded_pixels()});
   Tensor a2t_t, gyh_t, g2h_t, g2t_t;
   uint16_t *a2t = nullptr, *gyh = nullptr, *g2h = nullptr, *g2t = nullptr;
   if (s.bf16) {
@@ -697,12 +709,16 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
                                            gyh + q * growth, growth, 1.0f, dst, growth);
                           });
     } else {
+      // The same transposed product in f32: a's transpose read in place as the GEMM's A rows,
+      // gy's [m, growth] block the only packing per tap.
+      const int64_t pp = geo.padded_pixels();
+      float* a2tf = a2t_f.data<float>();
+      transpose_rows(cf(a2), pp, inner, a2tf, pp);
       const float* gyp = cf(gy);
-      const float* a2p = cf(a2);
-      conv3x3_weight_grad(geo, growth, inner, false, dw2.data<float>(),
+      conv3x3_weight_grad(geo, growth, inner, true, dw2.data<float>(),
                           [&](int64_t q, int64_t qa, int64_t m, float* dst) {
-                            gemm::sgemm(true, false, growth, inner, m, 1.0f, gyp + q * growth,
-                                        growth, a2p + qa * inner, inner, 1.0f, dst, inner);
+                            gemm::sgemm(false, false, inner, growth, m, 1.0f, a2tf + qa, pp,
+                                        gyp + q * growth, growth, 1.0f, dst, growth);
                           });
     }
     // Input gradient: the flipped, transposed kernel over gy.

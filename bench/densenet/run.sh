@@ -2,7 +2,8 @@
 # DenseNet121 (torchvision's configuration, seeded random weights), 2 threads: kiln vs PyTorch and
 # ONNX Runtime in one run. Figures: forward 1 x 3 x 224^2, forward 8 x 3 x 224^2 (eval, no grad)
 # and the training step at 8 x 224^2 (train-mode forward, cross entropy, backward, SGD momentum),
-# each with its process's peak RSS. PAIRS rounds; within a round every contender runs once, the
+# each with its process's peak RSS. A figure ending in "bf16" (train8bf16) runs every contender
+# under bf16 mixed precision: kiln --bf16, PyTorch torch.autocast("cpu", torch.bfloat16). PAIRS rounds; within a round every contender runs once, the
 # order rotating between rounds, so a load change on a shared machine hits all of them alike.
 #   bench/densenet/run.sh [PAIRS=3] [FIGURES="fwd1 fwd8 train8"]
 # BASE=/path/to/an/older/bench_densenet_bench adds it as contender "kiln_base" (before/after A/B).
@@ -30,9 +31,13 @@ if [[ "$FIGURES" == *fwd* && ! -f "$ONNX" ]]; then
 fi
 
 mode_of() { [[ "$1" == train* ]] && echo train || echo fwd; }
-batch_of() { echo "${1//[a-z]/}"; }
+batch_of() { local f="${1%bf16}"; echo "${f//[a-z]/}"; }
+prec_of() { [[ "$1" == *bf16 ]] && echo --bf16 || true; }
 runs_of() { [[ "$1" == fwd1 ]] && echo 10 || echo 3; }
-args() { echo --mode "$(mode_of "$1")" --batch "$(batch_of "$1")" --runs "$(runs_of "$1")" --warmup 1; }
+args() {
+  echo --mode "$(mode_of "$1")" --batch "$(batch_of "$1")" --runs "$(runs_of "$1")" --warmup 1 \
+    $(prec_of "$1")
+}
 run_one() {  # contender figure
   case "$1" in
     kiln) "$BUILD/bench/bench_densenet_bench" $(args "$2") ;;

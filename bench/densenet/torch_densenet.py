@@ -10,7 +10,9 @@ below, the same architecture with the same parameter names written out here (the
 /work/venv-bench has torch but no torchvision), so the newest torch can be timed. The output line
 says which ("impl=torchvision|local"). fwd: eval mode under torch.inference_mode() (channels_last
 too with --channels-last, PyTorch's faster CPU layout for convolutions); train: train mode, cross
-entropy, backward and SGD with momentum 0.9, as the kiln bench does.
+entropy, backward and SGD with momentum 0.9, as the kiln bench does. --bf16: the forward and
+loss under torch.autocast("cpu", dtype=torch.bfloat16) (training mode only; PyTorch's mixed
+precision, as kiln's --bf16).
 Prints one line: "torch mode=.. batch=.. median_ms=.. min_ms=.. peak_rss_mb=.. impl=.. torch=..".
 """
 import argparse
@@ -106,6 +108,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--export", metavar="FILE")
+    ap.add_argument("--bf16", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model, impl = build()
@@ -140,14 +143,17 @@ def main():
         for r in range(a.warmup + a.runs):
             t0 = time.perf_counter()
             opt.zero_grad()
-            F.cross_entropy(model(x), labels).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+                loss = F.cross_entropy(model(x), labels)
+            loss.backward()
             opt.step()
             if r >= a.warmup:
                 ms.append((time.perf_counter() - t0) * 1e3)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"torch mode={a.mode} batch={a.batch} size={a.size} threads={a.threads} runs={a.runs} "
           f"median_ms={statistics.median(ms):.1f} min_ms={min(ms):.1f} peak_rss_mb={rss:.0f} "
-          f"impl={impl} channels_last={int(a.channels_last)} torch={torch.__version__}")
+          f"impl={impl} channels_last={int(a.channels_last)} bf16={int(a.bf16)} "
+          f"torch={torch.__version__}")
 
 
 if __name__ == "__main__":
