@@ -8,8 +8,9 @@
 //
 //   bench_densenet_bench --mode fwd|train [--batch 8] [--size 224] [--runs 5] [--warmup 1]
 //                        [--threads 2] [--bf16] [--checkpointing] [--op-path]
-//   (train: bf16 autocast, which reaches only the classifier: convolutions stay f32 / dense
-//   layers and transitions recomputed in backward)
+//   (train: --bf16 is bf16 autocast, which the fused training block follows (its convolutions'
+//   products on bf16 operands) / --checkpointing: bottlenecks recomputed in backward / --op-path:
+//   the layer-by-layer path)
 // Output: one line "kiln mode=... batch=... median_ms=<x> min_ms=<y> peak_rss_mb=<z> ..."
 #include <chrono>
 #include <cstdlib>

@@ -34,15 +34,15 @@
 // (gemm::bf16gemm: AMX tiles where the CPU has them): conv1's forward, input gradient and weight
 // gradient, and conv2's weight gradient; where the CPU has AMX and the channel counts are multiples
 // of 16, conv2's forward and input gradient too (Winograd products on AMX tiles,
-// kernels::winograd_f2x3_tiles_bf16; the transforms stay f32). Everything else stays f32: the statistics, the norms,
-// the gradients' sums, the parameters. The op records the mode, so backward uses the forward's.
-// (The op path's convolutions stay f32 under autocast.)
-// Same maths as the op path within float rounding (other summation orders; the tests compare
-// both, values and every gradient); results do not depend on the thread count (every parallel
-// loop writes disjoint outputs or reduces over fixed, shape-determined ranges added in order, and
-// the GEMMs are kiln's deterministic sgemm).
-// DenseNet121 at 8 x 224^2, 2 threads (bench/RESULTS.md): 1.41-1.47x PyTorch's training step at
-// 536 vs 1,885-1,947 MB peak; the layer-by-layer path 1.49-1.53x slower at 1,386 MB.
+// kernels::winograd_f2x3_tiles_bf16; the transforms stay f32). Everything else stays f32: the
+// statistics, the norms, the gradients' sums, the parameters. The op records the mode, so backward
+// uses the forward's. (The op path's convolutions stay f32 under autocast.) Same maths as the op
+// path within float rounding (other summation orders; the tests compare both, values and every
+// gradient); results do not depend on the thread count (every parallel loop writes disjoint outputs
+// or reduces over fixed, shape-determined ranges added in order, and the GEMMs are kiln's
+// deterministic sgemm). DenseNet121 at 8 x 224^2, 2 threads (bench/RESULTS.md, stop 33):
+// f32 1.32-1.40x PyTorch's training step at 553 vs 1,952-1,967 MB peak; under bf16
+// autocast 1.19-1.25x PyTorch's autocast step (434.6-466.2 ms) at 557 vs 1,487-1,495 MB.
 #pragma once
 
 #include <memory>
