@@ -259,16 +259,18 @@ void winograd_3x3(const Geometry& g, const float* grid, int64_t cin, const float
 // are summed in kTapGroups fixed groups, each into its own partial, and the groups in order, so
 // the sums depend on the shapes only.
 constexpr int64_t kTapRows = 256, kTapGroups = 8;
-// tap_gemm(q, qa, m, dst) adds the product of the output gradient's rows [q, q + m) (transposed)
-// and the input's rows [qa, qa + m) into dst [cout, cin], or with `transposed` its transpose
-// [cin, cout].
+// tap_gemm(q, qa, m, dst) adds into dst [cin, cout] (dW's transpose for one tap) the product of
+// the input's transposed rows at grid positions [qa, qa + m) and the output gradient's rows [q, q
+// + m): the input's transpose is then the GEMM's A, read in place, and only gy's small [m, cout]
+// block is packed per tap (dW = gy^T a the other way round packed a [m, cin] block per tap, 9x
+// the grid per layer).
 template <class TapGemm>
-void conv3x3_weight_grad(const Geometry& g, int64_t cout, int64_t cin, bool transposed, float* dw,
+void conv3x3_weight_grad(const Geometry& g, int64_t cout, int64_t cin, float* dw,
                          TapGemm tap_gemm) {
   const int64_t pw = g.w + 2, q0 = pw + 1, span = g.padded_pixels() - 2 * q0;
   const int64_t chunks = (span + kTapRows - 1) / kTapRows;
   const int64_t groups = std::min(kTapGroups, chunks), per_tap = cout * cin;
-  Tensor part = Tensor::zeros({groups, 9, cout, cin});
+  Tensor part = Tensor::zeros({groups, 9, cin, cout});
   float* pp = part.data<float>();
   parallel_for(0, groups, 1, [&](int64_t gb, int64_t ge) {
     for (int64_t grp = gb; grp < ge; ++grp)
@@ -280,12 +282,11 @@ void conv3x3_weight_grad(const Geometry& g, int64_t cout, int64_t cin, bool tran
         }
       }
   });
-  std::vector<float> taps(static_cast<size_t>(9 * per_tap));  // [9][cout][cin] or [9][cin][cout]
+  std::vector<float> taps(static_cast<size_t>(9 * per_tap));  // [9][cin][cout]
   sum_partials(pp, groups, 9 * per_tap, taps.data());
   for (int64_t o = 0; o < cout; ++o)
     for (int64_t c = 0; c < cin; ++c)
-      for (int64_t k = 0; k < 9; ++k)
-        dw[(o * cin + c) * 9 + k] = taps[k * per_tap + (transposed ? c * cout + o : o * cin + c)];
+      for (int64_t k = 0; k < 9; ++k) dw[(o * cin + c) * 9 + k] = taps[k * per_tap + c * cout + o];
 }
 
 // The Winograd F(2x2, 3x3) weights of the input gradient's convolution (the kernel flipped, its
@@ -357,8 +358,9 @@ struct Saved {
   Stats stats;                // of every channel of rows
   std::vector<Tensor> conv1;  // per layer [pixels, inner]: norm2's input (unless recomputed)
   bool recompute_conv1 = false;
-  // bf16 autocast was on: the GEMMs of conv1 (forward and both gradients) and conv2's weight
-  // gradient took bf16 operands with f32 accumulation, forward and backward alike.
+  // bf16 autocast was on: the GEMMs of conv1 (forward and both gradients), conv2's weight
+  // gradient and the transition, and (with AMX) conv2's Winograd products took bf16 operands
+  // with f32 accumulation, forward and backward alike.
   bool bf16 = false;
   std::vector<Stats> stats2;           // per layer, of conv1
   std::vector<std::vector<float>> u2;  // per layer, conv2's Winograd weights
@@ -655,9 +657,9 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
   Tensor gy = Tensor::empty({geo.padded_pixels(), growth});
   Tensor g2 = Tensor::empty({P, inner});
   Tensor y1_again = s.recompute_conv1 ? Tensor::empty({P, inner}) : Tensor();
-  // bf16 copies of conv2's input and output-gradient grids and of conv1's output gradient.
-  // (Tensors: from the caching allocator, not zero-filled; every element is written before it
-  // is read.)
+  // conv2's input grid transposed (f32 or bf16), and the bf16 copies of conv2's output gradient
+  // grid and of conv1's output gradient (rows and transposed). Tensors: from the caching
+  // allocator, not zero-filled; every element is written before it is read.
   Tensor a2t_f = s.bf16 ? Tensor() : Tensor::empty({inner, geo.padded_pixels()});
   Tensor a2t_t, gyh_t, g2h_t, g2t_t;
   uint16_t *a2t = nullptr, *gyh = nullptr, *g2h = nullptr, *g2t = nullptr;
@@ -695,27 +697,21 @@ std::vector<Tensor> block_backward(const Saved& s, const Tensor& grad_out) {
     bn_relu_to_padded(geo, y1, inner, inner, scale.data(), shift.data(), a2.data<float>());
     rows_to_padded(geo, gr, ct, c, growth, gy.data<float>());
     Tensor dw2 = Tensor::empty({growth, inner, 3, 3});
+    // a transposed once per layer ([inner, grid positions]: a tap's shift is a column offset).
+    const int64_t pp = geo.padded_pixels();
     if (s.bf16) {
-      // dW^T per tap = (a's rows at the tap's offset)^T gy, a transposed once per layer
-      // ([inner, grid positions]: the GEMM's A rows, a tap's shift a column offset) and gy in
-      // rows, so per tap only gy's small [m, growth] block is packed (the other way round, each
-      // tap packed a [m, inner] block: 9x the grid per layer).
-      const int64_t pp = geo.padded_pixels();
       transpose_to_bf16(cf(a2), pp, inner, a2t, pp);
       kernels::f32_to_bf16_array(cf(gy), gyh, gy.numel());
-      conv3x3_weight_grad(geo, growth, inner, true, dw2.data<float>(),
+      conv3x3_weight_grad(geo, growth, inner, dw2.data<float>(),
                           [&](int64_t q, int64_t qa, int64_t m, float* dst) {
                             gemm::bf16gemm(false, false, inner, growth, m, 1.0f, a2t + qa, pp,
                                            gyh + q * growth, growth, 1.0f, dst, growth);
                           });
     } else {
-      // The same transposed product in f32: a's transpose read in place as the GEMM's A rows,
-      // gy's [m, growth] block the only packing per tap.
-      const int64_t pp = geo.padded_pixels();
       float* a2tf = a2t_f.data<float>();
       transpose_rows(cf(a2), pp, inner, a2tf, pp);
       const float* gyp = cf(gy);
-      conv3x3_weight_grad(geo, growth, inner, true, dw2.data<float>(),
+      conv3x3_weight_grad(geo, growth, inner, dw2.data<float>(),
                           [&](int64_t q, int64_t qa, int64_t m, float* dst) {
                             gemm::sgemm(false, false, inner, growth, m, 1.0f, a2tf + qa, pp,
                                         gyp + q * growth, growth, 1.0f, dst, growth);
