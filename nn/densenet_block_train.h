@@ -13,7 +13,8 @@
 //     forward and for the input gradient (the same convolution with the kernel flipped and its
 //     channels swapped: its Winograd weights are the forward's with tile positions permuted);
 //     its weight gradient is one GEMM per tap over a zero-bordered grid (tap (i, j) then reads
-//     every pixel's input at one fixed row offset), per chunk of grid positions kept in L2;
+//     every pixel's input at one fixed offset), per chunk of grid positions kept in L2, computed
+//     transposed (the input transposed once per layer is the GEMMs' A, read in place);
 //   - conv1 runs per chunk of rows (norm1 + ReLU into an L2-resident chunk, W1 packed once); in
 //     backward, per range of rows, norm1's output is recomputed in L2 beside conv1's weight
 //     gradient share and input gradient, and norm1's backward runs on that while it is in L2;
