@@ -38,31 +38,6 @@ const float* cf(const Tensor& t) {
 thread_local std::vector<float> t_scratch;
 thread_local std::vector<uint16_t> t_half;
 
-// dst[c * ldd + r] = bf16(src[r * cols + c]): a row-major matrix transposed and rounded, so
-// that it is the row-major A operand of a bf16 GEMM (the kernel then packs it by copying rows).
-void transpose_to_bf16(const float* src, int64_t rows, int64_t cols, uint16_t* dst, int64_t ldd) {
-  constexpr int64_t kBlock = 512;
-  parallel_for(0, (rows + kBlock - 1) / kBlock, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t r0 = i * kBlock, m = std::min(kBlock, rows - r0);
-      float* t = grow_scratch(t_scratch, m * cols);
-      kernels::pixels_to_planes(src + r0 * cols, cols, cols, m, nullptr, t, m);
-      kernels::f32_to_bf16_block(t, m, cols, m, dst + r0, ldd);
-    }
-  });
-}
-
-// dst[c * ldd + r] = src[r * cols + c], in parallel blocks of rows.
-void transpose_rows(const float* src, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
-  constexpr int64_t kBlock = 512;
-  parallel_for(0, (rows + kBlock - 1) / kBlock, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      const int64_t r0 = i * kBlock, m = std::min(kBlock, rows - r0);
-      kernels::pixels_to_planes(src + r0 * cols, cols, cols, m, nullptr, dst + r0, ldd);
-    }
-  });
-}
-
 // A contiguous f32 tensor's values rounded to bf16.
 std::vector<uint16_t> bf16_of(const Tensor& t) {
   std::vector<uint16_t> v(static_cast<size_t>(t.numel()));
@@ -112,6 +87,21 @@ void over_rows(int64_t rows, int64_t width, Fn fn) {
   const int64_t rc = std::clamp<int64_t>(65536 / std::max<int64_t>(width, 1), 16, 1024);
   parallel_for(0, (rows + rc - 1) / rc, 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) fn(i * rc, std::min(rc, rows - i * rc));
+  });
+}
+
+// dst[c * ldd + r] = src[r * cols + c], per chunk of rows in parallel; transpose_to_bf16 rounds
+// the values too (so that they are a bf16 GEMM's row-major A, which the kernel reads in place).
+void transpose_rows(const float* src, int64_t rows, int64_t cols, float* dst, int64_t ldd) {
+  over_rows(rows, cols, [&](int64_t r0, int64_t m) {
+    kernels::pixels_to_planes(src + r0 * cols, cols, cols, m, nullptr, dst + r0, ldd);
+  });
+}
+void transpose_to_bf16(const float* src, int64_t rows, int64_t cols, uint16_t* dst, int64_t ldd) {
+  over_rows(rows, cols, [&](int64_t r0, int64_t m) {
+    float* t = grow_scratch(t_scratch, m * cols);
+    kernels::pixels_to_planes(src + r0 * cols, cols, cols, m, nullptr, t, m);
+    kernels::f32_to_bf16_block(t, m, cols, m, dst + r0, ldd);
   });
 }
 
