@@ -37,6 +37,10 @@ std::string cpu_features_string();
 IsaLevel hardware_isa();
 // Level kernels should use: hardware_isa() capped by KILN_ISA (read once) or by set_isa_override.
 IsaLevel active_isa();
+// Whether the AVX-512 builds of the dispatched kernels run (active_isa() is kAvx512).
+inline bool avx512_active() {
+  return active_isa() == IsaLevel::kAvx512;
+}
 // For tests: cap the level in-process (clamped to hardware_isa()); pass nullptr to restore the
 // KILN_ISA/hardware default. Not thread-safe with respect to concurrent kernel calls.
 void set_isa_override(const IsaLevel* level);

@@ -4,6 +4,7 @@
 #include "core/checkpoint.h"
 #include "core/ops.h"
 #include "nn/densenet_block_train.h"
+#include "nn/densenet_stem_train.h"
 
 namespace kiln::nn {
 namespace {
@@ -98,7 +99,13 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
   if (fast_ && !acts && x.dtype() == DType::F32 && inference_mode(*this))
     return fast_->pooled_features(x);
   Tensor h;
-  if (!norm0) {  // small stem
+  // Training without per-layer outputs: the fused stem (nn/densenet_stem_train.h), conv0 through
+  // pool0 in one op.
+  const bool fused_stem =
+      norm0 && fused_training_ && !acts && densenet_stem_train_applies(x, *conv0, *norm0);
+  if (fused_stem) {
+    h = densenet_stem_train(x, *conv0, *norm0);
+  } else if (!norm0) {  // small stem
     h = conv0->forward(x);
     keep("features.conv0", h);
   } else if (use_folded(folded_stem_, *this)) {
@@ -108,7 +115,7 @@ Tensor DenseNet::pooled_features(const Tensor& x, NamedTensors* acts,
     keep("features.conv0", h);
     h = norm0->forward(h);
   }
-  if (norm0) {
+  if (norm0 && !fused_stem) {
     keep("features.norm0", h);
     h = relu(h);
     keep("features.relu0", h);

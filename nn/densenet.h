@@ -80,8 +80,9 @@ class DenseNet : public Model {
   // dense layer's norm1 the concatenation (the same bits as recomputing them; on by default,
   // off for the test that shows it).
   void set_reuse_batch_statistics(bool on) { reuse_stats_ = on; }
-  // Training forwards with gradients run each dense block as one fused op
-  // (nn/densenet_block_train.h) where it applies; off: the op-by-op path (tests compare them).
+  // Training forwards with gradients run the ImageNet stem (conv0 through pool0,
+  // nn/densenet_stem_train.h) and each dense block (nn/densenet_block_train.h) as fused ops
+  // where they apply; off: the op-by-op path (tests compare them).
   void set_fused_block_training(bool on) { fused_training_ = on; }
 
   std::shared_ptr<Conv2d> conv0;

@@ -17,6 +17,7 @@
 #include "core/op_registry.h"
 #include "core/thread_pool.h"
 #include "nn/densenet.h"
+#include "nn/densenet_train_rows.h"
 #include "nn/float_buffers.h"
 
 namespace kiln::nn {
@@ -27,14 +28,6 @@ namespace {
 // and tests/nn/densenet_block_train_test.cpp checks it against exactly that composition.
 const OpInfo kDenseBlockTrainOp{"densenet_block_train", true};
 
-// Rows per range of the per-channel sums: each range's sums are taken apart (in parallel) and the
-// ranges' added in order, so the sums depend on the shapes only, not on the thread count.
-constexpr int64_t kSumRows = 256;
-
-const float* cf(const Tensor& t) {
-  return t.data<float>();
-}
-
 thread_local std::vector<float> t_scratch;
 thread_local std::vector<uint16_t> t_half;
 
@@ -43,51 +36,6 @@ std::vector<uint16_t> bf16_of(const Tensor& t) {
   std::vector<uint16_t> v(static_cast<size_t>(t.numel()));
   kernels::f32_to_bf16_array(cf(t), v.data(), t.numel());
   return v;
-}
-
-// a[c], b[c] = the sums over `ranges` ranges' partial sums, laid out [range][2][channels], added
-// range by range in order.
-void add_range_sums(const double* part, int64_t ranges, int64_t channels, double* a, double* b) {
-  std::fill(a, a + channels, 0.0);
-  std::fill(b, b + channels, 0.0);
-  for (int64_t i = 0; i < ranges; ++i) {
-    const double* pa = part + i * 2 * channels;
-    for (int64_t c = 0; c < channels; ++c) a[c] += pa[c], b[c] += pa[channels + c];
-  }
-}
-
-// Two per-channel sums a[c], b[c] over `units` units (rows, or image rows of a grid) taken per
-// range of `per_range` units: fn(u0, count, pa, pb) adds the range's sums into pa and pb (zeroed).
-template <class Fn>
-void range_sums(int64_t units, int64_t per_range, int64_t channels, Fn fn, double* a, double* b) {
-  const int64_t ranges = (units + per_range - 1) / per_range;
-  std::vector<double> part(static_cast<size_t>(ranges * 2 * channels), 0.0);
-  parallel_for(0, ranges, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      double* pa = part.data() + i * 2 * channels;
-      fn(i * per_range, std::min(per_range, units - i * per_range), pa, pa + channels);
-    }
-  });
-  add_range_sums(part.data(), ranges, channels, a, b);
-}
-
-// out[i] = sum over `groups` partials part[g * n + i] (g in order): the fixed groups' weight
-// gradients, added so that the result depends on the shapes only.
-void sum_partials(const float* part, int64_t groups, int64_t n, float* out) {
-  parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {  // each element's sum in group order
-    std::copy(part + b, part + e, out + b);
-    for (int64_t g = 1; g < groups; ++g)
-      for (int64_t i = b; i < e; ++i) out[i] += part[g * n + i];
-  });
-}
-
-// fn(r0, count) over row chunks of about 64K floats of `width` channels, in parallel.
-template <class Fn>
-void over_rows(int64_t rows, int64_t width, Fn fn) {
-  const int64_t rc = std::clamp<int64_t>(65536 / std::max<int64_t>(width, 1), 16, 1024);
-  parallel_for(0, (rows + rc - 1) / rc, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) fn(i * rc, std::min(rc, rows - i * rc));
-  });
 }
 
 // dst[c * ldd + r] = src[r * cols + c], per chunk of rows in parallel; transpose_to_bf16 rounds
@@ -102,20 +50,6 @@ void transpose_to_bf16(const float* src, int64_t rows, int64_t cols, uint16_t* d
     float* t = grow_scratch(t_scratch, m * cols);
     kernels::pixels_to_planes(src + r0 * cols, cols, cols, m, nullptr, t, m);
     kernels::f32_to_bf16_block(t, m, cols, m, dst + r0, ldd);
-  });
-}
-
-// NCHW [n, c, hw] <-> rows [n * hw, ld] (channels [0, c) of each row).
-void nchw_to_rows(const float* x, int64_t n, int64_t c, int64_t hw, float* rows, int64_t ld) {
-  parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      kernels::planes_to_pixels(x + i * c * hw, hw, c, hw, rows + i * hw * ld, ld);
-  });
-}
-void rows_to_nchw(const float* rows, int64_t ld, int64_t n, int64_t c, int64_t hw, float* x) {
-  parallel_for(0, n, 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      kernels::pixels_to_planes(rows + i * hw * ld, ld, c, hw, nullptr, x + i * c * hw, hw);
   });
 }
 
@@ -299,43 +233,6 @@ std::vector<float> flipped_transposed_f2x3(const std::vector<float>& u, int64_t 
   return t;
 }
 
-// Per-channel batch statistics: mean, var (biased) and invstd = 1 / sqrt(var + eps) in f32, as
-// batch_norm computes them.
-struct Stats {
-  std::vector<float> mean, var, invstd;
-  explicit Stats(int64_t c = 0) : mean(c), var(c), invstd(c) {}
-};
-void compute_stats(const float* x, int64_t ld, int64_t rows, int64_t c0, int64_t c1, double eps,
-                   Stats& s) {
-  const int64_t nc = c1 - c0;
-  std::vector<double> sum(static_cast<size_t>(nc)), unused(static_cast<size_t>(nc));
-  // Two passes (the mean, then squares about it), as batch_norm_stats. (range_sums takes two
-  // sums per pass; these passes use one.)
-  for (const bool squares : {false, true}) {
-    range_sums(
-        rows, kSumRows, nc,
-        [&](int64_t r0, int64_t m, double* pa, double*) {
-          kernels::rows_channel_sums(x + r0 * ld + c0, ld, m, nc,
-                                     squares ? s.mean.data() + c0 : nullptr, pa);
-        },
-        sum.data(), unused.data());
-    for (int64_t c = 0; c < nc; ++c)
-      (squares ? s.var : s.mean)[c0 + c] = static_cast<float>(sum[c] / static_cast<double>(rows));
-  }
-  for (int64_t c = c0; c < c1; ++c)
-    s.invstd[c] = static_cast<float>(1.0 / std::sqrt(double(s.var[c]) + eps));
-}
-
-// The norm as y = x * scale + shift (scale = invstd * w, shift = b - mean * scale).
-void affine(const Stats& s, const float* w, const float* b, int64_t c, std::vector<float>& scale,
-            std::vector<float>& shift) {
-  scale.resize(c), shift.resize(c);
-  for (int64_t i = 0; i < c; ++i) {
-    scale[i] = s.invstd[i] * w[i];
-    shift[i] = b[i] - s.mean[i] * scale[i];
-  }
-}
-
 struct LayerParams {
   Tensor g1, b1, w1, g2, b2, w2;  // norm1, conv1, norm2, conv2 (the op's inputs)
 };
@@ -369,13 +266,6 @@ bool plain_float_conv(const Conv2d& conv) {
   return !conv.quantized() && !conv.bias.defined() && conv.weight.dtype() == DType::F32 &&
          conv.options.groups == 1 && conv.options.stride == std::array<int64_t, 2>{1, 1} &&
          conv.options.dilation == std::array<int64_t, 2>{1, 1};
-}
-
-// A batch norm the block normalises itself: training mode, the block's eps, f32 affine
-// parameters and running statistics.
-bool plain_training_norm(const BatchNorm2d& bn, double eps) {
-  return bn.training() && bn.eps == eps && bn.weight.defined() && bn.bias.defined() &&
-         bn.weight.dtype() == DType::F32 && bn.running_mean.dtype() == DType::F32;
 }
 
 }  // namespace

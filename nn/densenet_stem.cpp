@@ -19,6 +19,55 @@ float* row_scratch(int64_t n) {
 
 }  // namespace
 
+Tensor padded_pixels(const Tensor& x, int64_t pad) {
+  const Tensor xc = x.contiguous();
+  const int64_t n = x.size(0), cin = x.size(1), h = x.size(2), w = x.size(3);
+  const int64_t hp = h + 2 * pad, wp = w + 2 * pad;
+  Tensor padded = Tensor::empty({n, hp, wp, cin});
+  float* pp = padded.data<float>();
+  const float* xp = xc.data<float>();
+  parallel_for(0, n * hp, 8, [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      const int64_t img = r / hp, y = r % hp - pad;
+      float* dst = pp + r * wp * cin;
+      if (y < 0 || y >= h) {
+        std::fill(dst, dst + wp * cin, 0.0f);
+        continue;
+      }
+      std::fill(dst, dst + pad * cin, 0.0f);
+      std::fill(dst + (pad + w) * cin, dst + wp * cin, 0.0f);
+      for (int64_t c = 0; c < cin; ++c) {
+        const float* s = xp + ((img * cin + c) * h + y) * w;
+        float* d = dst + pad * cin + c;
+        for (int64_t xx = 0; xx < w; ++xx) d[xx * cin] = s[xx];
+      }
+    }
+  });
+  return padded;
+}
+
+std::vector<float> weight_rows_ijc(const Tensor& weight) {
+  const Tensor w = weight.contiguous();
+  const int64_t cout = w.size(0), cin = w.size(1), kk2 = w.size(2) * w.size(3), kk = kk2 * cin;
+  std::vector<float> rows(static_cast<size_t>(cout * kk));  // [cout][i][j][c]
+  const float* src = w.data<float>();
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t c = 0; c < cin; ++c)
+      for (int64_t t = 0; t < kk2; ++t)
+        rows[static_cast<size_t>(o * kk + t * cin + c)] = src[(o * cin + c) * kk2 + t];
+  return rows;
+}
+
+void gather_fields(const float* padded, int64_t hp, int64_t wp, int64_t cin, int64_t k,
+                   int64_t stride, int64_t img, int64_t oy, int64_t w1, float* a) {
+  const int64_t kk = k * k * cin, run = k * cin;
+  const float* top = padded + (img * hp + oy * stride) * wp * cin;
+  for (int64_t ox = 0; ox < w1; ++ox)
+    for (int64_t i = 0; i < k; ++i)
+      std::memcpy(a + ox * kk + i * run, top + (i * wp + ox * stride) * cin,
+                  static_cast<size_t>(run) * sizeof(float));
+}
+
 PackedStem::PackedStem(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding)
     : cin_(weight.size(1)),
       cout_(weight.size(0)),
@@ -27,14 +76,9 @@ PackedStem::PackedStem(const Tensor& weight, const Tensor& bias, int64_t stride,
       pad_(padding) {
   KILN_CHECK(weight.dim() == 4 && weight.size(3) == k_ && weight.dtype() == DType::F32,
              "densenet stem: weight must be f32 [cout, cin, k, k], got ", weight.describe());
-  const Tensor w = weight.contiguous(), b = bias.contiguous();
+  const Tensor b = bias.contiguous();
   const int64_t kk = k_ * k_ * cin_;
-  std::vector<float> rows(static_cast<size_t>(cout_ * kk));  // [cout][i][j][c]
-  const float* src = w.data<float>();
-  for (int64_t o = 0; o < cout_; ++o)
-    for (int64_t c = 0; c < cin_; ++c)
-      for (int64_t t = 0; t < k_ * k_; ++t)
-        rows[static_cast<size_t>(o * kk + t * cin_ + c)] = src[(o * cin_ + c) * k_ * k_ + t];
+  const std::vector<float> rows = weight_rows_ijc(weight);
   w_ = std::make_unique<gemm::PackedB>(/*trans_b=*/true, kk, cout_, rows.data(), kk);
   bias_.assign(b.data<float>(), b.data<float>() + cout_);
 }
@@ -54,32 +98,13 @@ std::pair<int64_t, int64_t> PackedStem::forward(const Tensor& x, float* out, int
   const int64_t hp = h + 2 * pad_, wp = w + 2 * pad_;
   const int64_t h1 = (hp - k_) / stride_ + 1, w1 = (wp - k_) / stride_ + 1;
 
-  // The image channels-last with a zero border of pad_ pixels.
-  Tensor padded = Tensor::empty({n * hp * wp * cin_});
-  float* pp = padded.data<float>();
-  const float* xp = xc.data<float>();
-  parallel_for(0, n * hp, 8, [&](int64_t rb, int64_t re) {
-    for (int64_t r = rb; r < re; ++r) {
-      const int64_t img = r / hp, y = r % hp - pad_;
-      float* dst = pp + r * wp * cin_;
-      if (y < 0 || y >= h) {
-        std::fill(dst, dst + wp * cin_, 0.0f);
-        continue;
-      }
-      std::fill(dst, dst + pad_ * cin_, 0.0f);
-      std::fill(dst + (pad_ + w) * cin_, dst + wp * cin_, 0.0f);
-      for (int64_t c = 0; c < cin_; ++c) {
-        const float* s = xp + ((img * cin_ + c) * h + y) * w;
-        float* d = dst + pad_ * cin_ + c;
-        for (int64_t xx = 0; xx < w; ++xx) d[xx * cin_] = s[xx];
-      }
-    }
-  });
+  const Tensor padded = padded_pixels(xc, pad_);
+  const float* pp = padded.data<float>();
 
   // relu(conv0) channels-last, one GEMM per output image row on its gathered fields.
   Tensor conv = Tensor::empty({n * h1 * w1, cout_});
   float* cp = conv.data<float>();
-  const int64_t kk = k_ * k_ * cin_, run = k_ * cin_;
+  const int64_t kk = k_ * k_ * cin_;
   gemm::Epilogue ep;
   ep.bias = bias_.data();
   ep.activation = kernels::relu_f32;
@@ -87,11 +112,7 @@ std::pair<int64_t, int64_t> PackedStem::forward(const Tensor& x, float* out, int
     float* a = row_scratch(w1 * kk);
     for (int64_t r = rb; r < re; ++r) {
       const int64_t img = r / h1, oy = r % h1;
-      const float* top = pp + (img * hp + oy * stride_) * wp * cin_;
-      for (int64_t ox = 0; ox < w1; ++ox)
-        for (int64_t i = 0; i < k_; ++i)
-          std::memcpy(a + ox * kk + i * run, top + (i * wp + ox * stride_) * cin_,
-                      static_cast<size_t>(run) * sizeof(float));
+      gather_fields(pp, hp, wp, cin_, k_, stride_, img, oy, w1, a);
       gemm::sgemm_packed_b(false, w1, 1.0f, a, kk, *w_, 0.0f, cp + r * w1 * cout_, cout_, ep);
     }
   });

@@ -18,6 +18,18 @@
 
 namespace kiln::nn {
 
+// The pieces of that conv shared with the training stem (nn/densenet_stem_train.h):
+// x [N, cin, H, W] f32 channels-last with a zero border of `pad` pixels: [N, H + 2 pad, W + 2 pad,
+// cin].
+Tensor padded_pixels(const Tensor& x, int64_t pad);
+// weight [cout, cin, k, k] as rows [cout, k * k * cin], k in (i, j, c) order.
+std::vector<float> weight_rows_ijc(const Tensor& weight);
+// The receptive fields of output row oy of image img (w1 fields, each k * k * cin floats in (i,
+// j, c) order, k * cin floats apart per kernel row) from padded pixels [N, hp, wp, cin], into a
+// [w1, k * k * cin].
+void gather_fields(const float* padded, int64_t hp, int64_t wp, int64_t cin, int64_t k,
+                   int64_t stride, int64_t img, int64_t oy, int64_t w1, float* a);
+
 class PackedStem {
  public:
   // weight [cout, cin, k, k] f32 with its bias [cout] (norm0 folded), square kernel, the given

@@ -14,18 +14,10 @@ KILN_BN_INSTANTIATE(float)
 KILN_BN_INSTANTIATE(double)
 }  // namespace plain
 
-namespace {
-
-bool avx512_on() {
-  return active_isa() == IsaLevel::kAvx512;
-}
-
-}  // namespace
-
 template <typename T>
 void batch_norm_stats(const T* x, int64_t n, int64_t c, int64_t inner, T* mean, T* var) {
   if constexpr (std::is_same_v<T, float>)
-    if (avx512_on()) return avx512::batch_norm_stats(x, n, c, inner, mean, var);
+    if (avx512_active()) return avx512::batch_norm_stats(x, n, c, inner, mean, var);
   plain::batch_norm_stats(x, n, c, inner, mean, var);
 }
 
@@ -33,7 +25,8 @@ template <typename T>
 void batch_norm_forward(const T* x, int64_t n, int64_t c, int64_t inner, const T* mean,
                         const T* invstd, const T* w, const T* b, T* y, bool relu) {
   if constexpr (std::is_same_v<T, float>)
-    if (avx512_on()) return avx512::batch_norm_forward(x, n, c, inner, mean, invstd, w, b, y, relu);
+    if (avx512_active())
+      return avx512::batch_norm_forward(x, n, c, inner, mean, invstd, w, b, y, relu);
   plain::batch_norm_forward(x, n, c, inner, mean, invstd, w, b, y, relu);
 }
 
@@ -42,7 +35,7 @@ void batch_norm_backward(const T* gy, const T* x, int64_t n, int64_t c, int64_t 
                          const T* mean, const T* invstd, const T* w, bool batch_stats, T* gx, T* gw,
                          T* gb, const T* relu_out) {
   if constexpr (std::is_same_v<T, float>)
-    if (avx512_on())
+    if (avx512_active())
       return avx512::batch_norm_backward(gy, x, n, c, inner, mean, invstd, w, batch_stats, gx, gw,
                                          gb, relu_out);
   plain::batch_norm_backward(gy, x, n, c, inner, mean, invstd, w, batch_stats, gx, gw, gb,
