@@ -41,9 +41,10 @@
 // path within float rounding (other summation orders; the tests compare both, values and every
 // gradient); results do not depend on the thread count (every parallel loop writes disjoint outputs
 // or reduces over fixed, shape-determined ranges added in order, and the GEMMs are kiln's
-// deterministic sgemm). DenseNet121 at 8 x 224^2, 2 threads (bench/RESULTS.md, stop 33):
-// f32 1.32-1.40x PyTorch's training step at 553 vs 1,952-1,967 MB peak; under bf16
-// autocast 1.19-1.25x PyTorch's autocast step (434.6-466.2 ms) at 557 vs 1,487-1,495 MB.
+// deterministic sgemm). DenseNet121 at 8 x 224^2, 2 threads, with the fused stem
+// (nn/densenet_stem_train.h; bench/RESULTS.md, stop 34): f32 1.45-1.51x PyTorch's training step
+// at 464 vs 1,962-2,002 MB peak; under bf16 autocast 1.29-1.31x PyTorch's autocast step
+// (392.7-401.5 ms) at 466 vs 1,463-1,501 MB.
 #pragma once
 
 #include <memory>
