@@ -44,7 +44,7 @@ struct StemSaved {
   Tensor y;       // [n * h1 * w1, cout]: conv0's output
   Tensor arg;     // u8 [n * oh * ow, cout]: each pooled value's winning window position
   Stats stats;
-  Tensor weight, gamma, beta;  // the op's inputs
+  Tensor gamma;  // norm0's weight
 };
 
 std::vector<Tensor> stem_backward(const StemSaved& s, const Tensor& grad_out) {
@@ -168,10 +168,10 @@ Tensor densenet_stem_train(const Tensor& x, const Conv2d& conv0, const BatchNorm
 
   s.stats = Stats(c);
   compute_stats(y, c, g.conv_pixels(), 0, c, norm0.eps, s.stats);
-  s.gamma = norm0.weight, s.beta = norm0.bias, s.weight = conv0.weight;
+  s.gamma = norm0.weight;
   std::vector<float> scale, shift;
   {
-    const Tensor gm = s.gamma.detach().contiguous(), bt = s.beta.detach().contiguous();
+    const Tensor gm = s.gamma.detach().contiguous(), bt = norm0.bias.detach().contiguous();
     affine(s.stats, cf(gm), cf(bt), c, scale, shift);
   }
   Tensor pooled = Tensor::empty({g.n * pool_img, c});
@@ -187,9 +187,11 @@ Tensor densenet_stem_train(const Tensor& x, const Conv2d& conv0, const BatchNorm
   rows_to_nchw(cf(pooled), c, g.n, c, pool_img, out.data<float>());
   norm0.track_batch(s.stats.mean.data(), s.stats.var.data(), g.conv_pixels());
 
-  const std::vector<Tensor> inputs = {x, s.weight, s.gamma, s.beta};
+  const std::vector<Tensor> inputs = {x, conv0.weight, norm0.weight, norm0.bias};
   if (!needs_grad(inputs)) return out;
-  return record(kDenseNetStemTrainOp, out, inputs,
+  // norm0's weight is the one input backward reads: an in-place write to it before backward is
+  // caught, as batch_norm's record would catch it.
+  return record(kDenseNetStemTrainOp, out, inputs, {&saved->gamma},
                 [saved](const Tensor& grad) { return stem_backward(*saved, grad); });
 }
 
