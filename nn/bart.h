@@ -16,6 +16,7 @@
 #include "core/rng.h"
 #include "nn/bart_decoder.h"
 #include "nn/bart_layers.h"
+#include "nn/family.h"
 #include "nn/layers.h"
 #include "nn/model.h"
 #include "nn/seq2seq.h"
@@ -58,6 +59,11 @@ std::vector<std::pair<std::string, std::string>> bart_relatives_not_supported();
 // decoder_input_ids for teacher forcing, as transformers' shift_tokens_right: the decoder start
 // token, then ids[:, :-1], with the label padding -100 replaced by pad_token_id.
 Tensor shift_tokens_right(const Tensor& ids, int64_t pad_token_id, int64_t decoder_start_token_id);
+
+// The feed-forward blocks (fc1, fc2) of every encoder and decoder layer, as BartModel (and LED,
+// whose layers share the names) stores them under `prefix` ("model.", "led." or "").
+std::vector<FeedForwardBlock> bart_feed_forward_blocks(const BartConfig& c,
+                                                       const std::string& prefix);
 
 class BartModel : public Model, public Seq2SeqLM {
  public:

@@ -1,6 +1,7 @@
 // BartConfig::from_json: the fields of a Hugging Face BART config.json, validated. Errors name the
-// file and the field.
+// file and the field. Also the names of the feed-forward blocks such a config implies.
 #include <cmath>
+#include <tuple>
 
 #include "nn/bart.h"
 
@@ -170,6 +171,19 @@ BartConfig BartConfig::from_json(const nlohmann::json& j, const std::string& ori
                "other code, and kiln does not implement that variant");
   }
   return c;
+}
+
+std::vector<FeedForwardBlock> bart_feed_forward_blocks(const BartConfig& c,
+                                                       const std::string& prefix) {
+  std::vector<FeedForwardBlock> out;
+  for (const auto& [stack, layers, field] :
+       {std::tuple{"encoder", c.encoder_layers, "encoder_ffn_dim"},
+        std::tuple{"decoder", c.decoder_layers, "decoder_ffn_dim"}})
+    for (int64_t i = 0; i < layers; ++i) {
+      const std::string layer = prefix + stack + ".layers." + std::to_string(i) + ".";
+      out.push_back({layer + "fc1.weight", layer + "fc1.bias", layer + "fc2.weight", field});
+    }
+  return out;
 }
 
 }  // namespace kiln::nn

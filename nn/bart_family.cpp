@@ -114,6 +114,12 @@ class BartFamilyEntry : public ModelFamily {
     return n >= 9.2e18 ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(n);
   }
 
+  std::vector<FeedForwardBlock> feed_forward_blocks(const nlohmann::json& config,
+                                                    const std::string& origin) const override {
+    const BartConfig c = BartConfig::from_json(config, origin);
+    return bart_feed_forward_blocks(c, c.lm_head ? "model." : "");
+  }
+
   // The LM head of BartForConditionalGeneration is the shared embedding (tied) plus a zero
   // final_logits_bias: a config "with a summarization head" only names that architecture.
   nlohmann::json config_with_head(const nlohmann::json& config, const std::string& task,

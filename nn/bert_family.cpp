@@ -204,6 +204,24 @@ class BertFamilyEntry : public ModelFamily {
                      const std::string& origin) const override {
     check_bert_tensors(BertConfig::from_json(config, origin), tensors, origin);
   }
+  std::vector<FeedForwardBlock> feed_forward_blocks(const nlohmann::json& config,
+                                                    const std::string& origin) const override {
+    const BertConfig c = BertConfig::from_json(config, origin);
+    const bool distil = c.family == BertFamily::DistilBert;
+    const std::string stack =
+        encoder_prefix(config) + (distil ? "transformer.layer." : "encoder.layer.");
+    std::vector<FeedForwardBlock> out;
+    for (int64_t i = 0; i < c.num_layers; ++i) {
+      const std::string layer = stack + std::to_string(i) + ".";
+      if (distil)
+        out.push_back({layer + "ffn.lin1.weight", layer + "ffn.lin1.bias",
+                       layer + "ffn.lin2.weight", "hidden_dim"});
+      else
+        out.push_back({layer + "intermediate.dense.weight", layer + "intermediate.dense.bias",
+                       layer + "output.dense.weight", "intermediate_size"});
+    }
+    return out;
+  }
 };
 
 KILN_MODEL_FAMILY(BertFamilyEntry);

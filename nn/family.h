@@ -52,6 +52,13 @@ struct ConvertedWeights {
   std::vector<std::string> dropped;
 };
 
+// A transformer feed-forward block, act(x W_up^T + b_up) W_down^T + b_down, as stored: the up
+// projection's weight [F, H] and bias [F] (F neurons), the down projection's weight [H, F], and
+// the config field that holds F (every block naming the same field has the same width).
+struct FeedForwardBlock {
+  std::string up_weight, up_bias, down_weight, width_field;
+};
+
 class ModelFamily {
  public:
   virtual ~ModelFamily() = default;
@@ -116,6 +123,13 @@ class ModelFamily {
   // load_state_dict. The default checks nothing.
   virtual void check_tensors(const nlohmann::json& /*config*/, const StateDict& /*tensors*/,
                              const std::string& /*origin*/) const {}
+
+  // The feed-forward blocks a structured prune may narrow (`kiln prune`, quant/prune.h), under
+  // the stored tensor names of the model `config` describes. Empty (the default): none.
+  virtual std::vector<FeedForwardBlock> feed_forward_blocks(const nlohmann::json& /*config*/,
+                                                            const std::string& /*origin*/) const {
+    return {};
+  }
 
   // `batch` random inputs of the size the config names, for timing a forward (kiln quantize's
   // speed check of convolutions, quant/conv_speed_check.h). Empty (the default): the family

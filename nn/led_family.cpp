@@ -108,6 +108,12 @@ class LedFamilyEntry : public ModelFamily {
     check_led_tensors(LedConfig::from_json(config, origin), tensors, origin);
   }
 
+  std::vector<FeedForwardBlock> feed_forward_blocks(const nlohmann::json& config,
+                                                    const std::string& origin) const override {
+    const LedConfig c = LedConfig::from_json(config, origin);
+    return bart_feed_forward_blocks(c.bart, c.bart.lm_head ? "led." : "");
+  }
+
   nlohmann::json config_with_head(const nlohmann::json& /*config*/, const std::string& task,
                                   const std::vector<std::string>& /*labels*/) const override {
     throw Error("the led family has no '" + task + "' head (it has no task heads yet)");

@@ -17,6 +17,7 @@
 #include "nn/empty_init.h"
 #include "nn/family.h"
 #include "tests/common/reference_checks.h"
+#include "tests/common/tiny_configs.h"
 #include "train/optimizer.h"
 
 namespace kiln::nn {
@@ -35,20 +36,6 @@ bool has_default(const std::string& name) {
   return false;
 }
 
-NamedTensors text_inputs(int64_t vocab, bool seq2seq) {
-  std::vector<int64_t> ids, mask;
-  for (int64_t b = 0; b < 2; ++b)
-    for (int64_t i = 0; i < 9; ++i) {
-      ids.push_back(3 + (b * 13 + i * 7) % (vocab - 3));
-      mask.push_back(b == 1 && i >= 6 ? 0 : 1);  // the second row is padded
-    }
-  NamedTensors in = {{"input_ids", Tensor::from_ints(ids, {2, 9})},
-                     {"attention_mask", Tensor::from_ints(mask, {2, 9})}};
-  if (seq2seq)
-    in["decoder_input_ids"] = Tensor::from_ints({2, 5, 9, 10, 4, 2, 7, 8, 3, 11}, {2, 5});
-  return in;
-}
-
 struct Case {
   std::string name;
   nlohmann::json config;
@@ -61,51 +48,10 @@ void PrintTo(const Case& c, std::ostream* os) {
 
 std::vector<Case> cases() {
   std::vector<Case> out;
-  out.push_back({"bert",
-                 {{"model_type", "bert"},
-                  {"architectures", {"BertForSequenceClassification"}},
-                  {"vocab_size", 40},
-                  {"hidden_size", 16},
-                  {"num_hidden_layers", 2},
-                  {"num_attention_heads", 2},
-                  {"intermediate_size", 32},
-                  {"max_position_embeddings", 32},
-                  {"id2label", {{"0", "A"}, {"1", "B"}, {"2", "C"}}}},
-                 text_inputs(40, false)});
+  out.push_back({"bert", testing::tiny_bert_config(), testing::tiny_text_inputs(40, false)});
   // BART: the shared embedding tied to both stacks and the LM head, and final_logits_bias.
-  out.push_back({"bart",
-                 {{"model_type", "bart"},
-                  {"architectures", {"BartForConditionalGeneration"}},
-                  {"vocab_size", 40},
-                  {"d_model", 16},
-                  {"encoder_layers", 1},
-                  {"decoder_layers", 1},
-                  {"encoder_attention_heads", 2},
-                  {"decoder_attention_heads", 2},
-                  {"encoder_ffn_dim", 32},
-                  {"decoder_ffn_dim", 32},
-                  {"max_position_embeddings", 32},
-                  {"pad_token_id", 1},
-                  {"bos_token_id", 0},
-                  {"eos_token_id", 2},
-                  {"decoder_start_token_id", 2}},
-                 text_inputs(40, true)});
-  out.push_back({"led",
-                 {{"model_type", "led"},
-                  {"architectures", {"LEDForConditionalGeneration"}},
-                  {"vocab_size", 12},
-                  {"d_model", 8},
-                  {"max_encoder_position_embeddings", 32},
-                  {"max_decoder_position_embeddings", 16},
-                  {"encoder_layers", 1},
-                  {"decoder_layers", 1},
-                  {"encoder_attention_heads", 2},
-                  {"decoder_attention_heads", 2},
-                  {"encoder_ffn_dim", 16},
-                  {"decoder_ffn_dim", 12},
-                  {"attention_window", {4}},
-                  {"pad_token_id", 1}},
-                 text_inputs(12, true)});
+  out.push_back({"bart", testing::tiny_bart_config(), testing::tiny_text_inputs(40, true)});
+  out.push_back({"led", testing::tiny_led_config(), testing::tiny_text_inputs(12, true)});
   // DenseNet: convolutions and batch norms, whose running statistics are file-backed buffers.
   Generator g(5);
   out.push_back({"densenet",
