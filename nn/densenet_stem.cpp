@@ -6,16 +6,13 @@
 #include "core/error.h"
 #include "core/kernels/bn_relu_rows.h"
 #include "core/thread_pool.h"
+#include "nn/float_buffers.h"
 
 namespace kiln::nn {
 namespace {
 
 // A per-thread gather buffer, grown on demand and kept (a row's fields: ~66 KiB at 224^2).
-float* row_scratch(int64_t n) {
-  thread_local std::vector<float> v;
-  if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
-  return v.data();
-}
+thread_local std::vector<float> t_row_fields;
 
 }  // namespace
 
@@ -56,6 +53,16 @@ std::vector<float> weight_rows_ijc(const Tensor& weight) {
       for (int64_t t = 0; t < kk2; ++t)
         rows[static_cast<size_t>(o * kk + t * cin + c)] = src[(o * cin + c) * kk2 + t];
   return rows;
+}
+
+Tensor weight_from_rows_ijc(const float* rows, int64_t cout, int64_t cin, int64_t k) {
+  Tensor w = Tensor::empty({cout, cin, k, k});
+  float* dst = w.data<float>();
+  const int64_t kk2 = k * k, kk = kk2 * cin;
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t c = 0; c < cin; ++c)
+      for (int64_t t = 0; t < kk2; ++t) dst[(o * cin + c) * kk2 + t] = rows[o * kk + t * cin + c];
+  return w;
 }
 
 void gather_fields(const float* padded, int64_t hp, int64_t wp, int64_t cin, int64_t k,
@@ -109,7 +116,7 @@ std::pair<int64_t, int64_t> PackedStem::forward(const Tensor& x, float* out, int
   ep.bias = bias_.data();
   ep.activation = kernels::relu_f32;
   parallel_for(0, n * h1, 1, [&](int64_t rb, int64_t re) {
-    float* a = row_scratch(w1 * kk);
+    float* a = grow_scratch(t_row_fields, w1 * kk);
     for (int64_t r = rb; r < re; ++r) {
       const int64_t img = r / h1, oy = r % h1;
       gather_fields(pp, hp, wp, cin_, k_, stride_, img, oy, w1, a);

@@ -24,6 +24,8 @@ namespace kiln::nn {
 Tensor padded_pixels(const Tensor& x, int64_t pad);
 // weight [cout, cin, k, k] as rows [cout, k * k * cin], k in (i, j, c) order.
 std::vector<float> weight_rows_ijc(const Tensor& weight);
+// The inverse: rows [cout, k * k * cin] in (i, j, c) order as a weight [cout, cin, k, k].
+Tensor weight_from_rows_ijc(const float* rows, int64_t cout, int64_t cin, int64_t k);
 // The receptive fields of output row oy of image img (w1 fields, each k * k * cin floats in (i,
 // j, c) order, k * cin floats apart per kernel row) from padded pixels [N, hp, wp, cin], into a
 // [w1, k * k * cin].

@@ -110,13 +110,7 @@ std::vector<Tensor> stem_backward(const StemSaved& s, const Tensor& grad_out) {
   });
   std::vector<float> dw_rows(static_cast<size_t>(c * kk));  // [cout][i][j][cin]
   sum_partials(pp, groups, c * kk, dw_rows.data());
-  Tensor dw = Tensor::empty({c, g.cin, g.k, g.k});
-  float* dwp = dw.data<float>();
-  for (int64_t o = 0; o < c; ++o)
-    for (int64_t ci = 0; ci < g.cin; ++ci)
-      for (int64_t t = 0; t < g.k * g.k; ++t)
-        dwp[(o * g.cin + ci) * g.k * g.k + t] =
-            dw_rows[static_cast<size_t>(o * kk + t * g.cin + ci)];
+  const Tensor dw = weight_from_rows_ijc(dw_rows.data(), c, g.cin, g.k);
   return {Tensor(), dw, dgamma, dbeta};
 }
 

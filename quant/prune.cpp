@@ -12,12 +12,6 @@
 namespace kiln::quant {
 namespace {
 
-std::string shape_text(const Tensor& t) {
-  std::string s = "[";
-  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
-  return s + "]";
-}
-
 const Tensor& block_tensor(const nn::ModelFile& mf, const std::string& name, int64_t dims,
                            const std::string& origin) {
   const auto it = mf.tensors.find(name);
@@ -25,8 +19,7 @@ const Tensor& block_tensor(const nn::ModelFile& mf, const std::string& name, int
              "' is not in the file");
   const Tensor& t = it->second;
   KILN_CHECK(is_floating(t.dtype()) && t.dim() == dims, origin, ": tensor '", name, "' is ",
-             dtype_name(t.dtype()), " ", shape_text(t), ", expected a floating-point ", dims,
-             "-D tensor");
+             t.describe(), ", expected a floating-point ", dims, "-D tensor");
   return t;
 }
 
@@ -101,8 +94,8 @@ std::vector<FeedForwardPrune> prune_feed_forward(nn::ModelFile& mf, double keep,
     const Tensor& down = block_tensor(mf, b.down_weight, 2, origin);
     const int64_t f = up.size(0);
     KILN_CHECK(bias.size(0) == f && down.size(1) == f && down.size(0) == up.size(1), origin,
-               ": the feed-forward tensors disagree: '", b.up_weight, "' ", shape_text(up), ", '",
-               b.up_bias, "' ", shape_text(bias), ", '", b.down_weight, "' ", shape_text(down));
+               ": the feed-forward tensors disagree: '", b.up_weight, "' ", up.describe(), ", '",
+               b.up_bias, "' ", bias.describe(), ", '", b.down_weight, "' ", down.describe());
     const auto field = mf.config.find(b.width_field);
     KILN_CHECK(field != mf.config.end() && field->is_number_integer() && field->get<int64_t>() == f,
                origin, ": config field '", b.width_field, "' should be ", f, " (the width of '",
